@@ -1,0 +1,141 @@
+"""Event type names and payloads of quantdesk's own events on the bus.
+
+vnpy's gateway events (``eTick.``, ``eOrder.``, ``eTrade.``, ...) carry vnpy's
+dataclasses; ours carry the frozen dataclasses below. Events are named in the
+past tense, commands in the imperative.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+from vnpy.trader.event import (  # re-exported so that callers need one import
+    EVENT_ACCOUNT,
+    EVENT_CONTRACT,
+    EVENT_LOG,
+    EVENT_ORDER,
+    EVENT_POSITION,
+    EVENT_TICK,
+    EVENT_TIMER,
+    EVENT_TRADE,
+)
+
+__all__ = [
+    "EVENT_ACCOUNT",
+    "EVENT_CONTRACT",
+    "EVENT_HANDLER_FAILED",
+    "EVENT_INTENT_REJECTED",
+    "EVENT_INTENT_SUBMITTED",
+    "EVENT_LOG",
+    "EVENT_LOG_RECORDED",
+    "EVENT_ORDER",
+    "EVENT_POSITION",
+    "EVENT_SESSION_ROLLED",
+    "EVENT_TICK",
+    "EVENT_TIMER",
+    "EVENT_TRADE",
+    "EVENT_TRADING_STATE_CHANGED",
+    "HandlerFailed",
+    "IntentRejected",
+    "IntentSubmitted",
+    "LogRecorded",
+    "OrderIntent",
+    "SessionRolled",
+    "TradingState",
+    "TradingStateChanged",
+    "Violation",
+]
+
+EVENT_HANDLER_FAILED = "qd.HandlerFailed"
+EVENT_TRADING_STATE_CHANGED = "qd.TradingStateChanged"
+EVENT_INTENT_SUBMITTED = "qd.IntentSubmitted"
+EVENT_INTENT_REJECTED = "qd.IntentRejected"
+EVENT_SESSION_ROLLED = "qd.SessionRolled"
+EVENT_LOG_RECORDED = "qd.LogRecorded"
+
+Side = Literal["buy", "sell"]
+OrderKind = Literal["limit", "market"]
+
+
+class TradingState(enum.Enum):
+    """What may go out: everything, only position-reducing orders, or nothing."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """An order somebody wants to send; nothing leaves before checks pass."""
+
+    intent_id: str
+    vt_symbol: str
+    side: Side
+    kind: OrderKind
+    qty: int
+    price: float | None  # None for market orders
+    source: str = "manual"
+    created_at: datetime = field(default_factory=datetime.now)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed check: which field or rule, the offending value, the limit, and why."""
+
+    field: str  # "symbol", "qty", "price", "state", "cash", ...
+    rule: str
+    message: str
+    value: str = ""
+    limit: str = ""
+
+
+@dataclass(frozen=True)
+class IntentSubmitted:
+    intent: OrderIntent
+    vt_orderid: str
+
+
+@dataclass(frozen=True)
+class IntentRejected:
+    intent: OrderIntent
+    violations: tuple[Violation, ...]
+
+
+@dataclass(frozen=True)
+class TradingStateChanged:
+    state: TradingState
+    previous: TradingState
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SessionRolled:
+    """The simulated clock crossed into a new trading day."""
+
+    trading_day: date
+    closes: dict[str, float]
+
+
+@dataclass(frozen=True)
+class HandlerFailed:
+    """A bus handler raised; the bus kept going."""
+
+    event_type: str
+    handler: str
+    error: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LogRecorded:
+    """A log line for the log pane (also written to the log file)."""
+
+    at: datetime
+    level: str
+    source: str
+    message: str

@@ -1,0 +1,193 @@
+"""The single order path: intent → checks → journal (write-ahead) → gateway.
+
+Manual tickets and (later) strategies both submit :class:`OrderIntent`s
+here. The service also knows every order it sent that has not reached a
+final state, from the moment it is sent (not from the broker's ack, which
+may still be queued on the bus): that is what the kill switch cancels.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from vnpy.event import Event
+from vnpy.trader.constant import Direction, Exchange, OrderType
+from vnpy.trader.gateway import BaseGateway
+from vnpy.trader.object import CancelRequest, OrderData, OrderRequest
+
+from services.bus import Bus
+from services.checks import CheckContext, check_intent
+from services.control import TradingControl
+from services.costs import CostConfig
+from services.events import (
+    EVENT_INTENT_REJECTED,
+    EVENT_INTENT_SUBMITTED,
+    IntentRejected,
+    IntentSubmitted,
+    OrderIntent,
+    Violation,
+)
+from services.instruments import Universe
+from services.journal import Journal
+from services.market import MarketCache
+from services.portfolio import Portfolio
+
+log = logging.getLogger("quantdesk.orders")
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    intent: OrderIntent
+    vt_orderid: str | None
+    violations: tuple[Violation, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return self.vt_orderid is not None
+
+
+@dataclass
+class _Sent:
+    intent: OrderIntent
+    req: OrderRequest
+    traded: int = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.intent.qty - self.traded
+
+
+class OrderService:
+    """Checks, journals and sends order intents; tracks working orders."""
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        journal: Journal,
+        gateway: BaseGateway,
+        universe: Universe,
+        market: MarketCache,
+        portfolio: Portfolio,
+        control: TradingControl,
+        costs: CostConfig,
+    ) -> None:
+        self.bus = bus
+        self.journal = journal
+        self.gateway = gateway
+        self.universe = universe
+        self.market = market
+        self.portfolio = portfolio
+        self.control = control
+        self.costs = costs
+        self._lock = threading.RLock()
+        self._working: dict[str, _Sent] = {}
+
+    # -- queries --------------------------------------------------------------------
+    def working_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._working)
+
+    def context(self, intent: OrderIntent) -> CheckContext:
+        """What the checks see for ``intent`` right now."""
+        inst = self.universe.get(intent.vt_symbol) if intent.vt_symbol in self.universe else None
+        tick = self.market.get(intent.vt_symbol)
+        with self._lock:
+            working_sells = sum(
+                s.remaining for s in self._working.values()
+                if s.intent.vt_symbol == intent.vt_symbol and s.intent.side == "sell"
+            )
+            # Market buys are immediate-or-cancel, so only limit buys hold cash for long.
+            reserved = sum(
+                s.remaining * s.req.price for s in self._working.values() if s.intent.side == "buy"
+            )
+        ref = 0.0
+        if tick is not None:
+            ref = (tick.ask_price_1 or tick.limit_up) if intent.side == "buy" else tick.bid_price_1
+        return CheckContext(
+            instrument=inst,
+            limit_down=tick.limit_down if tick else 0.0,
+            limit_up=tick.limit_up if tick else float("inf"),
+            ref_price=ref,
+            sellable=self.portfolio.sellable(intent.vt_symbol) - working_sells,
+            position_qty=self.portfolio.qty(intent.vt_symbol),
+            available_cash=self.portfolio.cash - reserved,
+            state=self.control.state,
+            state_reason=self.control.reason,
+        )
+
+    def check(self, intent: OrderIntent) -> list[Violation]:
+        return check_intent(intent, self.context(intent), self.costs)
+
+    # -- commands -------------------------------------------------------------------
+    def submit(self, intent: OrderIntent) -> SubmitResult:
+        """Check, journal and send ``intent``; never raises for a rejected intent."""
+        with self._lock:
+            violations = tuple(self.check(intent))
+            verdict = "rejected" if violations else "accepted"
+            self.journal.record(
+                "intent", intent.intent_id,
+                {"intent": intent, "verdict": verdict, "violations": violations},
+            )
+            if violations:
+                self.bus.publish(EVENT_INTENT_REJECTED, IntentRejected(intent, violations))
+                log.warning("order refused: %s", "; ".join(v.message for v in violations))
+                return SubmitResult(intent, None, violations)
+            code, _, exchange = intent.vt_symbol.partition(".")
+            req = OrderRequest(
+                symbol=code,
+                exchange=Exchange(exchange),
+                direction=Direction.LONG if intent.side == "buy" else Direction.SHORT,
+                type=OrderType.LIMIT if intent.kind == "limit" else OrderType.MARKET,
+                volume=intent.qty,
+                price=intent.price or 0.0,
+                reference=intent.intent_id,
+            )
+            self.journal.record("submit", intent.intent_id, {"request": req.__dict__})
+            vt_orderid = self.gateway.send_order(req)
+            self._working[vt_orderid] = _Sent(intent, req)
+            self.journal.record("sent", vt_orderid, {"intent_id": intent.intent_id})
+        self.bus.publish(EVENT_INTENT_SUBMITTED, IntentSubmitted(intent, vt_orderid))
+        log.info(
+            "sent %s %s %d %s%s as %s", intent.side.upper(), intent.kind, intent.qty,
+            intent.vt_symbol, f" @ {intent.price}" if intent.price else "", vt_orderid,
+        )
+        return SubmitResult(intent, vt_orderid, ())
+
+    def cancel(self, vt_orderid: str) -> bool:
+        """Ask the gateway to cancel one working order; False if it is not working."""
+        with self._lock:
+            sent = self._working.get(vt_orderid)
+            if sent is None:
+                return False
+            self.journal.record("cancel", vt_orderid, {"reason": "user"})
+            self._cancel(vt_orderid, sent)
+        return True
+
+    def cancel_all(self, reason: str) -> list[str]:
+        """Cancel every working order at once (one journal entry, then the requests)."""
+        with self._lock:
+            ids = list(self._working)
+            self.journal.record("cancel_all", reason, {"orders": ids})
+            for vt_orderid in ids:
+                self._cancel(vt_orderid, self._working[vt_orderid])
+        if ids:
+            log.warning("cancel requested for %d working orders (%s)", len(ids), reason)
+        return ids
+
+    def _cancel(self, vt_orderid: str, sent: _Sent) -> None:
+        orderid = vt_orderid.split(".", 1)[1]
+        self.gateway.cancel_order(CancelRequest(orderid, sent.req.symbol, sent.req.exchange))
+
+    # -- bus handler ------------------------------------------------------------------
+    def on_order(self, event: Event) -> None:
+        order: OrderData = event.data
+        with self._lock:
+            sent = self._working.get(order.vt_orderid)
+            if sent is None:
+                return
+            sent.traded = int(order.traded)
+            if not order.is_active():
+                del self._working[order.vt_orderid]

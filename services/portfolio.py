@@ -1,0 +1,86 @@
+"""Our own ledger of the account, built from fills and marked by quotes.
+
+Brokers report positions too, but a trading system keeps its own books from
+the fills it receives (and reconciles them with the broker's later). Fees
+come with the fill when the gateway reports them (the paper broker does),
+otherwise from the configured cost model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from vnpy.event import Event
+
+from services.book import AccountView, Book, BookError
+from services.costs import CostConfig, fees_for
+from services.instruments import Universe
+from services.market import MarketCache
+
+log = logging.getLogger("quantdesk.portfolio")
+
+
+class Portfolio:
+    """Positions, cash and P&L from fills; thread-safe."""
+
+    def __init__(
+        self, universe: Universe, costs: CostConfig, initial_cash: float, market: MarketCache
+    ) -> None:
+        self.universe = universe
+        self.market = market
+        self.costs = costs
+        self._book = Book(initial_cash)
+        self._lock = threading.Lock()
+
+    def view(self) -> AccountView:
+        """The account marked at the latest quotes."""
+        with self._lock:
+            for vt_symbol in self._book.positions:
+                tick = self.market.get(vt_symbol)
+                if tick is not None:
+                    self._book.mark(vt_symbol, tick.last_price, tick.pre_close)
+            return self._book.view()
+
+    def sellable(self, vt_symbol: str) -> int:
+        with self._lock:
+            return self._book.sellable(vt_symbol)
+
+    def qty(self, vt_symbol: str) -> int:
+        with self._lock:
+            return self._book.qty(vt_symbol)
+
+    @property
+    def cash(self) -> float:
+        with self._lock:
+            return self._book.cash
+
+    # -- bus handlers ---------------------------------------------------------------
+    def on_trade(self, event: Event) -> None:
+        trade = event.data
+        side = "buy" if trade.direction is not None and trade.direction.name == "LONG" else "sell"
+        fee = (trade.extra or {}).get("fee")
+        if fee is None:
+            inst = self.universe.get(trade.vt_symbol)
+            fee = fees_for(
+                self.costs,
+                is_etf=inst.kind == "etf",
+                is_sell=side == "sell",
+                qty=int(trade.volume),
+                price=trade.price,
+            ).total
+        with self._lock:
+            try:
+                self._book.apply_fill(trade.vt_symbol, side, int(trade.volume), trade.price, fee)
+            except BookError as exc:  # the broker filled what our ledger says is impossible
+                log.error("ledger disagrees with broker fill %s: %s", trade.vt_tradeid, exc)
+                return
+        log.info(
+            "filled %s %d %s @ %s (fees %.2f)",
+            side.upper(), int(trade.volume), trade.vt_symbol, trade.price, fee,
+        )
+
+    def on_session_rolled(self, event: Event) -> None:
+        with self._lock:
+            self._book.roll_day(event.data.closes)
+        log.info("new trading day %s: bought shares are sellable now (T+1)", event.data.trading_day)

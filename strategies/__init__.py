@@ -1,0 +1,1 @@
+"""Pure signal functions shared by backtests and the live runner (numpy/pandas only)."""
