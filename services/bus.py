@@ -23,6 +23,7 @@ from services.events import EVENT_HANDLER_FAILED, HandlerFailed
 log = logging.getLogger("quantdesk.bus")
 
 HandlerType = Any  # Callable[[Event], None]; vnpy's alias is untyped
+EVENT_BARRIER = "qd.Barrier"  # internal: wait_idle() sets its threading.Event when dispatched
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
             self._window_max = 0.0
             self._window_start = now
         self._handled += 1
+        if event.type == EVENT_BARRIER:
+            event.data.set()
+            return
         handlers = self._handlers.get(event.type)
         if handlers:
             for handler in list(handlers):
@@ -97,6 +101,12 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
             log.error("handler %s has failed %d times on %s events", name, count, event.type)
         if event.type != EVENT_HANDLER_FAILED:  # never loop on our own error events
             self.publish(EVENT_HANDLER_FAILED, HandlerFailed(event.type, name, repr(exc), count))
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until every event put before this call has been dispatched."""
+        done = threading.Event()
+        self.put(Event(EVENT_BARRIER, done))
+        return done.wait(timeout)
 
     # -- metrics --------------------------------------------------------------
     @property

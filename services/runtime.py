@@ -32,6 +32,7 @@ from services.portfolio import Portfolio
 from services.settings import require
 from services.sim_gateway import SimGateway
 from services.simulator import SimConfig
+from services.store import Store, store_uri
 
 log = logging.getLogger("quantdesk.runtime")
 gateway_log = logging.getLogger("quantdesk.gateway")
@@ -61,6 +62,7 @@ class Services:
     portfolio: Portfolio
     control: TradingControl
     orders: OrderService
+    store: Store
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
@@ -103,6 +105,7 @@ def build_services(
     account: AccountConfig,
     instruments: tuple[Instrument, ...] = DEFAULT_UNIVERSE,
     paced: bool = True,
+    store: str = "",
 ) -> Services:
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -127,5 +130,6 @@ def build_services(
     bus.register(EVENT_LOG, _log_gateway)
     return Services(
         data_dir=data_dir, bus=bus, journal=journal, universe=universe, market=market,
-        gateway=gateway, portfolio=portfolio, control=control, orders=orders, paced=paced,
+        gateway=gateway, portfolio=portfolio, control=control, orders=orders,
+        store=Store(store_uri(store, data_dir)), paced=paced,
     )

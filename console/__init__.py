@@ -1,0 +1,1 @@
+"""The Textual console: CLI entry, App, wiring, the bus→UI bridge, config and styles."""

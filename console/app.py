@@ -1,0 +1,316 @@
+"""The quantdesk App: composes the panes, owns service lifecycles, acts on intents.
+
+Services are injected (tests build the App over a paused simulator); they
+start in ``on_mount`` and stop in ``on_unmount``. Panes post intent messages;
+this class is the only place that calls services in response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
+from vnpy.trader.object import TickData
+
+from console.bridge import Bridge, LogLine, MarketRefreshed, OrderUpdated, StateChanged, TradeFilled
+from console.config import Config
+from console.dialogs import ConfirmScreen, HelpScreen, TextPromptScreen, rearm_prompt
+from console.ticket import TicketDefaults, TicketScreen
+from panes.format import palette
+from panes.header import StatusHeader
+from panes.keys import bindings
+from panes.log import LogPane
+from panes.orders import Orders
+from panes.positions import Positions
+from panes.watchlist import Watchlist
+from services.checks import estimated_cost
+from services.control import RearmRefused
+from services.events import OrderIntent, TradingState
+from services.runtime import Services
+from services.store import StoreInfo
+from services.watchlist import WatchlistStore
+
+log = logging.getLogger("quantdesk.ui")
+
+
+class QuantdeskApp(App[None]):
+    """One keyboard-driven screen over the services."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "quantdesk"
+    BINDINGS = bindings("global")
+
+    def __init__(
+        self,
+        services: Services,
+        config: Config,
+        watchlist: WatchlistStore,
+        *,
+        bridge_thread: bool = True,
+        on_frame: Callable[[dict[str, TickData]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.services = services
+        self.config = config
+        self.watchlist_store = watchlist
+        self.bridge = Bridge(self, services, config.ui.refresh_hz)
+        self.bridge_thread = bridge_thread
+        self.on_frame = on_frame  # benchmarks measure quote-to-screen latency here
+        self.store_info: StoreInfo | None = None
+        self.instruments = {i.vt_symbol: i for i in services.universe.instruments}
+        self.theme = config.ui.theme
+        palette.use(config.ui.colors)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with Vertical(id="body"):
+            with Horizontal(id="top"):
+                yield Watchlist(self.instruments, self.watchlist_store.load(), id="watchlist")
+                yield LogPane(id="log")
+            with Horizontal(id="bottom"):
+                yield Positions(self.instruments, id="positions")
+                yield Orders(id="orders")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.config.keys:
+            self.set_keymap(self.config.keys)
+        header = self.query_one(StatusHeader)
+        header.mode = self.services.mode
+        header.state = self.services.control.state
+        header.state_reason = self.services.control.reason
+        self.bridge.register()
+        self.services.start()
+        if self.bridge_thread:
+            self.bridge.start()
+        self.query_one(Watchlist).focus()
+        self.open_store()
+        if self.services.control.state is TradingState.HALTED:
+            self.notify(
+                f"Trading is HALTED since {self.services.control.since:%Y-%m-%d %H:%M:%S} "
+                f"({self.services.control.reason}). ctrl+r to re-arm.",
+                severity="error", timeout=10,
+            )
+
+    def on_unmount(self) -> None:
+        self.bridge.stop()
+        self.services.stop()
+
+    # -- from the bridge --------------------------------------------------------------------
+    @on(MarketRefreshed)
+    def _market(self, message: MarketRefreshed) -> None:
+        try:
+            self.query_one(Watchlist).update_quotes(message.ticks)
+            self.query_one(Positions).update_account(message.account)
+            header = self.query_one(StatusHeader)
+            header.account = message.account
+            header.clock = message.clock
+            header.bus = message.bus
+            if self.on_frame is not None:
+                self.on_frame(message.ticks)
+        finally:
+            self.bridge.applied()
+
+    @on(OrderUpdated)
+    def _order(self, message: OrderUpdated) -> None:
+        self.query_one(Orders).update_order(message.order)
+
+    @on(TradeFilled)
+    def _trade(self, message: TradeFilled) -> None:
+        t = message.trade
+        side = "BUY" if t.direction is not None and t.direction.name == "LONG" else "SELL"
+        self.notify(f"Filled {side} {t.volume:,.0f} {t.vt_symbol} @ {t.price:g}", timeout=4)
+
+    @on(StateChanged)
+    def _state(self, message: StateChanged) -> None:
+        header = self.query_one(StatusHeader)
+        header.state = message.change.state
+        header.state_reason = message.change.reason
+
+    @on(LogLine)
+    def _log(self, message: LogLine) -> None:
+        self.query_one(LogPane).add(message.record)
+
+    # -- intents from panes --------------------------------------------------------------------
+    @on(Watchlist.TicketRequested)
+    def _ticket_from_watchlist(self, message: Watchlist.TicketRequested) -> None:
+        self.open_ticket(message.vt_symbol, message.side)
+
+    @on(Positions.TicketRequested)
+    def _ticket_from_positions(self, message: Positions.TicketRequested) -> None:
+        self.open_ticket(message.vt_symbol, message.side, message.qty)
+
+    @on(Watchlist.AddRequested)
+    def _add(self) -> None:
+        self.action_add_symbol()
+
+    @on(Watchlist.RemoveRequested)
+    def _remove(self, message: Watchlist.RemoveRequested) -> None:
+        watchlist = self.query_one(Watchlist)
+        if watchlist.remove_symbol(message.vt_symbol):
+            self.watchlist_store.save(watchlist.symbols)
+            self.notify(f"Removed {message.vt_symbol} from the watchlist")
+
+    @on(Orders.CancelRequested)
+    def _cancel(self, message: Orders.CancelRequested) -> None:
+        if not self.services.orders.cancel(message.vt_orderid):
+            self.notify(f"{message.vt_orderid} is not working: nothing to cancel",
+                        severity="warning")
+
+    @on(Orders.CancelAllRequested)
+    def _cancel_all(self) -> None:
+        ids = self.services.orders.cancel_all("cancel all (user)")
+        self.notify(f"Cancel requested for {len(ids)} working orders" if ids
+                    else "No working orders")
+
+    # -- actions ------------------------------------------------------------------------------------
+    def open_ticket(self, vt_symbol: str, side: str, qty: int = 0) -> None:
+        inst = self.instruments.get(vt_symbol)
+        tick = self.services.market.get(vt_symbol)
+        price = None
+        if tick is not None:
+            price = (tick.ask_price_1 or tick.last_price) if side == "buy" else (
+                tick.bid_price_1 or tick.last_price)
+        defaults = TicketDefaults(vt_symbol, side, qty or (inst.lot if inst else 100), price)
+        orders = self.services.orders
+
+        def estimate(intent: OrderIntent) -> tuple[float, float]:
+            return estimated_cost(intent, orders.context(intent), orders.costs)
+
+        self.push_screen(
+            TicketScreen(defaults, orders.check, estimate, self.services.universe.resolve),
+            self._ticket_closed,
+        )
+
+    def _ticket_closed(self, intent: OrderIntent | None) -> None:
+        if intent is None:
+            return
+        result = self.services.orders.submit(intent)
+        if result.accepted:
+            self.notify(f"Sent {intent.side.upper()} {intent.qty:,} {intent.vt_symbol} "
+                        f"as {result.vt_orderid}")
+        else:
+            self.notify("Order refused: " + " ".join(v.message for v in result.violations),
+                        severity="error", timeout=8)
+
+    def action_kill_switch(self) -> None:
+        """ctrl+k from anywhere: HALT, then cancel every working order."""
+        cancelled = self.services.kill_switch("kill switch (ctrl+k)")
+        header = self.query_one(StatusHeader)
+        header.state = TradingState.HALTED
+        header.state_reason = self.services.control.reason
+        self.notify(
+            f"KILL SWITCH: trading HALTED, cancel sent for {len(cancelled)} working orders. "
+            "ctrl+r to re-arm.",
+            severity="error", timeout=10,
+        )
+
+    def action_rearm(self) -> None:
+        if self.services.control.state is TradingState.ACTIVE:
+            self.notify("Trading is already ACTIVE")
+            return
+
+        def done(word: str | None) -> None:
+            if word is None:
+                self.notify("Still HALTED", severity="warning")
+                return
+            try:
+                self.services.control.rearm(word)
+            except RearmRefused as exc:  # the prompt validates first; defensive
+                self.notify(str(exc), severity="error")
+                return
+            header = self.query_one(StatusHeader)
+            header.state = self.services.control.state
+            self.notify("Trading re-armed: ACTIVE")
+
+        self.push_screen(rearm_prompt(), done)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.config.keys))
+
+    def action_focus_pane(self, pane: str) -> None:
+        self.query_one(f"#{pane}").focus()
+
+    def action_add_symbol(self) -> None:
+        universe = self.services.universe
+        watchlist = self.query_one(Watchlist)
+
+        def validate(text: str) -> str:
+            inst = universe.resolve(text)
+            if inst is None:
+                return (f"Unknown symbol {text.strip()!r}: the simulated market lists "
+                        f"{len(universe)} instruments (e.g. 600519 or 510300.SSE).")
+            if inst.vt_symbol in watchlist.symbols:
+                return f"{inst.vt_symbol} is already on the watchlist."
+            return ""
+
+        def done(text: str | None) -> None:
+            inst = universe.resolve(text) if text else None
+            if inst is not None and watchlist.add_symbol(inst.vt_symbol):
+                self.watchlist_store.save(watchlist.symbols)
+                self.notify(f"Added {inst.vt_symbol} {inst.name}")
+
+        self.push_screen(
+            TextPromptScreen("Add a symbol (code, e.g. 600519 or 510300.SSE):", validate), done
+        )
+
+    def action_request_quit(self) -> None:
+        working = self.services.orders.working_ids()
+        if not working:
+            self.exit()
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(
+                f"[b]{len(working)} orders are working.[/b]\nQuit anyway? Nobody will manage "
+                "them while quantdesk is closed.",
+                yes="Quit", no="Stay",
+            ),
+            done,
+        )
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="store")
+    def open_store(self) -> StoreInfo:
+        """Open ArcticDB off the UI thread (its import alone takes ~0.5 s)."""
+        return self.services.store.open()
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        """One place for worker outcomes: errors are shown, never swallowed."""
+        worker = event.worker
+        if worker.group == "store" and worker.state is WorkerState.SUCCESS:
+            info: StoreInfo = worker.result  # type: ignore[assignment]
+            self.store_info = info
+        elif worker.state is WorkerState.ERROR:
+            log.error("%s", worker.error)
+            self.notify(f"{worker.error}", severity="error", timeout=15)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield SystemCommand("Kill switch", "Halt trading and cancel every working order",
+                            self.action_kill_switch)
+        yield SystemCommand("Re-arm trading", "Leave HALTED (asks you to type ARM)",
+                            self.action_rearm)
+        yield SystemCommand("Buy selected", "Order ticket for the watchlist row",
+                            lambda: self.query_one(Watchlist).action_ticket("buy"))
+        yield SystemCommand("Sell selected", "Order ticket for the watchlist row",
+                            lambda: self.query_one(Watchlist).action_ticket("sell"))
+        yield SystemCommand("Add symbol", "Add an instrument to the watchlist",
+                            self.action_add_symbol)
+        yield SystemCommand("Cancel all working orders", "Without halting",
+                            self._cancel_all)
+        yield SystemCommand("Help", "Every key", self.action_help)
+        yield SystemCommand("Quit", "Asks first when orders are working",
+                            self.action_request_quit)
+        yield from super().get_system_commands(screen)

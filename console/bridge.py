@@ -1,0 +1,177 @@
+"""The only bus→UI path.
+
+Ticks are coalesced (latest per symbol) and posted as one
+:class:`MarketRefreshed` message per UI frame, at ``refresh_hz``, together
+with the marked account and the bus metrics. While the App has not applied
+the previous frame, nothing new is posted: the dict keeps coalescing, so a
+slow UI costs staleness, never an unbounded queue. Orders, fills, state
+changes and log lines are posted at once and never dropped.
+
+``App.post_message`` is thread-safe; ``call_from_thread`` is never used
+here because it would block the bus's dispatcher until the UI is free.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+from vnpy.event import Event
+from vnpy.trader.object import OrderData, TickData, TradeData
+
+from services.book import AccountView
+from services.bus import BusStats
+from services.events import (
+    EVENT_HANDLER_FAILED,
+    EVENT_LOG_RECORDED,
+    EVENT_ORDER,
+    EVENT_TICK,
+    EVENT_TRADE,
+    EVENT_TRADING_STATE_CHANGED,
+    HandlerFailed,
+    LogRecorded,
+    TradingStateChanged,
+)
+from services.runtime import Services
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+
+class MarketRefreshed(Message, bubble=False):
+    """One UI frame: latest ticks since the last frame, the account, the bus."""
+
+    def __init__(
+        self, ticks: dict[str, TickData], account: AccountView, bus: BusStats, clock: datetime | None
+    ) -> None:
+        super().__init__()
+        self.ticks = ticks
+        self.account = account
+        self.bus = bus
+        self.clock = clock
+
+
+@dataclass
+class OrderUpdated(Message, bubble=False):
+    order: OrderData
+
+
+@dataclass
+class TradeFilled(Message, bubble=False):
+    trade: TradeData
+
+
+@dataclass
+class StateChanged(Message, bubble=False):
+    change: TradingStateChanged
+
+
+@dataclass
+class LogLine(Message, bubble=False):
+    record: LogRecorded
+
+
+class Bridge:
+    """Bus handlers that feed the App; a small thread paces market frames."""
+
+    def __init__(self, app: App[object], services: Services, refresh_hz: float) -> None:
+        self.app = app
+        self.services = services
+        self.interval = 1.0 / refresh_hz
+        self._pending: dict[str, TickData] = {}
+        self._lock = threading.Lock()
+        self._inflight = threading.Event()  # a frame is posted and not yet applied
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._clock: datetime | None = None
+        self.frames = 0
+        self.skipped = 0
+
+    def register(self) -> None:
+        """Register after every service handler, so that the journal sees events first."""
+        bus = self.services.bus
+        bus.register(EVENT_TICK, self.on_tick)
+        bus.register(EVENT_ORDER, self.on_order)
+        bus.register(EVENT_TRADE, self.on_trade)
+        bus.register(EVENT_TRADING_STATE_CHANGED, self.on_state)
+        bus.register(EVENT_LOG_RECORDED, self.on_log)
+        bus.register(EVENT_HANDLER_FAILED, self.on_handler_failed)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="ui-bridge", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+            self._thread = None
+
+    # -- bus handlers (dispatcher thread) ------------------------------------------------
+    def on_tick(self, event: Event) -> None:
+        tick: TickData = event.data
+        with self._lock:
+            self._pending[tick.vt_symbol] = tick
+
+    def on_order(self, event: Event) -> None:
+        self.app.post_message(OrderUpdated(event.data))
+
+    def on_trade(self, event: Event) -> None:
+        self.app.post_message(TradeFilled(event.data))
+
+    def on_state(self, event: Event) -> None:
+        self.app.post_message(StateChanged(event.data))
+
+    def on_log(self, event: Event) -> None:
+        self.app.post_message(LogLine(event.data))
+
+    def on_handler_failed(self, event: Event) -> None:
+        failed: HandlerFailed = event.data
+        if failed.count in (1, 10, 100) or failed.count % 1000 == 0:
+            record = LogRecorded(
+                datetime.now(), "ERROR", "bus",
+                f"handler {failed.handler} failed on {failed.event_type} "
+                f"({failed.count}×): {failed.error}",
+            )
+            self.app.post_message(LogLine(record))
+
+    # -- frames ------------------------------------------------------------------------------
+    def flush(self) -> bool:
+        """Post one frame now unless the previous one is still unapplied."""
+        if self._inflight.is_set():
+            self.skipped += 1
+            return False
+        with self._lock:
+            ticks, self._pending = self._pending, {}
+        for tick in ticks.values():
+            if self._clock is None or tick.datetime > self._clock:
+                self._clock = tick.datetime
+        self._inflight.set()
+        posted = self.app.post_message(
+            MarketRefreshed(
+                ticks, self.services.portfolio.view(), self.services.bus.stats(), self._clock
+            )
+        )
+        if not posted:  # the App is not accepting messages (starting or closing): retry later
+            self._inflight.clear()
+            with self._lock:
+                self._pending = {**ticks, **self._pending}
+            return False
+        self.frames += 1
+        return True
+
+    def applied(self) -> None:
+        """The App calls this when it has drawn a frame's data."""
+        self._inflight.clear()
+
+    def _run(self) -> None:
+        next_at = time.perf_counter()
+        while not self._stop.is_set():
+            next_at += self.interval
+            self.flush()
+            self._stop.wait(max(0.0, next_at - time.perf_counter()))

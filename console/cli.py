@@ -1,0 +1,82 @@
+"""``quantdesk``: start the console on the embedded default (simulated market, paper account).
+
+Errors in the command line, the config file or the data directory are
+reported in one line on stderr, before the TUI starts, with exit status 2 —
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from console.config import ConfigError, load_config, resolve_config_path, resolve_data_dir
+
+EXIT_USAGE = 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="quantdesk",
+        description="Keyboard-driven trading console. Starts on a simulated market and a paper "
+        "account; press ? inside for every key.",
+    )
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="data directory (default: $QUANTDESK_DATA_DIR or "
+                        "~/.local/share/quantdesk)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)")
+    parser.add_argument("--version", action="version", version="quantdesk 0.1.0")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    data_dir = resolve_data_dir(args.data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        config = load_config(resolve_config_path(args.config, data_dir))
+    except ConfigError as exc:
+        print(f"quantdesk: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"quantdesk: cannot use data directory {data_dir}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_console(data_dir, config)
+
+
+def run_console(data_dir: Path, config: object) -> int:
+    # Imported here so that --help and config errors answer without loading the UI.
+    from console.app import QuantdeskApp
+    from console.config import Config
+    from services.journal import JournalError
+    from services.logs import BusLogHandler, setup_file_logging
+    from services.runtime import build_services
+    from services.watchlist import WatchlistStore
+
+    assert isinstance(config, Config)
+    log_path = setup_file_logging(data_dir)
+    try:
+        services = build_services(
+            data_dir, sim=config.sim, costs=config.costs, account=config.account,
+            store=config.store.uri,
+        )
+    except JournalError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.getLogger().addHandler(BusLogHandler(services.bus))
+    logging.getLogger("quantdesk").info(
+        "quantdesk starting: data %s, config %s, log %s", data_dir, config.source, log_path
+    )
+    watchlist = WatchlistStore(
+        data_dir / "watchlist.json", config.watchlist.symbols, services.universe
+    )
+    app = QuantdeskApp(services, config, watchlist)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

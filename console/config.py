@@ -1,0 +1,208 @@
+"""config.toml → typed, frozen models; every error names the file, key and expectation.
+
+Precedence: ``--config`` > ``QUANTDESK_CONFIG`` > ``<data dir>/config.toml``
+> built-in defaults (the repository's config.toml documents them all, and a
+test checks that it equals the defaults). Data directory: ``--data-dir`` >
+``QUANTDESK_DATA_DIR`` > ``$XDG_DATA_HOME/quantdesk`` > ``~/.local/share/quantdesk``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from panes.keys import KEY_IDS
+from services.costs import CostConfig
+from services.instruments import DEFAULT_UNIVERSE, Universe
+from services.runtime import AccountConfig
+from services.settings import ConfigValueError, require
+from services.simulator import SimConfig
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message says where and what is expected."""
+
+
+@dataclass(frozen=True)
+class AppSection:
+    """[app]"""
+
+    mode: str = "demo"
+    """demo: simulated market and paper account (the only mode in this version)."""
+
+    def __post_init__(self) -> None:
+        require(
+            self.mode == "demo",
+            "mode",
+            f"only \"demo\" is available in this version, got {self.mode!r} "
+            "(paper and live arrive with the broker gateways)",
+        )
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """[store]"""
+
+    uri: str = ""
+    """ArcticDB URI; empty means lmdb://<data dir>/arctic. Any ArcticDB URI (s3://, azure://) works."""
+
+
+@dataclass(frozen=True)
+class WatchlistSection:
+    """[watchlist]"""
+
+    symbols: tuple[str, ...] = tuple(i.vt_symbol for i in DEFAULT_UNIVERSE)
+    """Symbols shown on first start; later edits (a / x keys) are saved in the data directory."""
+
+    def __post_init__(self) -> None:
+        universe = Universe(DEFAULT_UNIVERSE)
+        for symbol in self.symbols:
+            require(
+                universe.resolve(symbol) is not None,
+                "symbols",
+                f"unknown symbol {symbol!r}; the simulated market lists "
+                f"{', '.join(i.vt_symbol for i in DEFAULT_UNIVERSE[:3])}, ... (see README)",
+            )
+
+
+@dataclass(frozen=True)
+class UISection:
+    """[ui]"""
+
+    refresh_hz: float = 10.0
+    """How often coalesced quotes reach the screen (4–20 per second)."""
+    theme: str = "textual-dark"
+    """Any Textual theme name."""
+    colors: str = "cn"
+    """cn: gains red, losses green (A-share convention); intl: gains green, losses red."""
+
+    def __post_init__(self) -> None:
+        require(self.colors in ("cn", "intl"), "colors", f"must be cn or intl, got {self.colors!r}")
+        require(4 <= self.refresh_hz <= 20, "refresh_hz", f"must be 4–20, got {self.refresh_hz}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    app: AppSection = field(default_factory=AppSection)
+    store: StoreSection = field(default_factory=StoreSection)
+    sim: SimConfig = field(default_factory=SimConfig)
+    account: AccountConfig = field(default_factory=AccountConfig)
+    costs: CostConfig = field(default_factory=CostConfig)
+    watchlist: WatchlistSection = field(default_factory=WatchlistSection)
+    ui: UISection = field(default_factory=UISection)
+    keys: dict[str, str] = field(default_factory=dict)
+    """Key remapping by binding id, e.g. kill = "ctrl+x" (ids are listed in the help screen)."""
+    source: str = "built-in defaults"
+
+
+SECTIONS: dict[str, type] = {
+    f.name: f.type if isinstance(f.type, type) else typing.get_type_hints(Config)[f.name]
+    for f in fields(Config)
+    if f.name not in ("keys", "source")
+}
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "quantdesk"
+
+
+def resolve_data_dir(cli_value: str | None) -> Path:
+    raw = cli_value or os.environ.get("QUANTDESK_DATA_DIR")
+    return Path(raw).expanduser() if raw else default_data_dir()
+
+
+def resolve_config_path(cli_value: str | None, data_dir: Path) -> Path | None:
+    raw = cli_value or os.environ.get("QUANTDESK_CONFIG")
+    if raw:
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    candidate = data_dir / "config.toml"
+    return candidate if candidate.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """Read ``path`` (or the defaults when None) into a :class:`Config`."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str) -> Config:
+    _reject_unknown(raw, set(SECTIONS) | {"keys"}, source, "")
+    built: dict[str, Any] = {}
+    for name, cls in SECTIONS.items():
+        section = raw.get(name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table, got {type(section).__name__}")
+        built[name] = _build(cls, section, source, name)
+    keys = raw.get("keys", {})
+    if not isinstance(keys, dict):
+        raise ConfigError(f"{source}: [keys] must be a table of id = \"key\"")
+    _reject_unknown(keys, set(KEY_IDS), source, "keys")
+    for key_id, value in keys.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{source}: [keys] {key_id}: expected a key name like \"ctrl+x\"")
+    return Config(**built, keys=dict(keys), source=source)
+
+
+def _reject_unknown(table: dict[str, Any], known: set[str], source: str, section: str) -> None:
+    for key in table:
+        if key not in known:
+            where = f"[{section}] " if section else ""
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{source}: {where}unknown key {key!r}{hint}; "
+                f"expected one of: {', '.join(sorted(known))}"
+            )
+
+
+def _build(cls: type, table: dict[str, Any], source: str, section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    _reject_unknown(table, set(hints), source, section)
+    values = {k: _coerce(v, hints[k], f"{source}: [{section}] {k}") for k, v in table.items()}
+    try:
+        return cls(**values)
+    except ConfigValueError as exc:
+        raise ConfigError(f"{source}: [{section}] {exc.key}: {exc.detail}") from None
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    raise ConfigError(f"{where}: unsupported field type {hint}")

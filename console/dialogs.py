@@ -1,0 +1,117 @@
+"""Small modal screens: yes/no confirmation, typed re-arm, add symbol, help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.table import Table
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from panes.keys import KEYS
+from services.control import REARM_WORD
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A question answered with y / n (or the buttons)."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question)
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", id="yes", variant="error")
+                yield Button(f"{self.no} (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class TextPromptScreen(ModalScreen[str | None]):
+    """One input; ``validate`` returns an error message or "" to accept."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, validate: Callable[[str], str], placeholder: str = "") -> None:
+        super().__init__()
+        self.prompt, self.validate, self.placeholder = prompt, validate, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.prompt)
+            yield Input(placeholder=self.placeholder, id="prompt-input")
+            yield Static("", id="prompt-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-error", Static).display = False
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        error = self.validate(event.value)
+        if error:
+            widget = self.query_one("#prompt-error", Static)
+            widget.update(error)
+            widget.display = True
+            return
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def rearm_prompt() -> TextPromptScreen:
+    def validate(text: str) -> str:
+        return "" if text.strip() == REARM_WORD else f"Type {REARM_WORD} exactly (got {text!r})."
+
+    return TextPromptScreen(
+        f"[b]Re-arm trading?[/b]\nOrders will be accepted again. Type [b]{REARM_WORD}[/b] and "
+        "press enter, or esc to stay HALTED.",
+        validate,
+        placeholder=REARM_WORD,
+    )
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, by where it works; remap any of them by id under [keys] in config.toml."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss_help", "Close")]
+
+    def __init__(self, keymap: dict[str, str]) -> None:
+        super().__init__()
+        self.keymap = keymap
+
+    def compose(self) -> ComposeResult:
+        table = Table(expand=True, box=None, header_style="bold", pad_edge=False)
+        table.add_column("Where", style="cyan", width=10)
+        table.add_column("Key", style="bold", width=22)
+        table.add_column("Does")
+        table.add_column("id (for [keys])", style="dim")
+        for key in KEYS:
+            shown = self.keymap.get(key.id, key.key).replace("question_mark", "?")
+            table.add_row(key.scope, shown, key.description, key.id)
+        table.add_row("global", "ctrl+p", "Command palette (main actions)", "")
+        table.add_row("global", "tab / shift+tab", "Next / previous pane", "")
+        table.add_row("confirm", "y / n", "Answer a confirmation", "")
+        with VerticalScroll(classes="dialog help"):
+            yield Label("[b]quantdesk keys[/b] — esc to close")
+            yield Static(table)
+
+    def action_dismiss_help(self) -> None:
+        self.dismiss(None)

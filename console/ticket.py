@@ -1,0 +1,201 @@
+"""The order ticket: fields, inline errors, then a confirm step showing the notional.
+
+The screen builds an :class:`OrderIntent` and asks the injected ``check``
+function (the order service's checks) what is wrong with it; it sends
+nothing itself: it dismisses with the confirmed intent and the App submits it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from panes.keys import bindings
+from services.events import OrderIntent, Violation
+from services.instruments import Instrument
+
+FIELDS = ("symbol", "qty", "price")
+
+
+@dataclass(frozen=True)
+class TicketDefaults:
+    vt_symbol: str
+    side: str
+    qty: int
+    price: float | None
+    kind: str = "limit"
+
+
+Checker = Callable[[OrderIntent], list[Violation]]
+Estimator = Callable[[OrderIntent], tuple[float, float]]
+Resolver = Callable[[str], Instrument | None]
+
+
+class TicketScreen(ModalScreen[OrderIntent | None]):
+    """Edit → (enter) check → confirm step → (enter) dismiss with the intent."""
+
+    BINDINGS = bindings("ticket")
+
+    def __init__(
+        self, defaults: TicketDefaults, check: Checker, estimate: Estimator, resolve: Resolver
+    ) -> None:
+        super().__init__()
+        self.defaults = defaults
+        self.check = check
+        self.estimate = estimate
+        self.resolve = resolve
+        self.pending: OrderIntent | None = None  # set in the confirm step
+        self.errors: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        d = self.defaults
+        with Vertical(id="ticket"):
+            yield Label("", id="title")
+            yield Static("", id="err-state", classes="error")
+            with Horizontal(classes="row"):
+                yield Label("Symbol", classes="label")
+                yield Input(d.vt_symbol, id="symbol", compact=True)
+            yield Static("", id="err-symbol", classes="error")
+            with Horizontal(classes="row"):
+                yield Label("Side", classes="label")
+                with RadioSet(id="side", compact=True):
+                    yield RadioButton("Buy", value=d.side == "buy", id="side-buy")
+                    yield RadioButton("Sell", value=d.side == "sell", id="side-sell")
+            with Horizontal(classes="row"):
+                yield Label("Type", classes="label")
+                with RadioSet(id="kind", compact=True):
+                    yield RadioButton("Limit", value=d.kind == "limit", id="kind-limit")
+                    yield RadioButton("Market", value=d.kind == "market", id="kind-market")
+            with Horizontal(classes="row"):
+                yield Label("Quantity", classes="label")
+                yield Input(str(d.qty) if d.qty else "", id="qty", placeholder="shares, lots of 100",
+                            compact=True)
+            yield Static("", id="err-qty", classes="error")
+            with Horizontal(classes="row"):
+                yield Label("Price", classes="label")
+                yield Input("" if d.price is None else f"{d.price:g}", id="price", compact=True)
+            yield Static("", id="err-price", classes="error")
+            yield Static("", id="summary")
+            with Horizontal(id="buttons"):
+                yield Button("Review", id="review", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        for widget in self.query(".error"):
+            widget.display = False
+        self._refresh_title()
+        self.query_one("#price", Input).disabled = self.defaults.kind == "market"
+        self.query_one("#qty", Input).focus()
+
+    # -- reading the form ------------------------------------------------------------------
+    @property
+    def side(self) -> str:
+        return "buy" if self.query_one("#side-buy", RadioButton).value else "sell"
+
+    @property
+    def kind(self) -> str:
+        return "limit" if self.query_one("#kind-limit", RadioButton).value else "market"
+
+    def build_intent(self) -> tuple[OrderIntent | None, dict[str, str]]:
+        """The intent the form describes, or the field errors that prevent one."""
+        errors: dict[str, str] = {}
+        symbol_text = self.query_one("#symbol", Input).value
+        inst = self.resolve(symbol_text)
+        vt_symbol = inst.vt_symbol if inst else symbol_text.strip()
+        qty_text = self.query_one("#qty", Input).value.strip().replace(",", "")
+        qty = int(qty_text) if qty_text.isdigit() else 0
+        if not qty_text.isdigit():
+            errors["qty"] = f"Quantity must be a whole number of shares, got {qty_text!r}."
+        price: float | None = None
+        if self.kind == "limit":
+            price_text = self.query_one("#price", Input).value.strip().replace(",", "")
+            try:
+                price = float(price_text)
+            except ValueError:
+                errors["price"] = f"Price must be a number, got {price_text!r}."
+        intent = OrderIntent(uuid.uuid4().hex[:12], vt_symbol, self.side, self.kind,  # type: ignore[arg-type]
+                             qty, price)
+        for v in self.check(intent):
+            errors.setdefault(v.field if v.field in FIELDS else "state", v.message)
+        return (None if errors else intent), errors
+
+    # -- steps -----------------------------------------------------------------------------------
+    def action_submit(self) -> None:
+        if self.pending is not None:
+            self.dismiss(self.pending)
+            return
+        intent, self.errors = self.build_intent()
+        for name in (*FIELDS, "state"):
+            widget = self.query_one(f"#err-{name}", Static)
+            widget.update(self.errors.get(name, ""))
+            widget.display = name in self.errors
+        if intent is None:
+            return
+        notional, fees = self.estimate(intent)
+        inst = self.resolve(intent.vt_symbol)
+        name = inst.name if inst else ""
+        at = f"@ {intent.price:,.{inst.decimals if inst else 2}f}" if intent.price else "at market"
+        self.pending = intent
+        self.query_one("#summary", Static).update(
+            f"[b]{intent.side.upper()} {intent.qty:,} {intent.vt_symbol} {name} "
+            f"{intent.kind.upper()} {at}[/b]\n"
+            f"Notional {notional:,.2f} CNY · est. fees {fees:,.2f} · "
+            f"total {notional + fees if intent.side == 'buy' else notional - fees:,.2f}\n"
+            "[b]enter[/b] to send · [b]esc[/b] to edit"
+        )
+        self.set_class(True, "-confirm")
+        for widget in self.query(Input):
+            widget.disabled = True
+        self.query_one("#review", Button).label = "Send"
+        self.query_one("#review", Button).focus()
+
+    def action_close(self) -> None:
+        if self.pending is None:
+            self.dismiss(None)
+            return
+        self.pending = None  # back to editing
+        self.set_class(False, "-confirm")
+        self.query_one("#summary", Static).update("")
+        for widget in self.query(Input):
+            widget.disabled = widget.id == "price" and self.kind == "market"
+        self.query_one("#review", Button).label = "Review"
+        self.query_one("#qty", Input).focus()
+
+    def action_toggle_side(self) -> None:
+        target = "#side-sell" if self.side == "buy" else "#side-buy"
+        self.query_one(target, RadioButton).value = True
+
+    def action_toggle_kind(self) -> None:
+        target = "#kind-market" if self.kind == "limit" else "#kind-limit"
+        self.query_one(target, RadioButton).value = True
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#review")
+    def _review(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(RadioSet.Changed)
+    def _changed(self) -> None:
+        if self.pending is None:
+            self.query_one("#price", Input).disabled = self.kind == "market"
+        self._refresh_title()
+
+    def _refresh_title(self) -> None:
+        self.query_one("#title", Label).update(
+            f"[b]Order ticket[/b] — {self.side.upper()} · ctrl+t side · ctrl+o type"
+        )
+        self.set_class(self.side == "sell", "-sell")

@@ -1,0 +1,62 @@
+"""Every key binding, declared once as data.
+
+The App and panes build their ``Binding``s from this table, the help screen
+lists it, and ``[keys]`` in config.toml may remap any binding by its id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    key: str
+    action: str
+    description: str
+    scope: str  # "global", "watchlist", "positions", "orders", "ticket"
+    show: bool = True  # in the footer
+    priority: bool = False  # fires even inside modals and inputs
+
+
+KEYS: tuple[Key, ...] = (
+    Key("kill", "ctrl+k", "kill_switch", "KILL: halt + cancel all", "global", priority=True),
+    Key("rearm", "ctrl+r", "rearm", "Re-arm trading", "global"),
+    Key("help", "question_mark,f1", "help", "Help", "global"),
+    Key("quit", "q,ctrl+q", "request_quit", "Quit", "global"),
+    Key("focus_watchlist", "1", "focus_pane('watchlist')", "Watchlist", "global", show=False),
+    Key("focus_positions", "2", "focus_pane('positions')", "Positions", "global", show=False),
+    Key("focus_orders", "3", "focus_pane('orders')", "Orders", "global", show=False),
+    Key("focus_log", "4", "focus_pane('log')", "Log", "global", show=False),
+    Key("buy", "b", "ticket('buy')", "Buy", "watchlist"),
+    Key("sell", "s", "ticket('sell')", "Sell", "watchlist"),
+    Key("add_symbol", "a", "add_symbol", "Add symbol", "watchlist"),
+    Key("remove_symbol", "x,delete", "remove_symbol", "Remove symbol", "watchlist"),
+    Key("sort_next", "o", "sort_next", "Sort by next column", "watchlist"),
+    Key("sort_reverse", "O", "sort_reverse", "Reverse sort", "watchlist"),
+    Key("pos_buy", "b", "ticket('buy')", "Buy more", "positions"),
+    Key("pos_sell", "s", "ticket('sell')", "Sell (prefilled sellable)", "positions"),
+    Key("cancel_order", "c", "cancel_order", "Cancel order", "orders"),
+    Key("cancel_all", "C", "cancel_all", "Cancel all working", "orders"),
+    Key("ticket_submit", "ctrl+s", "submit", "Review / confirm", "ticket"),
+    Key("ticket_side", "ctrl+t", "toggle_side", "Toggle buy/sell", "ticket"),
+    Key("ticket_kind", "ctrl+o", "toggle_kind", "Toggle limit/market", "ticket"),
+    Key("ticket_close", "escape", "close", "Back / close", "ticket"),
+)
+
+KEY_IDS = frozenset(k.id for k in KEYS)
+
+
+def keys_for(scope: str) -> tuple[Key, ...]:
+    return tuple(k for k in KEYS if k.scope == scope)
+
+
+def bindings(scope: str) -> list[Binding]:
+    """The Textual bindings of one scope, with ids so that ``[keys]`` can remap them."""
+    return [
+        Binding(k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id)
+        for k in keys_for(scope)
+    ]

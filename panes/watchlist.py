@@ -1,0 +1,182 @@
+"""Watchlist: live quotes with an intraday sparkline; keyboard sort, add, remove, trade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+from vnpy.trader.object import TickData
+
+from panes.format import pct, right, sparkline, volume
+from panes.keys import bindings
+from services.instruments import Instrument
+
+SORTS = ("symbol", "change", "last", "volume")
+SPARK_WIDTH = 24
+TRAIL_MINUTES = 240  # one trading day of minute closes
+
+
+class Trail:
+    """Minute closes of one instrument for today's sparkline."""
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+        self.minute: datetime | None = None
+        self.closes: list[float] = []
+
+    def add(self, at: datetime, price: float) -> None:
+        minute = at.replace(second=0, microsecond=0)
+        if at.date() != self.day:
+            self.day, self.minute, self.closes = at.date(), None, []
+        if minute == self.minute and self.closes:
+            self.closes[-1] = price
+        else:
+            self.minute = minute
+            self.closes.append(price)
+            del self.closes[:-TRAIL_MINUTES]
+
+
+class Watchlist(DataTable[object]):
+    """Rows keyed by vt_symbol; ``update_quotes`` applies one coalesced frame."""
+
+    BINDINGS = bindings("watchlist")
+
+    @dataclass
+    class TicketRequested(Message):
+        vt_symbol: str
+        side: str
+
+    class AddRequested(Message):
+        """The user wants to add a symbol (the App asks which)."""
+
+    @dataclass
+    class RemoveRequested(Message):
+        vt_symbol: str
+
+    def __init__(self, instruments: dict[str, Instrument], symbols: list[str], **kw: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        self.instruments = instruments
+        self.symbols = list(symbols)
+        self.ticks: dict[str, TickData] = {}
+        self.trails: dict[str, Trail] = {}
+        self.sort_key = "symbol"
+        self.sort_reverse = False
+        self.border_title = "Watchlist"
+
+    def on_mount(self) -> None:
+        self.add_column("Symbol", key="symbol", width=11)
+        self.add_column("Name", key="name", width=10)
+        self.add_column(right("Last"), key="last", width=9)
+        self.add_column(right("Chg%"), key="change", width=7)
+        self.add_column(right("Bid"), key="bid", width=9)
+        self.add_column(right("Ask"), key="ask", width=9)
+        self.add_column(right("Volume"), key="volume", width=8)
+        self.add_column("Intraday", key="spark", width=SPARK_WIDTH)
+        for vt_symbol in self.symbols:
+            self._add_row(vt_symbol)
+        self._update_title()
+
+    # -- attributes down -----------------------------------------------------------
+    def update_quotes(self, ticks: dict[str, TickData]) -> None:
+        for vt_symbol, tick in ticks.items():
+            self.ticks[vt_symbol] = tick
+            self.trails.setdefault(vt_symbol, Trail()).add(tick.datetime, tick.last_price)
+            if vt_symbol in self.rows:
+                self._fill(vt_symbol)
+        if self.sort_key != "symbol" and ticks:
+            self._sort()
+
+    def add_symbol(self, vt_symbol: str) -> bool:
+        if vt_symbol in self.symbols:
+            return False
+        self.symbols.append(vt_symbol)
+        self._add_row(vt_symbol)
+        self._sort()
+        self.move_cursor(row=self.get_row_index(vt_symbol))
+        return True
+
+    def remove_symbol(self, vt_symbol: str) -> bool:
+        if vt_symbol not in self.symbols:
+            return False
+        self.symbols.remove(vt_symbol)
+        self.remove_row(vt_symbol)
+        return True
+
+    @property
+    def selected(self) -> str | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    # -- messages up ---------------------------------------------------------------------
+    def action_ticket(self, side: str) -> None:
+        if self.selected:
+            self.post_message(self.TicketRequested(self.selected, side))
+
+    def action_add_symbol(self) -> None:
+        self.post_message(self.AddRequested())
+
+    def action_remove_symbol(self) -> None:
+        if self.selected:
+            self.post_message(self.RemoveRequested(self.selected))
+
+    def action_sort_next(self) -> None:
+        self.sort_key = SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)]
+        self._sort()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._sort()
+
+    # -- internals -------------------------------------------------------------------------
+    def _add_row(self, vt_symbol: str) -> None:
+        inst = self.instruments[vt_symbol]
+        self.add_row(vt_symbol, inst.name, "", "", "", "", "", "", key=vt_symbol)
+        if vt_symbol in self.ticks:
+            self._fill(vt_symbol)
+
+    def _fill(self, vt_symbol: str) -> None:
+        tick = self.ticks[vt_symbol]
+        inst = self.instruments[vt_symbol]
+        fmt = f"{{:.{inst.decimals}f}}"
+        change = tick.last_price / tick.pre_close - 1 if tick.pre_close else 0.0
+        at_limit = tick.last_price >= tick.limit_up or tick.last_price <= tick.limit_down
+        last_style = "reverse" if at_limit else ""
+        spark = sparkline(self.trails[vt_symbol].closes, SPARK_WIDTH)
+        for column, value in (
+            ("last", right(fmt.format(tick.last_price), last_style)),
+            ("change", pct(change)),
+            ("bid", right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—")),
+            ("ask", right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—")),
+            ("volume", right(volume(tick.volume))),
+            ("spark", Text(spark, style="cyan")),
+        ):
+            self.update_cell(vt_symbol, column, value)
+
+    def _sort_value(self, vt_symbol: str) -> tuple[float, str]:
+        tick = self.ticks.get(vt_symbol)
+        if self.sort_key == "symbol" or tick is None:
+            return (0.0, vt_symbol)
+        if self.sort_key == "change":
+            return (tick.last_price / tick.pre_close - 1 if tick.pre_close else 0.0, vt_symbol)
+        if self.sort_key == "last":
+            return (tick.last_price, vt_symbol)
+        return (tick.volume, vt_symbol)
+
+    def _sort(self) -> None:
+        """Sort rows, keeping the cursor on the same symbol (so `b` never buys another one)."""
+        selected = self.selected
+        order = sorted(self.symbols, key=self._sort_value, reverse=self.sort_reverse)
+        rank = {s: i for i, s in enumerate(order)}
+        self.sort(key=lambda row: rank[str(row[0])])
+        if selected is not None:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        arrow = "↓" if self.sort_reverse else "↑"
+        self.border_subtitle = f"{len(self.symbols)} symbols · sort {self.sort_key} {arrow}"

@@ -1,0 +1,52 @@
+"""Logging: a file in the data directory, and the log pane through the bus.
+
+Nothing may write to stdout/stderr while the TUI runs, so the root logger
+gets only a file handler, and Python warnings are routed into logging.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from datetime import datetime
+from pathlib import Path
+
+from services.bus import Bus
+from services.events import EVENT_LOG_RECORDED, LogRecorded
+
+
+class BusLogHandler(logging.Handler):
+    """Publishes ``quantdesk.*`` records (INFO and up) as LogRecorded events."""
+
+    def __init__(self, bus: Bus, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self.bus = bus
+        self.addFilter(logging.Filter("quantdesk"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not take logging down
+            message = str(record.msg)
+        source = record.name.removeprefix("quantdesk.")
+        self.bus.publish(
+            EVENT_LOG_RECORDED,
+            LogRecorded(datetime.fromtimestamp(record.created), record.levelname, source, message),
+        )
+
+
+def setup_file_logging(data_dir: Path, level: int = logging.INFO) -> Path:
+    """Send every log record (ours, vnpy's, warnings) to ``<data_dir>/logs/quantdesk.log``."""
+    path = data_dir / "logs" / "quantdesk.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):  # e.g. a stderr handler someone installed
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(True)
+    return path
