@@ -1,0 +1,32 @@
+"""Shared fixtures: services over a paused (test-driven) simulated market."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.costs import CostConfig
+from services.runtime import AccountConfig, Services, build_services
+from services.simulator import SimConfig
+
+
+def make_services(data_dir: Path, **sim: object) -> Services:
+    return build_services(
+        data_dir,
+        sim=SimConfig(**sim),  # type: ignore[arg-type]
+        costs=CostConfig(),
+        account=AccountConfig(),
+        paced=False,
+    )
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    """Started services whose market moves only when the test calls ``gateway.advance``."""
+    svc = make_services(tmp_path)
+    svc.start()
+    assert svc.bus.wait_idle()
+    yield svc
+    svc.stop()

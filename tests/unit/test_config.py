@@ -1,0 +1,72 @@
+"""config.toml: documented defaults, typed models, errors that name file, key and expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.config import Config, ConfigError, load_config, resolve_data_dir
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_config_toml_is_exactly_the_defaults() -> None:
+    loaded = load_config(REPO / "config.toml")
+    assert {**loaded.__dict__, "source": ""} == {**Config().__dict__, "source": ""}
+
+
+def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
+    lines = (REPO / "config.toml").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert lines[i - 1].lstrip().startswith("#"), f"undocumented setting: {line}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[sim]\nsped = 60\n", "[sim] unknown key 'sped' (did you mean 'speed'?)"),
+        ("[sim]\nspeed = -1\n", "[sim] speed: must be in (0, 3600], got -1.0"),
+        ("[sim]\nspeed = \"fast\"\n", "[sim] speed: expected a number, got 'fast'"),
+        ("[costs]\ncommission_rate = 0.5\n", "[costs] commission_rate: must be a fraction"),
+        ("[sim\n", "not valid TOML: Expected ']' at the end of a table declaration (at line 1"),
+        ("[watchlist]\nsymbols = [\"123456\"]\n", "[watchlist] symbols: unknown symbol '123456'"),
+        ("[keys]\nkil = \"ctrl+x\"\n", "[keys] unknown key 'kil' (did you mean 'kill'?)"),
+        ("[app]\nmode = \"live\"\n", "[app] mode: only \"demo\" is available"),
+        ("sim = 3\n", "[sim] must be a table"),
+    ],
+)
+def test_bad_config_errors_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(str(path))
+    assert expected in str(err.value)
+
+
+def test_data_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("QUANTDESK_DATA_DIR", str(tmp_path / "env"))
+    assert resolve_data_dir(str(tmp_path / "cli")) == tmp_path / "cli"
+    assert resolve_data_dir(None) == tmp_path / "env"
+    monkeypatch.delenv("QUANTDESK_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert resolve_data_dir(None) == tmp_path / "xdg" / "quantdesk"
+
+
+def test_cli_reports_config_errors_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[ui]\nrefresh_hz = 100\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "console.cli", "--data-dir", str(tmp_path), "--config", str(bad)],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"quantdesk: config error: {bad}: [ui] refresh_hz: must be 4–20, got 100.0"
+    )
+    assert "Traceback" not in proc.stderr

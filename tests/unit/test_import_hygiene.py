@@ -1,0 +1,37 @@
+"""services/ and strategies/ import without Textual; vnpy leaves no side effects behind."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def modules(package: str) -> list[str]:
+    return [f"{package}.{m.name}" for m in pkgutil.iter_modules([str(REPO / package)])]
+
+
+def test_services_and_strategies_import_without_textual(tmp_path: Path) -> None:
+    names = ["services", "strategies", *modules("services"), *modules("strategies")]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'console', 'panes', 'rich'))\n"
+        "assert not bad, bad\n"
+        # vnpy side effects we must not trigger: logger stdout sink, ~/.vntrader, chdir
+        "assert 'loguru' not in sys.modules and 'vnpy.trader.utility' not in sys.modules\n"
+        "print(len(sys.modules))\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+        env={"HOME": str(home), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not (home / ".vntrader").exists() and not (tmp_path / ".vntrader").exists()
+    assert len(names) > 10
