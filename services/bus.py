@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from vnpy.event import Event, EventEngine
+from vnpy.event import EVENT_TIMER, Event, EventEngine
 
 from services.events import EVENT_HANDLER_FAILED, HandlerFailed
 
@@ -51,7 +51,22 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
         self._handled = 0
         self._failures: Counter[tuple[str, str]] = Counter()
         self._failures_lock = threading.Lock()
-        self.name = "bus"
+        self._stopping = threading.Event()
+
+    # -- lifecycle: vnpy's stop() waits out a 1 s sleep and a 1 s queue poll ----------
+    def _run_timer(self) -> None:
+        while self._active and not self._stopping.wait(self._interval):
+            self.put(Event(EVENT_TIMER))
+
+    def stop(self) -> None:
+        """Stop both threads at once (events still queued are not dispatched)."""
+        self._active = False
+        self._stopping.set()
+        self._queue.put(Event(EVENT_BARRIER, threading.Event()))  # wake the dispatcher
+        if self._timer.is_alive():
+            self._timer.join()
+        if self._thread.is_alive():
+            self._thread.join()
 
     # -- publishing -----------------------------------------------------------
     def put(self, event: Event) -> None:

@@ -26,7 +26,6 @@ class StoreError(RuntimeError):
 class StoreInfo:
     uri: str
     libraries: tuple[str, ...]
-    symbols: int
 
 
 def store_uri(configured: str, data_dir: Path) -> str:
@@ -54,11 +53,11 @@ class Store:
             for name in LIBRARIES:
                 if name not in existing:
                     self._arctic.create_library(name)
-            symbols = sum(len(self._arctic[name].list_symbols()) for name in LIBRARIES)
         except Exception as exc:  # arcticdb raises many types; report one clear error
             raise StoreError(f"cannot open the ArcticDB store {self.uri}: {exc}") from exc
-        info = StoreInfo(self.uri, tuple(sorted(self._arctic.list_libraries())), symbols)
-        log.info("store ready: %s (%d symbols)", self.uri, info.symbols)
+        # Not list_symbols(): on LMDB it waits ~1 s per library for a lock at open.
+        info = StoreInfo(self.uri, tuple(sorted(self._arctic.list_libraries())))
+        log.info("store ready: %s (libraries %s)", self.uri, ", ".join(info.libraries))
         return info
 
     def library(self, name: str) -> Any:
