@@ -29,7 +29,7 @@ from panes.keys import bindings
 from panes.log import LogPane
 from panes.orders import Orders
 from panes.positions import Positions
-from panes.watchlist import Watchlist
+from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.checks import estimated_cost
 from services.control import RearmRefused
 from services.events import OrderIntent, TradingState
@@ -60,7 +60,7 @@ class QuantdeskApp(App[None]):
         self.services = services
         self.config = config
         self.watchlist_store = watchlist
-        self.bridge = Bridge(self, services, config.ui.refresh_hz)
+        self.bridge = Bridge(self, services, config.ui.refresh_hz, trail_points=SPARK_WIDTH)
         self.bridge_thread = bridge_thread
         self.on_frame = on_frame  # benchmarks measure quote-to-screen latency here
         self.store_info: StoreInfo | None = None
@@ -107,7 +107,7 @@ class QuantdeskApp(App[None]):
     @on(MarketRefreshed)
     def _market(self, message: MarketRefreshed) -> None:
         try:
-            self.query_one(Watchlist).update_quotes(message.ticks)
+            self.query_one(Watchlist).update_quotes(message.ticks, message.trails)
             self.query_one(Positions).update_account(message.account)
             header = self.query_one(StatusHeader)
             header.account = message.account

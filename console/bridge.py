@@ -46,10 +46,16 @@ class MarketRefreshed(Message, bubble=False):
     """One UI frame: latest ticks since the last frame, the account, the bus."""
 
     def __init__(
-        self, ticks: dict[str, TickData], account: AccountView, bus: BusStats, clock: datetime | None
+        self,
+        ticks: dict[str, TickData],
+        trails: dict[str, tuple[float, ...]],
+        account: AccountView,
+        bus: BusStats,
+        clock: datetime | None,
     ) -> None:
         super().__init__()
         self.ticks = ticks
+        self.trails = trails
         self.account = account
         self.bus = bus
         self.clock = clock
@@ -78,8 +84,11 @@ class LogLine(Message, bubble=False):
 class Bridge:
     """Bus handlers that feed the App; a small thread paces market frames."""
 
-    def __init__(self, app: App[object], services: Services, refresh_hz: float) -> None:
+    def __init__(
+        self, app: App[object], services: Services, refresh_hz: float, trail_points: int = 24
+    ) -> None:
         self.app = app
+        self.trail_points = trail_points
         self.services = services
         self.interval = 1.0 / refresh_hz
         self._pending: dict[str, TickData] = {}
@@ -152,9 +161,12 @@ class Bridge:
             if self._clock is None or tick.datetime > self._clock:
                 self._clock = tick.datetime
         self._inflight.set()
+        market = self.services.market
+        trails = {vt: market.trail(vt, self.trail_points) for vt in ticks}
         posted = self.app.post_message(
             MarketRefreshed(
-                ticks, self.services.portfolio.view(), self.services.bus.stats(), self._clock
+                ticks, trails, self.services.portfolio.view(), self.services.bus.stats(),
+                self._clock,
             )
         )
         if not posted:  # the App is not accepting messages (starting or closing): retry later

@@ -44,11 +44,11 @@ class StatusHeader(Static):
             parts.append(f" Equity {money(a.equity)}  Cash {money(a.cash)}  Day P&L ")
             parts.append(f"{a.day_pnl:+,.2f} ({a.day_pnl_pct * 100:+.2f}%)", style=style)
         if self.clock is not None:
-            parts.append(f"  {self.clock:%Y-%m-%d %H:%M:%S}")
+            parts.append(f"   {self.clock:%Y-%m-%d %H:%M:%S}")
         if self.bus is not None:
             b = self.bus
             warn = b.lag_ms > LAG_WARN_MS or b.depth > DEPTH_WARN or b.failures
-            text = f"  bus {b.lag_ms:.1f} ms / {b.depth}"
+            text = f"   bus {b.lag_ms:.1f} ms / {b.depth}"
             if b.failures:
                 text += f" / {b.failures} errors"
             parts.append(text, style="bold yellow" if warn else "dim")

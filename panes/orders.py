@@ -42,16 +42,16 @@ class Orders(DataTable[object]):
         self.border_title = "Orders"
 
     def on_mount(self) -> None:
+        # Status fits in 72 columns; the note (why rejected / cancelled) scrolls.
         self.add_column("Time", key="time", width=8)
-        self.add_column("Order", key="id", width=7)
+        self.add_column("ID", key="id", width=4)
         self.add_column("Symbol", key="symbol", width=11)
         self.add_column("Side", key="side", width=4)
-        self.add_column("Type", key="type", width=6)
-        self.add_column(right("Price"), key="price", width=9)
-        self.add_column(right("Qty"), key="qty", width=7)
-        self.add_column(right("Filled"), key="filled", width=7)
+        self.add_column(right("Price"), key="price", width=8)
+        self.add_column(right("Qty"), key="qty", width=6)
+        self.add_column(right("Filled"), key="filled", width=6)
         self.add_column("Status", key="status", width=9)
-        self.add_column("Note", key="note", width=36)
+        self.add_column("Note", key="note", width=40)
 
     @property
     def working(self) -> list[str]:
@@ -66,7 +66,7 @@ class Orders(DataTable[object]):
             self.add_row(*cells, key=order.vt_orderid)
         else:
             for column, value in zip(
-                ("price", "filled", "status", "note"), (cells[5], cells[7], cells[8], cells[9]),
+                ("price", "filled", "status", "note"), (cells[4], cells[6], cells[7], cells[8]),
                 strict=True,
             ):
                 self.update_cell(order.vt_orderid, column, value)
@@ -85,15 +85,14 @@ class Orders(DataTable[object]):
     def _cells(order: OrderData) -> tuple[object, ...]:
         text, style = STATUS_TEXT.get(order.status, (order.status.name, ""))
         side = "BUY" if order.direction == Direction.LONG else "SELL"
-        kind = "LIMIT" if order.type == OrderType.LIMIT else "MKT"
         when = order.datetime.strftime("%H:%M:%S") if order.datetime else ""
         return (
             when,
             order.orderid,
             order.vt_symbol,
             Text(side, style=f"bold {palette.up if side == 'BUY' else palette.down}"),
-            kind,
-            right(f"{order.price:g}" if order.type == OrderType.LIMIT else "market"),
+            right(f"{order.price:.3f}".rstrip("0").rstrip(".") if order.type == OrderType.LIMIT
+                  else "market"),
             right(f"{order.volume:,.0f}"),
             right(f"{order.traded:,.0f}"),
             Text(text, style=style),

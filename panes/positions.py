@@ -31,15 +31,15 @@ class Positions(DataTable[object]):
         self.border_title = "Positions"
 
     def on_mount(self) -> None:
+        # Fits 84 columns; names are on the watchlist.
         self.add_column("Symbol", key="symbol", width=11)
-        self.add_column("Name", key="name", width=10)
-        self.add_column(right("Qty"), key="qty", width=7)
-        self.add_column(right("Sellable"), key="sellable", width=8)
-        self.add_column(right("Avg"), key="avg", width=9)
-        self.add_column(right("Last"), key="last", width=9)
-        self.add_column(right("Unrl P&L"), key="unrealized", width=11)
-        self.add_column(right("Real P&L"), key="realized", width=10)
-        self.add_column(right("Day P&L"), key="day", width=10)
+        self.add_column(right("Qty"), key="qty", width=6)
+        self.add_column(right("Avail"), key="sellable", width=6)
+        self.add_column(right("Avg"), key="avg", width=8)
+        self.add_column(right("Last"), key="last", width=8)
+        self.add_column(right("Unrl P&L"), key="unrealized", width=10)
+        self.add_column(right("Real P&L"), key="realized", width=9)
+        self.add_column(right("Day P&L"), key="day", width=9)
 
     def update_account(self, account: AccountView) -> None:
         self.account = account
@@ -51,7 +51,7 @@ class Positions(DataTable[object]):
                 continue
             for column, value in zip(
                 ("qty", "sellable", "avg", "last", "unrealized", "realized", "day"),
-                self._cells(pos)[2:],
+                self._cells(pos)[1:],
                 strict=True,
             ):
                 self.update_cell(pos.vt_symbol, column, value)
@@ -67,7 +67,6 @@ class Positions(DataTable[object]):
         decimals = inst.decimals if inst else 2
         return (
             pos.vt_symbol,
-            inst.name if inst else "",
             right(f"{pos.qty:,}"),
             right(f"{pos.sellable:,}"),
             right(f"{pos.avg_price:.{decimals}f}" if pos.qty else "—"),

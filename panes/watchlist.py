@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
 
 from rich.text import Text
 from textual.message import Message
@@ -16,27 +15,6 @@ from services.instruments import Instrument
 
 SORTS = ("symbol", "change", "last", "volume")
 SPARK_WIDTH = 24
-TRAIL_MINUTES = 240  # one trading day of minute closes
-
-
-class Trail:
-    """Minute closes of one instrument for today's sparkline."""
-
-    def __init__(self) -> None:
-        self.day: date | None = None
-        self.minute: datetime | None = None
-        self.closes: list[float] = []
-
-    def add(self, at: datetime, price: float) -> None:
-        minute = at.replace(second=0, microsecond=0)
-        if at.date() != self.day:
-            self.day, self.minute, self.closes = at.date(), None, []
-        if minute == self.minute and self.closes:
-            self.closes[-1] = price
-        else:
-            self.minute = minute
-            self.closes.append(price)
-            del self.closes[:-TRAIL_MINUTES]
 
 
 class Watchlist(DataTable[object]):
@@ -61,7 +39,7 @@ class Watchlist(DataTable[object]):
         self.instruments = instruments
         self.symbols = list(symbols)
         self.ticks: dict[str, TickData] = {}
-        self.trails: dict[str, Trail] = {}
+        self.trails: dict[str, tuple[float, ...]] = {}
         self.sort_key = "symbol"
         self.sort_reverse = False
         self.border_title = "Watchlist"
@@ -80,10 +58,13 @@ class Watchlist(DataTable[object]):
         self._update_title()
 
     # -- attributes down -----------------------------------------------------------
-    def update_quotes(self, ticks: dict[str, TickData]) -> None:
+    def update_quotes(
+        self, ticks: dict[str, TickData], trails: dict[str, tuple[float, ...]]
+    ) -> None:
+        """Apply a frame: the latest tick and today's minute closes of each changed symbol."""
+        self.trails.update(trails)
         for vt_symbol, tick in ticks.items():
             self.ticks[vt_symbol] = tick
-            self.trails.setdefault(vt_symbol, Trail()).add(tick.datetime, tick.last_price)
             if vt_symbol in self.rows:
                 self._fill(vt_symbol)
         if self.sort_key != "symbol" and ticks:
@@ -146,7 +127,7 @@ class Watchlist(DataTable[object]):
         change = tick.last_price / tick.pre_close - 1 if tick.pre_close else 0.0
         at_limit = tick.last_price >= tick.limit_up or tick.last_price <= tick.limit_down
         last_style = "reverse" if at_limit else ""
-        spark = sparkline(self.trails[vt_symbol].closes, SPARK_WIDTH)
+        spark = sparkline(list(self.trails.get(vt_symbol, ())), SPARK_WIDTH)
         for column, value in (
             ("last", right(fmt.format(tick.last_price), last_style)),
             ("change", pct(change)),

@@ -1,24 +1,61 @@
-"""The latest tick of every instrument, as the bus delivered it."""
+"""The latest tick of every instrument and its intraday minute closes, as the bus delivered them."""
 
 from __future__ import annotations
 
 from vnpy.event import Event
 from vnpy.trader.object import TickData
 
+TRAIL_MINUTES = 240  # one trading day of minute closes
+
+
+class Trail:
+    """Today's minute closes of one instrument (for sparklines); reset on a new date."""
+
+    __slots__ = ("closes", "day", "minute")
+
+    def __init__(self) -> None:
+        self.day = -1
+        self.minute = -1
+        self.closes: list[float] = []
+
+    def add(self, tick: TickData) -> None:
+        at = tick.datetime
+        day = at.toordinal()
+        minute = at.hour * 60 + at.minute
+        if day != self.day:
+            self.day, self.minute, self.closes = day, -1, []
+        if minute == self.minute:
+            self.closes[-1] = tick.last_price
+        else:
+            self.minute = minute
+            self.closes.append(tick.last_price)
+            if len(self.closes) > TRAIL_MINUTES:
+                del self.closes[0]
+
 
 class MarketCache:
-    """Last TickData per ``vt_symbol``. Writes happen on the bus thread only;
-    a dict assignment is atomic, so readers on other threads need no lock."""
+    """Last TickData and minute closes per ``vt_symbol``.
+
+    Writes happen on the bus thread only; dict assignment and list copies are
+    atomic under the GIL, so readers on other threads need no lock.
+    """
 
     def __init__(self) -> None:
         self._ticks: dict[str, TickData] = {}
+        self._trails: dict[str, Trail] = {}
 
     def on_tick(self, event: Event) -> None:
         tick: TickData = event.data
         self._ticks[tick.vt_symbol] = tick
+        trail = self._trails.get(tick.vt_symbol)
+        if trail is None:
+            trail = self._trails[tick.vt_symbol] = Trail()
+        trail.add(tick)
 
     def get(self, vt_symbol: str) -> TickData | None:
         return self._ticks.get(vt_symbol)
 
-    def snapshot(self) -> dict[str, TickData]:
-        return dict(self._ticks)
+    def trail(self, vt_symbol: str, last: int) -> tuple[float, ...]:
+        """The last ``last`` minute closes of today."""
+        trail = self._trails.get(vt_symbol)
+        return tuple(trail.closes[-last:]) if trail else ()

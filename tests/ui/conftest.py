@@ -17,8 +17,8 @@ from services.watchlist import WatchlistStore
 from tests.conftest import make_services
 
 
-def build_app(data_dir: Path) -> QuantdeskApp:
-    services = make_services(data_dir)
+def build_app(data_dir: Path, **sim: object) -> QuantdeskApp:
+    services = make_services(data_dir, **sim)
     config = Config()
     store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols,
                            services.universe)
