@@ -1,0 +1,95 @@
+"""The real ``quantdesk`` command in a real terminal (tmux), as a user starts it.
+
+(That nothing is written outside the UI is checked by test_no_output.py: in a
+terminal, a stray write lands on the alternate screen and is gone at exit.)
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TMUX = shutil.which("tmux")
+QUANTDESK = Path(sys.executable).parent / "quantdesk"
+
+
+def capture(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def wait_for(session: str, test: Callable[[str], bool], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = capture(session)
+        if test(screen):
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; the screen was:\n{screen}")
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    if TMUX is None:
+        pytest.fail("tmux is required for the end-to-end test (.ci/run installs it)")
+    assert QUANTDESK.exists(), f"{QUANTDESK} missing: install the package first"
+    name = f"qd-e2e-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "config.toml"
+    config.write_text("[sim]\nspeed = 60.0\nticks_per_second = 200.0\n", encoding="utf-8")
+    command = (
+        f"TERM=xterm-256color {QUANTDESK} --data-dir {tmp_path / 'data'} --config {config}"
+        "; echo QUANTDESK-EXITED $?; sleep 30"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "48", command], check=True
+    )
+    try:
+        yield name, tmp_path
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+def moutai_row(screen: str) -> str:
+    match = re.search(r"600519\.SSE.*", screen)
+    assert match, screen
+    return match.group(0)
+
+
+def test_quotes_move_kill_switch_halts_and_nothing_leaks_to_the_terminal(
+    session: tuple[str, Path],
+) -> None:
+    name, tmp = session
+    first = wait_for(name, lambda s: "ACTIVE" in s and "600519.SSE" in s and "万" in s)
+    assert "DEMO" in first and "贵州茅台" in first
+    row = moutai_row(first)
+    clock = re.search(r"2026-11-23 \d\d:\d\d:\d\d", first)
+    assert clock, first
+    moved = wait_for(name, lambda s: clock.group(0) not in s and moutai_row(s) != row)
+    assert "Traceback" not in moved
+    subprocess.run(["tmux", "send-keys", "-t", name, "C-k"], check=True)
+    halted = wait_for(name, lambda s: "HALTED" in s)
+    assert "ctrl+r to re-arm" in halted
+    subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+    done = wait_for(name, lambda s: "QUANTDESK-EXITED" in s)
+    assert "QUANTDESK-EXITED 0" in done
+    assert done.strip().splitlines()[0].startswith("QUANTDESK-EXITED")  # a clean terminal
+    # the HALT was persisted: the journal says so
+    import sqlite3
+
+    db = sqlite3.connect(tmp / "data" / "journal.sqlite3")
+    (state,) = db.execute("SELECT value FROM state WHERE key = 'trading_state'").fetchone()
+    assert '"HALTED"' in state
+    log = (tmp / "data" / "logs" / "quantdesk.log").read_text()
+    assert "ERROR" not in log and "Traceback" not in log
