@@ -19,13 +19,21 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 from vnpy.trader.object import TickData
 
-from console.bridge import Bridge, LogLine, MarketRefreshed, OrderUpdated, StateChanged, TradeFilled
+from console.bridge import (
+    Bridge,
+    LogLine,
+    MarketRefreshed,
+    OrdersUpdated,
+    StateChanged,
+    TradeFilled,
+)
+from console import killtap
 from console.config import Config
 from console.dialogs import ConfirmScreen, HelpScreen, TextPromptScreen, rearm_prompt
 from console.ticket import TicketDefaults, TicketScreen
 from panes.format import palette
 from panes.header import StatusHeader
-from panes.keys import bindings
+from panes.keys import KEYS, bindings
 from panes.log import LogPane
 from panes.orders import Orders
 from panes.positions import Positions
@@ -82,6 +90,13 @@ class QuantdeskApp(App[None]):
     def on_mount(self) -> None:
         if self.config.keys:
             self.set_keymap(self.config.keys)
+        if self._driver is not None:
+            kill_keys = self.config.keys.get("kill", next(k.key for k in KEYS if k.id == "kill"))
+            killtap.install(
+                self._driver,
+                frozenset(k.strip() for k in kill_keys.split(",")),
+                lambda: self.services.kill_switch("kill switch (ctrl+k)"),
+            )
         header = self.query_one(StatusHeader)
         header.mode = self.services.mode
         header.state = self.services.control.state
@@ -118,9 +133,12 @@ class QuantdeskApp(App[None]):
         finally:
             self.bridge.applied()
 
-    @on(OrderUpdated)
-    def _order(self, message: OrderUpdated) -> None:
-        self.query_one(Orders).update_order(message.order)
+    @on(OrdersUpdated)
+    def _orders(self, message: OrdersUpdated) -> None:
+        try:
+            self.query_one(Orders).update_orders(message.orders)
+        finally:
+            self.bridge.orders_applied()
 
     @on(TradeFilled)
     def _trade(self, message: TradeFilled) -> None:
@@ -201,8 +219,14 @@ class QuantdeskApp(App[None]):
                         severity="error", timeout=8)
 
     def action_kill_switch(self) -> None:
-        """ctrl+k from anywhere: HALT, then cancel every working order."""
-        cancelled = self.services.kill_switch("kill switch (ctrl+k)")
+        """The palette's kill switch (the key itself is handled by the kill tap)."""
+        self._show_killed(self.services.kill_switch("kill switch (palette)"))
+
+    @on(killtap.KillSwitchFired)
+    def _killed(self, message: killtap.KillSwitchFired) -> None:
+        self._show_killed(message.cancelled)
+
+    def _show_killed(self, cancelled: list[str]) -> None:
         header = self.query_one(StatusHeader)
         header.state = TradingState.HALTED
         header.state_reason = self.services.control.reason

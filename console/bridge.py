@@ -62,8 +62,10 @@ class MarketRefreshed(Message, bubble=False):
 
 
 @dataclass
-class OrderUpdated(Message, bubble=False):
-    order: OrderData
+class OrdersUpdated(Message, bubble=False):
+    """The latest state of every order that changed since the last batch, in order."""
+
+    orders: list[OrderData]
 
 
 @dataclass
@@ -97,6 +99,8 @@ class Bridge:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._clock: datetime | None = None
+        self._orders: dict[str, OrderData] = {}  # latest state per order, insertion-ordered
+        self._orders_inflight = threading.Event()
         self.frames = 0
         self.skipped = 0
 
@@ -128,7 +132,11 @@ class Bridge:
             self._pending[tick.vt_symbol] = tick
 
     def on_order(self, event: Event) -> None:
-        self.app.post_message(OrderUpdated(event.data))
+        order: OrderData = event.data
+        with self._lock:
+            self._orders.pop(order.vt_orderid, None)
+            self._orders[order.vt_orderid] = order
+        self.flush_orders()
 
     def on_trade(self, event: Event) -> None:
         self.app.post_message(TradeFilled(event.data))
@@ -149,9 +157,30 @@ class Bridge:
             )
             self.app.post_message(LogLine(record))
 
+    # -- order batches: never dropped, one batch in flight so a flood cannot bury ctrl+k ----
+    def flush_orders(self) -> bool:
+        if self._orders_inflight.is_set():
+            return False
+        with self._lock:
+            if not self._orders:
+                return False
+            batch, self._orders = list(self._orders.values()), {}
+            self._orders_inflight.set()
+        if not self.app.post_message(OrdersUpdated(batch)):
+            with self._lock:  # not accepting messages yet: put them back, retry later
+                self._orders = {**{o.vt_orderid: o for o in batch}, **self._orders}
+                self._orders_inflight.clear()
+            return False
+        return True
+
+    def orders_applied(self) -> None:
+        """The App calls this when it has applied an order batch."""
+        self._orders_inflight.clear()
+        self.flush_orders()
+
     # -- frames ------------------------------------------------------------------------------
     def flush(self) -> bool:
-        """Post one frame now unless the previous one is still unapplied."""
+        """Post one market frame now unless the previous one is still unapplied."""
         if self._inflight.is_set():
             self.skipped += 1
             return False
@@ -186,4 +215,5 @@ class Bridge:
         while not self._stop.is_set():
             next_at += self.interval
             self.flush()
+            self.flush_orders()
             self._stop.wait(max(0.0, next_at - time.perf_counter()))

@@ -57,20 +57,24 @@ class Orders(DataTable[object]):
     def working(self) -> list[str]:
         return [k for k, o in self.orders.items() if o.is_active()]
 
-    def update_order(self, order: OrderData) -> None:
-        previous = self.orders.get(order.vt_orderid)
-        self.orders[order.vt_orderid] = order
-        self._by_orderid[order.orderid] = order
-        cells = self._cells(order)
-        if previous is None:
-            self.add_row(*cells, key=order.vt_orderid)
-        else:
-            for column, value in zip(
-                ("price", "filled", "status", "note"), (cells[4], cells[6], cells[7], cells[8]),
-                strict=True,
-            ):
-                self.update_cell(order.vt_orderid, column, value)
-        if previous is None or previous.is_active() != order.is_active():
+    def update_orders(self, orders: list[OrderData]) -> None:
+        """Apply a batch of order updates; re-sort once if any order appeared or finished."""
+        resort = False
+        for order in orders:
+            previous = self.orders.get(order.vt_orderid)
+            self.orders[order.vt_orderid] = order
+            self._by_orderid[order.orderid] = order
+            cells = self._cells(order)
+            if previous is None:
+                self.add_row(*cells, key=order.vt_orderid)
+            else:
+                for column, value in zip(
+                    ("price", "filled", "status", "note"), (cells[4], cells[6], cells[7], cells[8]),
+                    strict=True,
+                ):
+                    self.update_cell(order.vt_orderid, column, value)
+            resort = resort or previous is None or previous.is_active() != order.is_active()
+        if resort:
             self.sort(key=self._order_key)
         self.border_subtitle = f"{len(self.working)} working · {len(self.orders)} today"
 

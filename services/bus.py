@@ -24,6 +24,11 @@ log = logging.getLogger("quantdesk.bus")
 
 HandlerType = Any  # Callable[[Event], None]; vnpy's alias is untyped
 EVENT_BARRIER = "qd.Barrier"  # internal: wait_idle() sets its threading.Event when dispatched
+_now = time.perf_counter
+
+
+def _release_barrier(event: Event) -> None:
+    event.data.set()
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
         self._failures: Counter[tuple[str, str]] = Counter()
         self._failures_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._dispatch: dict[str, tuple[HandlerType, ...]] = {}
+        self._general: tuple[HandlerType, ...] = ()
+        self.register(EVENT_BARRIER, _release_barrier)
 
     # -- lifecycle: vnpy's stop() waits out a 1 s sleep and a 1 s queue poll ----------
     def _run_timer(self) -> None:
@@ -62,15 +70,32 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
         """Stop both threads at once (events still queued are not dispatched)."""
         self._active = False
         self._stopping.set()
-        self._queue.put(Event(EVENT_BARRIER, threading.Event()))  # wake the dispatcher
+        self.put(Event(EVENT_BARRIER, threading.Event()))  # wake the dispatcher
         if self._timer.is_alive():
             self._timer.join()
         if self._thread.is_alive():
             self._thread.join()
 
+    # -- registration: dispatch reads immutable tuples, so no per-event copies ----------
+    def register(self, type: str, handler: HandlerType) -> None:  # noqa: A002 - vnpy's name
+        super().register(type, handler)
+        self._dispatch[type] = tuple(self._handlers[type])
+
+    def unregister(self, type: str, handler: HandlerType) -> None:  # noqa: A002
+        super().unregister(type, handler)
+        self._dispatch[type] = tuple(self._handlers.get(type, ()))
+
+    def register_general(self, handler: HandlerType) -> None:
+        super().register_general(handler)
+        self._general = tuple(self._general_handlers)
+
+    def unregister_general(self, handler: HandlerType) -> None:
+        super().unregister_general(handler)
+        self._general = tuple(self._general_handlers)
+
     # -- publishing -----------------------------------------------------------
     def put(self, event: Event) -> None:
-        event.t_put = time.perf_counter()
+        event.t_put = _now()
         self._queue.put(event)
 
     def publish(self, type_: str, data: object = None) -> None:
@@ -79,8 +104,8 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
 
     # -- dispatching ----------------------------------------------------------
     def _process(self, event: Event) -> None:
-        now = time.perf_counter()
-        lag = now - getattr(event, "t_put", now)
+        now = _now()
+        lag = now - event.t_put
         if lag > self._window_max:
             self._window_max = lag
         if now - self._window_start >= self._lag_window_s:
@@ -88,21 +113,19 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
             self._window_max = 0.0
             self._window_start = now
         self._handled += 1
-        if event.type == EVENT_BARRIER:
-            event.data.set()
-            return
-        handlers = self._handlers.get(event.type)
+        handlers = self._dispatch.get(event.type)
         if handlers:
-            for handler in list(handlers):
+            for handler in handlers:
                 try:
                     handler(event)
                 except Exception as exc:
                     self._failed(event, handler, exc)
-        for handler in list(self._general_handlers):
-            try:
-                handler(event)
-            except Exception as exc:
-                self._failed(event, handler, exc)
+        if self._general:
+            for handler in self._general:
+                try:
+                    handler(event)
+                except Exception as exc:
+                    self._failed(event, handler, exc)
 
     def _failed(self, event: Event, handler: HandlerType, exc: Exception) -> None:
         name = getattr(handler, "__qualname__", repr(handler))

@@ -43,5 +43,6 @@ async def settle(pilot: Pilot[None], steps: int = 0) -> None:
     assert await asyncio.to_thread(services.bus.wait_idle)
     await pilot.pause()
     app.bridge.flush()
+    app.bridge.flush_orders()
     await pilot.pause()
     await pilot.pause()

@@ -1,0 +1,106 @@
+"""Kill switch latency: ctrl+k pressed → every cancel request issued.
+
+500 working orders rest at the simulated broker and 100,000 events sit in
+the bus queue (the dispatcher is busy working through them) when ctrl+k is
+pressed in the real App (headless, driven by Pilot). The clock stops when
+the gateway has received the 500th cancel request. Repeated ``--runs``
+times (re-armed, orders re-placed, queue refilled each time). Target p99 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import threading
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vnpy.event import Event  # noqa: E402
+from vnpy.trader.object import CancelRequest  # noqa: E402
+
+from bench.common import summary, write  # noqa: E402
+from console.app import QuantdeskApp  # noqa: E402
+from console.config import Config  # noqa: E402
+from services.events import OrderIntent  # noqa: E402
+from services.runtime import AccountConfig, build_services  # noqa: E402
+from services.simulator import SimConfig  # noqa: E402
+from services.watchlist import WatchlistStore  # noqa: E402
+
+ORDERS = 500
+QUEUED = 100_000
+
+
+async def run(runs: int) -> dict[str, object]:
+    data = Path(tempfile.mkdtemp(prefix="qd-bench-kill-"))
+    config = Config()
+    services = build_services(
+        data, sim=SimConfig(), costs=config.costs,
+        account=AccountConfig(initial_cash=1e12), paced=False,
+    )
+    app = QuantdeskApp(
+        services, config, WatchlistStore(data / "w.json", config.watchlist.symbols,
+                                         services.universe),
+        bridge_thread=False,
+    )
+    last_cancel = [0.0]
+    cancels = [0]
+    real_cancel = services.gateway.cancel_order
+
+    def timed_cancel(req: CancelRequest) -> None:
+        real_cancel(req)
+        cancels[0] += 1
+        last_cancel[0] = time.perf_counter()
+
+    services.gateway.cancel_order = timed_cancel  # type: ignore[method-assign]
+    services.bus.register("bench.gate", lambda e: e.data.wait(30))
+    services.bus.register("bench.noise", lambda e: None)
+    latencies, depths = [], []
+    async with app.run_test(size=(160, 48)) as pilot:
+        await asyncio.to_thread(services.bus.wait_idle)
+        tick = services.market.get("600519.SSE")
+        assert tick is not None
+        for run_no in range(runs):
+            for i in range(ORDERS):
+                price = round(tick.limit_down + 0.01 * (i % 50), 2)
+                result = services.orders.submit(
+                    OrderIntent(f"k{run_no}-{i}", "600519.SSE", "buy", "limit", 100, price)
+                )
+                assert result.accepted, result.violations
+            await asyncio.to_thread(services.bus.wait_idle, 60)
+            assert len(services.orders.working_ids()) == ORDERS
+            gate = threading.Event()
+            services.bus.put(Event("bench.gate", gate))  # hold the dispatcher while filling
+            for _ in range(QUEUED):
+                services.bus.put(Event("bench.noise"))
+            depths.append(services.bus.depth)
+            cancels[0] = 0
+            gate.set()  # the dispatcher now churns through 100k events during the press
+            start = time.perf_counter()
+            await pilot.press("ctrl+k")
+            assert cancels[0] == ORDERS, cancels[0]
+            latencies.append((last_cancel[0] - start) * 1000)
+            await asyncio.to_thread(services.bus.wait_idle, 60)
+            services.control.rearm("ARM")
+        await pilot.pause()
+    return {"latency_ms": summary(latencies), "bus_depth_at_press": summary(depths)}
+
+
+def main() -> None:
+    logging.disable(logging.CRITICAL)  # the console logs to a file; the bench has none
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.runs))
+    write("kill_switch", {
+        "working_orders": ORDERS, "queued_events": QUEUED, "runs": args.runs,
+        **figures, "target_p99_ms": 100,
+    })
+
+
+if __name__ == "__main__":
+    main()
