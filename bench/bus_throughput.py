@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vnpy.event import Event, EventEngine  # noqa: E402
+from vnpy.event import Event, EventEngine
 
-from bench.common import write  # noqa: E402
-from services.bus import Bus  # noqa: E402
+from bench.common import write
+from services.bus import Bus
 
 
 def one_round(engine_cls: type[EventEngine], n: int) -> float:
@@ -54,16 +54,19 @@ def main() -> None:
         raw.append(one_round(EventEngine, args.events))
         wrapped.append(one_round(Bus, args.events))
     raw_med, wrapped_med = statistics.median(raw), statistics.median(wrapped)
-    write("bus_throughput", {
-        "events_per_round": args.events,
-        "rounds": args.rounds,
-        "raw_vnpy_events_per_s": round(raw_med),
-        "wrapped_bus_events_per_s": round(wrapped_med),
-        "ratio_wrapped_to_raw": round(wrapped_med / raw_med, 3),
-        "target_ratio": 0.9,
-        "raw_rounds": [round(x) for x in raw],
-        "wrapped_rounds": [round(x) for x in wrapped],
-    })
+    write(
+        "bus_throughput",
+        {
+            "events_per_round": args.events,
+            "rounds": args.rounds,
+            "raw_vnpy_events_per_s": round(raw_med),
+            "wrapped_bus_events_per_s": round(wrapped_med),
+            "ratio_wrapped_to_raw": round(wrapped_med / raw_med, 3),
+            "target_ratio": 0.9,
+            "raw_rounds": [round(x) for x in raw],
+            "wrapped_rounds": [round(x) for x in wrapped],
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -13,23 +13,23 @@ import argparse
 import asyncio
 import logging
 import sys
-import threading
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vnpy.event import Event  # noqa: E402
-from vnpy.trader.object import CancelRequest  # noqa: E402
+from vnpy.event import Event
+from vnpy.trader.object import CancelRequest
 
-from bench.common import summary, write  # noqa: E402
-from console.app import QuantdeskApp  # noqa: E402
-from console.config import Config  # noqa: E402
-from services.events import OrderIntent  # noqa: E402
-from services.runtime import AccountConfig, build_services  # noqa: E402
-from services.simulator import SimConfig  # noqa: E402
-from services.watchlist import WatchlistStore  # noqa: E402
+from bench.common import summary, write
+from console.app import QuantdeskApp
+from console.config import Config
+from services.events import OrderIntent
+from services.runtime import AccountConfig, build_services
+from services.simulator import SimConfig
+from services.watchlist import WatchlistStore
 
 ORDERS = 500
 QUEUED = 100_000
@@ -39,12 +39,16 @@ async def run(runs: int) -> dict[str, object]:
     data = Path(tempfile.mkdtemp(prefix="qd-bench-kill-"))
     config = Config()
     services = build_services(
-        data, sim=SimConfig(), costs=config.costs,
-        account=AccountConfig(initial_cash=1e12), paced=False,
+        data,
+        sim=SimConfig(),
+        costs=config.costs,
+        account=AccountConfig(initial_cash=1e12),
+        paced=False,
     )
     app = QuantdeskApp(
-        services, config, WatchlistStore(data / "w.json", config.watchlist.symbols,
-                                         services.universe),
+        services,
+        config,
+        WatchlistStore(data / "w.json", config.watchlist.symbols, services.universe),
         bridge_thread=False,
     )
     last_cancel = [0.0]
@@ -96,10 +100,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     figures = asyncio.run(run(args.runs))
-    write("kill_switch", {
-        "working_orders": ORDERS, "queued_events": QUEUED, "runs": args.runs,
-        **figures, "target_p99_ms": 100,
-    })
+    write(
+        "kill_switch",
+        {
+            "working_orders": ORDERS,
+            "queued_events": QUEUED,
+            "runs": args.runs,
+            **figures,
+            "target_p99_ms": 100,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 from vnpy.trader.object import TickData
 
+from console import killtap
 from console.bridge import (
     Bridge,
     LogLine,
@@ -27,7 +28,6 @@ from console.bridge import (
     StateChanged,
     TradeFilled,
 )
-from console import killtap
 from console.config import Config
 from console.dialogs import ConfirmScreen, HelpScreen, TextPromptScreen, rearm_prompt
 from console.ticket import TicketDefaults, TicketScreen
@@ -111,7 +111,8 @@ class QuantdeskApp(App[None]):
             self.notify(
                 f"Trading is HALTED since {self.services.control.since:%Y-%m-%d %H:%M:%S} "
                 f"({self.services.control.reason}). ctrl+r to re-arm.",
-                severity="error", timeout=10,
+                severity="error",
+                timeout=10,
             )
 
     def on_unmount(self) -> None:
@@ -120,7 +121,7 @@ class QuantdeskApp(App[None]):
 
     # -- from the bridge --------------------------------------------------------------------
     @on(MarketRefreshed)
-    def _market(self, message: MarketRefreshed) -> None:
+    def handle_market(self, message: MarketRefreshed) -> None:
         try:
             self.query_one(Watchlist).update_quotes(message.ticks, message.trails)
             self.query_one(Positions).update_account(message.account)
@@ -134,68 +135,73 @@ class QuantdeskApp(App[None]):
             self.bridge.applied()
 
     @on(OrdersUpdated)
-    def _orders(self, message: OrdersUpdated) -> None:
+    def handle_orders(self, message: OrdersUpdated) -> None:
         try:
             self.query_one(Orders).update_orders(message.orders)
         finally:
             self.bridge.orders_applied()
 
     @on(TradeFilled)
-    def _trade(self, message: TradeFilled) -> None:
+    def handle_trade(self, message: TradeFilled) -> None:
         t = message.trade
         side = "BUY" if t.direction is not None and t.direction.name == "LONG" else "SELL"
         self.notify(f"Filled {side} {t.volume:,.0f} {t.vt_symbol} @ {t.price:g}", timeout=4)
 
     @on(StateChanged)
-    def _state(self, message: StateChanged) -> None:
+    def handle_state(self, message: StateChanged) -> None:
         header = self.query_one(StatusHeader)
         header.state = message.change.state
         header.state_reason = message.change.reason
 
     @on(LogLine)
-    def _log(self, message: LogLine) -> None:
+    def handle_log(self, message: LogLine) -> None:
         self.query_one(LogPane).add(message.record)
 
     # -- intents from panes --------------------------------------------------------------------
     @on(Watchlist.TicketRequested)
-    def _ticket_from_watchlist(self, message: Watchlist.TicketRequested) -> None:
+    def handle_ticket_from_watchlist(self, message: Watchlist.TicketRequested) -> None:
         self.open_ticket(message.vt_symbol, message.side)
 
     @on(Positions.TicketRequested)
-    def _ticket_from_positions(self, message: Positions.TicketRequested) -> None:
+    def handle_ticket_from_positions(self, message: Positions.TicketRequested) -> None:
         self.open_ticket(message.vt_symbol, message.side, message.qty)
 
     @on(Watchlist.AddRequested)
-    def _add(self) -> None:
+    def handle_add(self) -> None:
         self.action_add_symbol()
 
     @on(Watchlist.RemoveRequested)
-    def _remove(self, message: Watchlist.RemoveRequested) -> None:
+    def handle_remove(self, message: Watchlist.RemoveRequested) -> None:
         watchlist = self.query_one(Watchlist)
         if watchlist.remove_symbol(message.vt_symbol):
             self.watchlist_store.save(watchlist.symbols)
             self.notify(f"Removed {message.vt_symbol} from the watchlist")
 
     @on(Orders.CancelRequested)
-    def _cancel(self, message: Orders.CancelRequested) -> None:
+    def handle_cancel(self, message: Orders.CancelRequested) -> None:
         if not self.services.orders.cancel(message.vt_orderid):
-            self.notify(f"{message.vt_orderid} is not working: nothing to cancel",
-                        severity="warning")
+            self.notify(
+                f"{message.vt_orderid} is not working: nothing to cancel", severity="warning"
+            )
 
     @on(Orders.CancelAllRequested)
-    def _cancel_all(self) -> None:
+    def handle_cancel_all(self) -> None:
         ids = self.services.orders.cancel_all("cancel all (user)")
-        self.notify(f"Cancel requested for {len(ids)} working orders" if ids
-                    else "No working orders")
+        self.notify(
+            f"Cancel requested for {len(ids)} working orders" if ids else "No working orders"
+        )
 
-    # -- actions ------------------------------------------------------------------------------------
+    # -- actions ---------------------------------------------------------------------------
     def open_ticket(self, vt_symbol: str, side: str, qty: int = 0) -> None:
         inst = self.instruments.get(vt_symbol)
         tick = self.services.market.get(vt_symbol)
         price = None
         if tick is not None:
-            price = (tick.ask_price_1 or tick.last_price) if side == "buy" else (
-                tick.bid_price_1 or tick.last_price)
+            price = (
+                (tick.ask_price_1 or tick.last_price)
+                if side == "buy"
+                else (tick.bid_price_1 or tick.last_price)
+            )
         defaults = TicketDefaults(vt_symbol, side, qty or (inst.lot if inst else 100), price)
         orders = self.services.orders
 
@@ -212,18 +218,23 @@ class QuantdeskApp(App[None]):
             return
         result = self.services.orders.submit(intent)
         if result.accepted:
-            self.notify(f"Sent {intent.side.upper()} {intent.qty:,} {intent.vt_symbol} "
-                        f"as {result.vt_orderid}")
+            self.notify(
+                f"Sent {intent.side.upper()} {intent.qty:,} {intent.vt_symbol} "
+                f"as {result.vt_orderid}"
+            )
         else:
-            self.notify("Order refused: " + " ".join(v.message for v in result.violations),
-                        severity="error", timeout=8)
+            self.notify(
+                "Order refused: " + " ".join(v.message for v in result.violations),
+                severity="error",
+                timeout=8,
+            )
 
     def action_kill_switch(self) -> None:
         """The palette's kill switch (the key itself is handled by the kill tap)."""
         self._show_killed(self.services.kill_switch("kill switch (palette)"))
 
     @on(killtap.KillSwitchFired)
-    def _killed(self, message: killtap.KillSwitchFired) -> None:
+    def handle_killed(self, message: killtap.KillSwitchFired) -> None:
         self._show_killed(message.cancelled)
 
     def _show_killed(self, cancelled: list[str]) -> None:
@@ -233,7 +244,8 @@ class QuantdeskApp(App[None]):
         self.notify(
             f"KILL SWITCH: trading HALTED, cancel sent for {len(cancelled)} working orders. "
             "ctrl+r to re-arm.",
-            severity="error", timeout=10,
+            severity="error",
+            timeout=10,
         )
 
     def action_rearm(self) -> None:
@@ -270,8 +282,10 @@ class QuantdeskApp(App[None]):
         def validate(text: str) -> str:
             inst = universe.resolve(text)
             if inst is None:
-                return (f"Unknown symbol {text.strip()!r}: the simulated market lists "
-                        f"{len(universe)} instruments (e.g. 600519 or 510300.SSE).")
+                return (
+                    f"Unknown symbol {text.strip()!r}: the simulated market lists "
+                    f"{len(universe)} instruments (e.g. 600519 or 510300.SSE)."
+                )
             if inst.vt_symbol in watchlist.symbols:
                 return f"{inst.vt_symbol} is already on the watchlist."
             return ""
@@ -300,7 +314,8 @@ class QuantdeskApp(App[None]):
             ConfirmScreen(
                 f"[b]{len(working)} orders are working.[/b]\nQuit anyway? Nobody will manage "
                 "them while quantdesk is closed.",
-                yes="Quit", no="Stay",
+                yes="Quit",
+                no="Stay",
             ),
             done,
         )
@@ -311,7 +326,7 @@ class QuantdeskApp(App[None]):
         return self.services.store.open()
 
     @on(Worker.StateChanged)
-    def _worker_state(self, event: Worker.StateChanged) -> None:
+    def handle_worker_state(self, event: Worker.StateChanged) -> None:
         """One place for worker outcomes: errors are shown, never swallowed."""
         worker = event.worker
         if worker.group == "store" and worker.state is WorkerState.SUCCESS:
@@ -322,19 +337,26 @@ class QuantdeskApp(App[None]):
             self.notify(f"{worker.error}", severity="error", timeout=15)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield SystemCommand("Kill switch", "Halt trading and cancel every working order",
-                            self.action_kill_switch)
-        yield SystemCommand("Re-arm trading", "Leave HALTED (asks you to type ARM)",
-                            self.action_rearm)
-        yield SystemCommand("Buy selected", "Order ticket for the watchlist row",
-                            lambda: self.query_one(Watchlist).action_ticket("buy"))
-        yield SystemCommand("Sell selected", "Order ticket for the watchlist row",
-                            lambda: self.query_one(Watchlist).action_ticket("sell"))
-        yield SystemCommand("Add symbol", "Add an instrument to the watchlist",
-                            self.action_add_symbol)
-        yield SystemCommand("Cancel all working orders", "Without halting",
-                            self._cancel_all)
+        yield SystemCommand(
+            "Kill switch", "Halt trading and cancel every working order", self.action_kill_switch
+        )
+        yield SystemCommand(
+            "Re-arm trading", "Leave HALTED (asks you to type ARM)", self.action_rearm
+        )
+        yield SystemCommand(
+            "Buy selected",
+            "Order ticket for the watchlist row",
+            lambda: self.query_one(Watchlist).action_ticket("buy"),
+        )
+        yield SystemCommand(
+            "Sell selected",
+            "Order ticket for the watchlist row",
+            lambda: self.query_one(Watchlist).action_ticket("sell"),
+        )
+        yield SystemCommand(
+            "Add symbol", "Add an instrument to the watchlist", self.action_add_symbol
+        )
+        yield SystemCommand("Cancel all working orders", "Without halting", self.handle_cancel_all)
         yield SystemCommand("Help", "Every key", self.action_help)
-        yield SystemCommand("Quit", "Asks first when orders are working",
-                            self.action_request_quit)
+        yield SystemCommand("Quit", "Asks first when orders are working", self.action_request_quit)
         yield from super().get_system_commands(screen)

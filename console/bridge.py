@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from vnpy.event import Event
@@ -87,7 +87,7 @@ class Bridge:
     """Bus handlers that feed the App; a small thread paces market frames."""
 
     def __init__(
-        self, app: App[object], services: Services, refresh_hz: float, trail_points: int = 24
+        self, app: App[Any], services: Services, refresh_hz: float, trail_points: int = 24
     ) -> None:
         self.app = app
         self.trail_points = trail_points
@@ -151,7 +151,9 @@ class Bridge:
         failed: HandlerFailed = event.data
         if failed.count in (1, 10, 100) or failed.count % 1000 == 0:
             record = LogRecorded(
-                datetime.now(), "ERROR", "bus",
+                datetime.now(),
+                "ERROR",
+                "bus",
                 f"handler {failed.handler} failed on {failed.event_type} "
                 f"({failed.count}×): {failed.error}",
             )
@@ -194,7 +196,10 @@ class Bridge:
         trails = {vt: market.trail(vt, self.trail_points) for vt in ticks}
         posted = self.app.post_message(
             MarketRefreshed(
-                ticks, trails, self.services.portfolio.view(), self.services.bus.stats(),
+                ticks,
+                trails,
+                self.services.portfolio.view(),
+                self.services.bus.stats(),
                 self._clock,
             )
         )
@@ -213,7 +218,7 @@ class Bridge:
     def _run(self) -> None:
         next_at = time.perf_counter()
         while not self._stop.is_set():
-            next_at += self.interval
+            next_at = max(next_at + self.interval, time.perf_counter())  # late: skip, no burst
             self.flush()
             self.flush_orders()
             self._stop.wait(max(0.0, next_at - time.perf_counter()))

@@ -23,11 +23,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Keyboard-driven trading console. Starts on a simulated market and a paper "
         "account; press ? inside for every key.",
     )
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="data directory (default: $QUANTDESK_DATA_DIR or "
-                        "~/.local/share/quantdesk)")
-    parser.add_argument("--config", metavar="FILE",
-                        help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data directory (default: $QUANTDESK_DATA_DIR or ~/.local/share/quantdesk)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)",
+    )
     parser.add_argument("--version", action="version", version="quantdesk 0.1.0")
     return parser.parse_args(argv)
 
@@ -60,7 +65,10 @@ def run_console(data_dir: Path, config: object) -> int:
     log_path = setup_file_logging(data_dir)
     try:
         services = build_services(
-            data_dir, sim=config.sim, costs=config.costs, account=config.account,
+            data_dir,
+            sim=config.sim,
+            costs=config.costs,
+            account=config.account,
             store=config.store.uri,
         )
     except JournalError as exc:

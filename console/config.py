@@ -39,7 +39,7 @@ class AppSection:
         require(
             self.mode == "demo",
             "mode",
-            f"only \"demo\" is available in this version, got {self.mode!r} "
+            f'only "demo" is available in this version, got {self.mode!r} '
             "(paper and live arrive with the broker gateways)",
         )
 
@@ -49,7 +49,7 @@ class StoreSection:
     """[store]"""
 
     uri: str = ""
-    """ArcticDB URI; empty means lmdb://<data dir>/arctic. Any ArcticDB URI (s3://, azure://) works."""
+    """ArcticDB URI; empty means lmdb://<data dir>/arctic. Any ArcticDB URI (s3://, azure://)."""
 
 
 @dataclass(frozen=True)
@@ -153,11 +153,11 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
         built[name] = _build(cls, section, source, name)
     keys = raw.get("keys", {})
     if not isinstance(keys, dict):
-        raise ConfigError(f"{source}: [keys] must be a table of id = \"key\"")
+        raise ConfigError(f'{source}: [keys] must be a table of id = "key"')
     _reject_unknown(keys, set(KEY_IDS), source, "keys")
     for key_id, value in keys.items():
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{source}: [keys] {key_id}: expected a key name like \"ctrl+x\"")
+            raise ConfigError(f'{source}: [keys] {key_id}: expected a key name like "ctrl+x"')
     return Config(**built, keys=dict(keys), source=source)
 
 

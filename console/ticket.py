@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from panes.keys import bindings
-from services.events import OrderIntent, Violation
+from services.events import OrderIntent, OrderKind, Side, Violation
 from services.instruments import Instrument
 
 FIELDS = ("symbol", "qty", "price")
@@ -75,8 +75,12 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
                     yield RadioButton("Market", value=d.kind == "market", id="kind-market")
             with Horizontal(classes="row"):
                 yield Label("Quantity", classes="label")
-                yield Input(str(d.qty) if d.qty else "", id="qty", placeholder="shares, lots of 100",
-                            compact=True)
+                yield Input(
+                    str(d.qty) if d.qty else "",
+                    id="qty",
+                    placeholder="shares, lots of 100",
+                    compact=True,
+                )
             yield Static("", id="err-qty", classes="error")
             with Horizontal(classes="row"):
                 yield Label("Price", classes="label")
@@ -96,11 +100,11 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
 
     # -- reading the form ------------------------------------------------------------------
     @property
-    def side(self) -> str:
+    def side(self) -> Side:
         return "buy" if self.query_one("#side-buy", RadioButton).value else "sell"
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> OrderKind:
         return "limit" if self.query_one("#kind-limit", RadioButton).value else "market"
 
     def build_intent(self) -> tuple[OrderIntent | None, dict[str, str]]:
@@ -120,8 +124,7 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
                 price = float(price_text)
             except ValueError:
                 errors["price"] = f"Price must be a number, got {price_text!r}."
-        intent = OrderIntent(uuid.uuid4().hex[:12], vt_symbol, self.side, self.kind,  # type: ignore[arg-type]
-                             qty, price)
+        intent = OrderIntent(uuid.uuid4().hex[:12], vt_symbol, self.side, self.kind, qty, price)
         for v in self.check(intent):
             errors.setdefault(v.field if v.field in FIELDS else "state", v.message)
         return (None if errors else intent), errors
@@ -151,8 +154,8 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
             "[b]enter[/b] to send · [b]esc[/b] to edit"
         )
         self.set_class(True, "-confirm")
-        for widget in self.query(Input):
-            widget.disabled = True
+        for field in self.query(Input):
+            field.disabled = True
         self.query_one("#review", Button).label = "Send"
         self.query_one("#review", Button).focus()
 
@@ -163,8 +166,8 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
         self.pending = None  # back to editing
         self.set_class(False, "-confirm")
         self.query_one("#summary", Static).update("")
-        for widget in self.query(Input):
-            widget.disabled = widget.id == "price" and self.kind == "market"
+        for field in self.query(Input):
+            field.disabled = field.id == "price" and self.kind == "market"
         self.query_one("#review", Button).label = "Review"
         self.query_one("#qty", Input).focus()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def keys_for(scope: str) -> tuple[Key, ...]:
     return tuple(k for k in KEYS if k.scope == scope)
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     """The Textual bindings of one scope, with ids so that ``[keys]`` can remap them."""
     return [
         Binding(k.key, k.action, k.description, show=k.show, priority=k.priority, id=k.id)

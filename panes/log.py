@@ -7,8 +7,13 @@ from textual.widgets import RichLog
 
 from services.events import LogRecorded
 
-LEVEL_STYLE = {"DEBUG": "dim", "INFO": "", "WARNING": "yellow", "ERROR": "bold red",
-               "CRITICAL": "bold white on red"}
+LEVEL_STYLE = {
+    "DEBUG": "dim",
+    "INFO": "",
+    "WARNING": "yellow",
+    "ERROR": "bold red",
+    "CRITICAL": "bold white on red",
+}
 
 
 class LogPane(RichLog):

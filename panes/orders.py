@@ -69,7 +69,8 @@ class Orders(DataTable[object]):
                 self.add_row(*cells, key=order.vt_orderid)
             else:
                 for column, value in zip(
-                    ("price", "filled", "status", "note"), (cells[4], cells[6], cells[7], cells[8]),
+                    ("price", "filled", "status", "note"),
+                    (cells[4], cells[6], cells[7], cells[8]),
                     strict=True,
                 ):
                     self.update_cell(order.vt_orderid, column, value)
@@ -95,8 +96,11 @@ class Orders(DataTable[object]):
             order.orderid,
             order.vt_symbol,
             Text(side, style=f"bold {palette.up if side == 'BUY' else palette.down}"),
-            right(f"{order.price:.3f}".rstrip("0").rstrip(".") if order.type == OrderType.LIMIT
-                  else "market"),
+            right(
+                f"{order.price:.3f}".rstrip("0").rstrip(".")
+                if order.type == OrderType.LIMIT
+                else "market"
+            ),
             right(f"{order.volume:,.0f}"),
             right(f"{order.traded:,.0f}"),
             Text(text, style=style),

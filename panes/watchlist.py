@@ -34,7 +34,9 @@ class Watchlist(DataTable[object]):
     class RemoveRequested(Message):
         vt_symbol: str
 
-    def __init__(self, instruments: dict[str, Instrument], symbols: list[str], **kw: object) -> None:
+    def __init__(
+        self, instruments: dict[str, Instrument], symbols: list[str], **kw: object
+    ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
         self.instruments = instruments
         self.symbols = list(symbols)

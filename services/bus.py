@@ -41,7 +41,7 @@ class BusStats:
     failures: int
 
 
-class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
+class Bus(EventEngine):
     """vnpy EventEngine with handler isolation, lag and depth metrics."""
 
     def __init__(self, interval: int = 1, lag_window_s: float = 1.0) -> None:
@@ -77,11 +77,11 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
             self._thread.join()
 
     # -- registration: dispatch reads immutable tuples, so no per-event copies ----------
-    def register(self, type: str, handler: HandlerType) -> None:  # noqa: A002 - vnpy's name
+    def register(self, type: str, handler: HandlerType) -> None:
         super().register(type, handler)
         self._dispatch[type] = tuple(self._handlers[type])
 
-    def unregister(self, type: str, handler: HandlerType) -> None:  # noqa: A002
+    def unregister(self, type: str, handler: HandlerType) -> None:
         super().unregister(type, handler)
         self._dispatch[type] = tuple(self._handlers.get(type, ()))
 
@@ -95,7 +95,7 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
 
     # -- publishing -----------------------------------------------------------
     def put(self, event: Event) -> None:
-        event.t_put = _now()
+        event.t_put = _now()  # type: ignore[attr-defined]  # stamped for lag
         self._queue.put(event)
 
     def publish(self, type_: str, data: object = None) -> None:
@@ -105,7 +105,7 @@ class Bus(EventEngine):  # type: ignore[misc]  # vnpy is untyped
     # -- dispatching ----------------------------------------------------------
     def _process(self, event: Event) -> None:
         now = _now()
-        lag = now - event.t_put
+        lag = now - event.t_put  # type: ignore[attr-defined]
         if lag > self._window_max:
             self._window_max = lag
         if now - self._window_start >= self._lag_window_s:

@@ -29,7 +29,9 @@ class CheckContext:
     state_reason: str = ""
 
 
-def estimated_cost(intent: OrderIntent, ctx: CheckContext, costs: CostConfig) -> tuple[float, float]:
+def estimated_cost(
+    intent: OrderIntent, ctx: CheckContext, costs: CostConfig
+) -> tuple[float, float]:
     """(notional, fees) the intent would cost at its price (or the touch for market orders)."""
     inst = ctx.instrument
     price = intent.price if intent.kind == "limit" and intent.price else ctx.ref_price
@@ -47,26 +49,35 @@ def check_intent(intent: OrderIntent, ctx: CheckContext, costs: CostConfig) -> l
     out: list[Violation] = []
     if ctx.state is TradingState.HALTED:
         why = f" ({ctx.state_reason})" if ctx.state_reason else ""
-        out.append(Violation(
-            "state", "halted",
-            f"Trading is HALTED{why}: no order goes out until you re-arm (ctrl+r).",
-            value="HALTED",
-        ))
+        out.append(
+            Violation(
+                "state",
+                "halted",
+                f"Trading is HALTED{why}: no order goes out until you re-arm (ctrl+r).",
+                value="HALTED",
+            )
+        )
     elif ctx.state is TradingState.REDUCING and (
         intent.side == "buy" or intent.qty > ctx.position_qty
     ):
-        out.append(Violation(
-            "state", "reducing",
-            "Trading is REDUCING: only orders that reduce a position are accepted.",
-            value="REDUCING",
-        ))
+        out.append(
+            Violation(
+                "state",
+                "reducing",
+                "Trading is REDUCING: only orders that reduce a position are accepted.",
+                value="REDUCING",
+            )
+        )
     inst = ctx.instrument
     if inst is None:
-        out.append(Violation(
-            "symbol", "unknown_symbol",
-            f"Unknown symbol {intent.vt_symbol!r}: not listed in this market.",
-            value=intent.vt_symbol,
-        ))
+        out.append(
+            Violation(
+                "symbol",
+                "unknown_symbol",
+                f"Unknown symbol {intent.vt_symbol!r}: not listed in this market.",
+                value=intent.vt_symbol,
+            )
+        )
         return out
     out += _check_qty(intent, ctx, inst)
     if intent.kind == "limit":
@@ -74,34 +85,50 @@ def check_intent(intent: OrderIntent, ctx: CheckContext, costs: CostConfig) -> l
     if intent.side == "buy" and not any(v.field in ("qty", "price") for v in out):
         notional, fee = estimated_cost(intent, ctx, costs)
         if notional + fee > ctx.available_cash + 1e-6:
-            out.append(Violation(
-                "qty", "cash",
-                f"Needs {notional + fee:,.2f} CNY with fees; {ctx.available_cash:,.2f} available.",
-                value=f"{notional + fee:.2f}", limit=f"{ctx.available_cash:.2f}",
-            ))
+            out.append(
+                Violation(
+                    "qty",
+                    "cash",
+                    f"Needs {notional + fee:,.2f} CNY with fees; "
+                    f"{ctx.available_cash:,.2f} available.",
+                    value=f"{notional + fee:.2f}",
+                    limit=f"{ctx.available_cash:.2f}",
+                )
+            )
     return out
 
 
 def _check_qty(intent: OrderIntent, ctx: CheckContext, inst: Instrument) -> list[Violation]:
     qty = intent.qty
     if qty <= 0:
-        return [Violation("qty", "qty_positive", "Quantity must be a positive whole number.",
-                          value=str(qty))]
+        return [
+            Violation(
+                "qty", "qty_positive", "Quantity must be a positive whole number.", value=str(qty)
+            )
+        ]
     odd_lot_exit = intent.side == "sell" and qty == ctx.position_qty
     if qty % inst.lot and not odd_lot_exit:
-        return [Violation(
-            "qty", "lot_size",
-            f"Quantity {qty} is not a multiple of the lot size {inst.lot}.",
-            value=str(qty), limit=str(inst.lot),
-        )]
+        return [
+            Violation(
+                "qty",
+                "lot_size",
+                f"Quantity {qty} is not a multiple of the lot size {inst.lot}.",
+                value=str(qty),
+                limit=str(inst.lot),
+            )
+        ]
     if intent.side == "sell" and qty > ctx.sellable:
         held_today = ctx.position_qty - ctx.sellable
         extra = f" ({held_today} bought today unlock tomorrow, T+1)" if held_today > 0 else ""
-        return [Violation(
-            "qty", "t_plus_1",
-            f"Selling {qty} but only {ctx.sellable} sellable{extra}.",
-            value=str(qty), limit=str(ctx.sellable),
-        )]
+        return [
+            Violation(
+                "qty",
+                "t_plus_1",
+                f"Selling {qty} but only {ctx.sellable} sellable{extra}.",
+                value=str(qty),
+                limit=str(ctx.sellable),
+            )
+        ]
     return []
 
 
@@ -109,19 +136,30 @@ def _check_price(intent: OrderIntent, ctx: CheckContext, inst: Instrument) -> li
     price = intent.price
     fmt = f"{{:.{inst.decimals}f}}"
     if price is None or price <= 0:
-        return [Violation("price", "price_positive", "Price must be greater than zero.",
-                          value=str(price))]
+        return [
+            Violation(
+                "price", "price_positive", "Price must be greater than zero.", value=str(price)
+            )
+        ]
     if not inst.is_on_tick(price):
-        return [Violation(
-            "price", "price_tick",
-            f"Price {price} is not a multiple of the tick {fmt.format(inst.tick)}.",
-            value=str(price), limit=str(inst.tick),
-        )]
+        return [
+            Violation(
+                "price",
+                "price_tick",
+                f"Price {price} is not a multiple of the tick {fmt.format(inst.tick)}.",
+                value=str(price),
+                limit=str(inst.tick),
+            )
+        ]
     if not ctx.limit_down <= price <= ctx.limit_up:
         band = f"{fmt.format(ctx.limit_down)}–{fmt.format(ctx.limit_up)}"
-        return [Violation(
-            "price", "price_limit",
-            f"Price {fmt.format(price)} is outside today's limits {band}.",
-            value=str(price), limit=band,
-        )]
+        return [
+            Violation(
+                "price",
+                "price_limit",
+                f"Price {fmt.format(price)} is outside today's limits {band}.",
+                value=str(price),
+                limit=band,
+            )
+        ]
     return []

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from vnpy.event import EVENT_TIMER
 from vnpy.trader.event import (  # re-exported so that callers need one import
     EVENT_ACCOUNT,
     EVENT_CONTRACT,
@@ -19,7 +20,6 @@ from vnpy.trader.event import (  # re-exported so that callers need one import
     EVENT_ORDER,
     EVENT_POSITION,
     EVENT_TICK,
-    EVENT_TIMER,
     EVENT_TRADE,
 )
 

@@ -35,7 +35,7 @@ class Instrument:
 
     @property
     def decimals(self) -> int:
-        return max(0, -int(math.floor(math.log10(self.tick) + 1e-9)))
+        return max(0, -math.floor(math.log10(self.tick) + 1e-9))
 
     def round_price(self, price: float) -> float:
         """Round half-up to the price tick, as the exchanges do for limit prices."""
@@ -98,7 +98,8 @@ DEFAULT_UNIVERSE: tuple[Instrument, ...] = (
 def synthetic_universe(count: int) -> tuple[Instrument, ...]:
     """``count`` made-up instruments (codes 9xxxxx) for benchmarks at scale."""
     return tuple(
-        _stock(f"{900000 + i:06d}", "SSE", f"SIM{i:04d}", 5.0 + (i * 37) % 200) for i in range(count)
+        _stock(f"{900000 + i:06d}", "SSE", f"SIM{i:04d}", 5.0 + (i * 37) % 200)
+        for i in range(count)
     )
 
 

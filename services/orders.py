@@ -96,7 +96,8 @@ class OrderService:
         tick = self.market.get(intent.vt_symbol)
         with self._lock:
             working_sells = sum(
-                s.remaining for s in self._working.values()
+                s.remaining
+                for s in self._working.values()
                 if s.intent.vt_symbol == intent.vt_symbol and s.intent.side == "sell"
             )
             # Market buys are immediate-or-cancel, so only limit buys hold cash for long.
@@ -128,7 +129,8 @@ class OrderService:
             violations = tuple(self.check(intent))
             verdict = "rejected" if violations else "accepted"
             self.journal.record(
-                "intent", intent.intent_id,
+                "intent",
+                intent.intent_id,
                 {"intent": intent, "verdict": verdict, "violations": violations},
             )
             if violations:
@@ -151,8 +153,13 @@ class OrderService:
             self.journal.record("sent", vt_orderid, {"intent_id": intent.intent_id})
         self.bus.publish(EVENT_INTENT_SUBMITTED, IntentSubmitted(intent, vt_orderid))
         log.info(
-            "sent %s %s %d %s%s as %s", intent.side.upper(), intent.kind, intent.qty,
-            intent.vt_symbol, f" @ {intent.price}" if intent.price else "", vt_orderid,
+            "sent %s %s %d %s%s as %s",
+            intent.side.upper(),
+            intent.kind,
+            intent.qty,
+            intent.vt_symbol,
+            f" @ {intent.price}" if intent.price else "",
+            vt_orderid,
         )
         return SubmitResult(intent, vt_orderid, ())
 

@@ -26,7 +26,7 @@ from datetime import datetime
 from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import OrderData, OrderRequest, TradeData
 
-from services.book import Book, BookError
+from services.book import Book, BookError, Side
 from services.costs import CostConfig, fees_for
 from services.instruments import Instrument, Universe
 from services.simulator import SimQuote
@@ -41,7 +41,7 @@ class _Working:
     reserved_cash: float = 0.0
 
 
-def side_of(direction: Direction | None) -> str:
+def side_of(direction: Direction | None) -> Side:
     return "buy" if direction == Direction.LONG else "sell"
 
 
@@ -86,12 +86,14 @@ class PaperBroker:
         order.status = Status.NOTTRADED
         working = _Working(order, inst)
         if req.direction == Direction.LONG:
-            working.reserved_cash = self._cash_needed(req.type, req.price, int(req.volume), inst, quote)
+            working.reserved_cash = self._cash_needed(
+                req.type, req.price, int(req.volume), inst, quote
+            )
             self.reserved_cash += working.reserved_cash
         else:
-            self._reserved_shares[req.vt_symbol] = (
-                self._reserved_shares.get(req.vt_symbol, 0) + int(req.volume)
-            )
+            self._reserved_shares[req.vt_symbol] = self._reserved_shares.get(
+                req.vt_symbol, 0
+            ) + int(req.volume)
         self._working[order.vt_orderid] = working
         updates: list[Update] = [replace_order(order)]
         updates += self._match(working, quote, aggressive=True)
@@ -129,10 +131,7 @@ class PaperBroker:
         if qty <= 0 or qty != req.volume or (req.direction == Direction.LONG and qty % inst.lot):
             return f"quantity {req.volume:g} is not a positive multiple of the lot ({inst.lot})"
         if req.type == OrderType.LIMIT and not quote.limit_down <= req.price <= quote.limit_up:
-            return (
-                f"price {req.price} outside today's limits "
-                f"{quote.limit_down}-{quote.limit_up}"
-            )
+            return f"price {req.price} outside today's limits {quote.limit_down}-{quote.limit_up}"
         if req.direction == Direction.LONG:
             need = self._cash_needed(req.type, req.price, qty, inst, quote)
             if need > self.available_cash + 1e-6:
@@ -215,4 +214,3 @@ def replace_order(order: OrderData) -> OrderData:
     copy = replace(order)
     copy.extra = dict(order.extra) if order.extra else None
     return copy
-

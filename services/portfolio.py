@@ -17,6 +17,7 @@ from services.book import AccountView, Book, BookError
 from services.costs import CostConfig, fees_for
 from services.instruments import Universe
 from services.market import MarketCache
+from services.paper import side_of
 
 log = logging.getLogger("quantdesk.portfolio")
 
@@ -58,7 +59,7 @@ class Portfolio:
     # -- bus handlers ---------------------------------------------------------------
     def on_trade(self, event: Event) -> None:
         trade = event.data
-        side = "buy" if trade.direction is not None and trade.direction.name == "LONG" else "sell"
+        side = side_of(trade.direction)
         fee = (trade.extra or {}).get("fee")
         if fee is None:
             inst = self.universe.get(trade.vt_symbol)
@@ -77,7 +78,11 @@ class Portfolio:
                 return
         log.info(
             "filled %s %d %s @ %s (fees %.2f)",
-            side.upper(), int(trade.volume), trade.vt_symbol, trade.price, fee,
+            side.upper(),
+            int(trade.volume),
+            trade.vt_symbol,
+            trade.price,
+            fee,
         )
 
     def on_session_rolled(self, event: Event) -> None:

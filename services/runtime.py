@@ -117,8 +117,14 @@ def build_services(
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
     control = TradingControl(journal, bus)
     orders = OrderService(
-        bus=bus, journal=journal, gateway=gateway, universe=universe, market=market,
-        portfolio=portfolio, control=control, costs=costs,
+        bus=bus,
+        journal=journal,
+        gateway=gateway,
+        universe=universe,
+        market=market,
+        portfolio=portfolio,
+        control=control,
+        costs=costs,
     )
     # Order matters: journal first, then our ledgers; the UI bridge registers last.
     bus.register(EVENT_ORDER, journal.on_order)
@@ -129,7 +135,15 @@ def build_services(
     bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled)
     bus.register(EVENT_LOG, _log_gateway)
     return Services(
-        data_dir=data_dir, bus=bus, journal=journal, universe=universe, market=market,
-        gateway=gateway, portfolio=portfolio, control=control, orders=orders,
-        store=Store(store_uri(store, data_dir)), paced=paced,
+        data_dir=data_dir,
+        bus=bus,
+        journal=journal,
+        universe=universe,
+        market=market,
+        gateway=gateway,
+        portfolio=portfolio,
+        control=control,
+        orders=orders,
+        store=Store(store_uri(store, data_dir)),
+        paced=paced,
     )

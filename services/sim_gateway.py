@@ -66,7 +66,7 @@ def to_tick(q: SimQuote, inst: Instrument, gateway_name: str) -> TickData:
     )
 
 
-class SimGateway(BaseGateway):  # type: ignore[misc]  # vnpy is untyped
+class SimGateway(BaseGateway):
     """A seeded simulated A-share market with a paper account behind it."""
 
     default_name = "SIM"
@@ -117,8 +117,10 @@ class SimGateway(BaseGateway):  # type: ignore[misc]  # vnpy is untyped
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="sim-market", daemon=True)
             self._thread.start()
-        self.write_log(f"simulated market open: {len(self.universe)} instruments, seed "
-                       f"{self.market.config.seed}, speed {self.market.config.speed:g}x")
+        self.write_log(
+            f"simulated market open: {len(self.universe)} instruments, seed "
+            f"{self.market.config.seed}, speed {self.market.config.speed:g}x"
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -131,9 +133,7 @@ class SimGateway(BaseGateway):  # type: ignore[misc]  # vnpy is untyped
 
     def send_order(self, req: OrderRequest) -> str:
         with self._lock:
-            quote = (
-                self.market.quote(req.vt_symbol) if req.vt_symbol in self.universe else None
-            )
+            quote = self.market.quote(req.vt_symbol) if req.vt_symbol in self.universe else None
             if quote is None:
                 quote = self.market.quotes()[0]  # broker rejects the unknown symbol below
             updates = self.broker.submit(req, quote, self.market.clock)

@@ -30,8 +30,9 @@ class WatchlistStore:
             if not isinstance(symbols, list):
                 raise TypeError("symbols is not a list")
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("ignoring unreadable %s (%s); using the configured watchlist",
-                        self.path, exc)
+            log.warning(
+                "ignoring unreadable %s (%s); using the configured watchlist", self.path, exc
+            )
             return self._known(self.defaults)
         return self._known(tuple(str(s) for s in symbols))
 

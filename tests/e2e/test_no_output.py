@@ -41,7 +41,10 @@ sys.exit(cli.main(sys.argv[1:]))
 def test_the_console_writes_nothing_outside_the_ui(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
         env={"HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr

@@ -20,8 +20,7 @@ from tests.conftest import make_services
 def build_app(data_dir: Path, **sim: object) -> QuantdeskApp:
     services = make_services(data_dir, **sim)
     config = Config()
-    store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols,
-                           services.universe)
+    store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols, services.universe)
     app = QuantdeskApp(services, config, store, bridge_thread=False)
     # Bus timings vary run to run; everything else on screen is deterministic.
     services.bus.stats = lambda: BusStats(depth=0, lag_ms=0.2, handled=0, failures=0)  # type: ignore[method-assign]

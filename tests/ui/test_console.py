@@ -88,8 +88,9 @@ async def test_ctrl_k_from_a_modal_with_an_input_focused_cancels_and_halts(
         assert tick is not None
         for i in range(3):
             result = app.services.orders.submit(
-                OrderIntent(f"r{i}", "600519.SSE", "buy", "limit", 100,
-                            round(tick.bid_price_1 - 5 - i, 2))
+                OrderIntent(
+                    f"r{i}", "600519.SSE", "buy", "limit", 100, round(tick.bid_price_1 - 5 - i, 2)
+                )
             )
             assert result.accepted
         await settle(pilot)

@@ -21,9 +21,7 @@ async def trade_a_little(pilot: Pilot[None]) -> None:
     app.services.orders.submit(
         OrderIntent("snap-1", "600519.SSE", "buy", "limit", 200, tick.ask_price_1)
     )
-    app.services.orders.submit(
-        OrderIntent("snap-2", "510300.SSE", "buy", "limit", 10_000, 4.5)
-    )
+    app.services.orders.submit(OrderIntent("snap-2", "510300.SSE", "buy", "limit", 10_000, 4.5))
     await settle(pilot, 200)
 
 

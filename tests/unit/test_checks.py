@@ -14,13 +14,24 @@ from services.instruments import DEFAULT_UNIVERSE
 
 MOUTAI = DEFAULT_UNIVERSE[0]
 CTX = CheckContext(
-    instrument=MOUTAI, limit_down=1321.2, limit_up=1614.8, ref_price=1468.01,
-    sellable=300, position_qty=500, available_cash=1_000_000, state=TradingState.ACTIVE,
+    instrument=MOUTAI,
+    limit_down=1321.2,
+    limit_up=1614.8,
+    ref_price=1468.01,
+    sellable=300,
+    position_qty=500,
+    available_cash=1_000_000,
+    state=TradingState.ACTIVE,
 )
 
 
-def intent(side: str = "buy", qty: int = 100, price: float | None = 1468.0,
-           kind: str = "limit", symbol: str = "600519.SSE") -> OrderIntent:
+def intent(
+    side: str = "buy",
+    qty: int = 100,
+    price: float | None = 1468.0,
+    kind: str = "limit",
+    symbol: str = "600519.SSE",
+) -> OrderIntent:
     return OrderIntent("t", symbol, side, kind, qty, price)  # type: ignore[arg-type]
 
 

@@ -28,12 +28,12 @@ def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
     [
         ("[sim]\nsped = 60\n", "[sim] unknown key 'sped' (did you mean 'speed'?)"),
         ("[sim]\nspeed = -1\n", "[sim] speed: must be in (0, 3600], got -1.0"),
-        ("[sim]\nspeed = \"fast\"\n", "[sim] speed: expected a number, got 'fast'"),
+        ('[sim]\nspeed = "fast"\n', "[sim] speed: expected a number, got 'fast'"),
         ("[costs]\ncommission_rate = 0.5\n", "[costs] commission_rate: must be a fraction"),
         ("[sim\n", "not valid TOML: Expected ']' at the end of a table declaration (at line 1"),
-        ("[watchlist]\nsymbols = [\"123456\"]\n", "[watchlist] symbols: unknown symbol '123456'"),
-        ("[keys]\nkil = \"ctrl+x\"\n", "[keys] unknown key 'kil' (did you mean 'kill'?)"),
-        ("[app]\nmode = \"live\"\n", "[app] mode: only \"demo\" is available"),
+        ('[watchlist]\nsymbols = ["123456"]\n', "[watchlist] symbols: unknown symbol '123456'"),
+        ('[keys]\nkil = "ctrl+x"\n', "[keys] unknown key 'kil' (did you mean 'kill'?)"),
+        ('[app]\nmode = "live"\n', '[app] mode: only "demo" is available'),
         ("sim = 3\n", "[sim] must be a table"),
     ],
 )
@@ -63,7 +63,10 @@ def test_cli_reports_config_errors_in_one_line_without_a_traceback(tmp_path: Pat
     bad.write_text("[ui]\nrefresh_hz = 100\n", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "console.cli", "--data-dir", str(tmp_path), "--config", str(bad)],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (

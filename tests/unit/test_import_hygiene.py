@@ -29,8 +29,12 @@ def test_services_and_strategies_import_without_textual(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-        env={"HOME": str(home), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"HOME": str(home), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert not (home / ".vntrader").exists() and not (tmp_path / ".vntrader").exists()

@@ -14,8 +14,13 @@ from services.runtime import Services
 from tests.conftest import make_services
 
 
-def buy(services: Services, qty: int = 100, offset: float = 0.0, symbol: str = "600519.SSE",
-        kind: str = "limit") -> OrderIntent:
+def buy(
+    services: Services,
+    qty: int = 100,
+    offset: float = 0.0,
+    symbol: str = "600519.SSE",
+    kind: str = "limit",
+) -> OrderIntent:
     tick = services.market.get(symbol)
     assert tick is not None
     price = round(tick.ask_price_1 + offset, 2) if kind == "limit" else None
@@ -47,7 +52,9 @@ def test_broker_updates_are_journaled_before_later_handlers_run(services: Servic
     rows_when_ui_saw: list[int] = []
     services.bus.register(
         EVENT_ORDER,
-        lambda e: rows_when_ui_saw.append(len(services.journal.entries("order", e.data.vt_orderid))),
+        lambda e: rows_when_ui_saw.append(
+            len(services.journal.entries("order", e.data.vt_orderid))
+        ),
     )
     services.orders.submit(buy(services, offset=-50))
     assert services.bus.wait_idle()

@@ -16,9 +16,21 @@ from services.simulator import SimQuote
 
 NOW = datetime(2026, 11, 23, 10, 0)
 Q = SimQuote(
-    vt_symbol="600519.SSE", at=NOW, last=1468.0, prev_close=1468.0, open=1468.0, high=1468.0,
-    low=1468.0, bid=1467.99, ask=1468.01, bid_volume=500, ask_volume=300, volume=0,
-    turnover=0.0, limit_up=1614.8, limit_down=1321.2,
+    vt_symbol="600519.SSE",
+    at=NOW,
+    last=1468.0,
+    prev_close=1468.0,
+    open=1468.0,
+    high=1468.0,
+    low=1468.0,
+    bid=1467.99,
+    ask=1468.01,
+    bid_volume=500,
+    ask_volume=300,
+    volume=0,
+    turnover=0.0,
+    limit_up=1614.8,
+    limit_down=1321.2,
 )
 
 

@@ -82,8 +82,12 @@ def test_clock_skips_lunch_and_rolls_to_the_next_weekday() -> None:
 
 @pytest.mark.parametrize(
     ("kw", "key"),
-    [({"speed": 0}, "speed"), ({"start": "2026-11-28T10:00:00"}, "start"),
-     ({"start": "noon"}, "start"), ({"ticks_per_second": -1}, "ticks_per_second")],
+    [
+        ({"speed": 0}, "speed"),
+        ({"start": "2026-11-28T10:00:00"}, "start"),
+        ({"start": "noon"}, "start"),
+        ({"ticks_per_second": -1}, "ticks_per_second"),
+    ],
 )
 def test_bad_sim_config_names_the_key(kw: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigValueError) as err:
