@@ -6,6 +6,7 @@ terminal, a stray write lands on the alternate screen and is gone at exit.)
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -23,10 +24,14 @@ TMUX = shutil.which("tmux")
 QUANTDESK = Path(sys.executable).parent / "quantdesk"
 
 
-def capture(session: str) -> str:
+def tmux(session: str, *args: str) -> str:
     return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True, check=True
+        ["tmux", "-u", "-L", session, *args], capture_output=True, text=True, check=True
     ).stdout
+
+
+def capture(session: str) -> str:
+    return tmux(session, "capture-pane", "-p", "-t", session)
 
 
 def wait_for(session: str, test: Callable[[str], bool], timeout: float = 30) -> str:
@@ -52,13 +57,16 @@ def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         f"TERM=xterm-256color {QUANTDESK} --data-dir {tmp_path / 'data'} --config {config}"
         "; echo QUANTDESK-EXITED $?; sleep 30"
     )
+    # -u: UTF-8 whatever the locale says (the names are Chinese); own socket: no user server
     subprocess.run(
-        ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "48", command], check=True
+        ["tmux", "-u", "-L", name, "new-session", "-d", "-s", name, "-x", "160", "-y", "48",
+         command],
+        check=True, env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
     )
     try:
         yield name, tmp_path
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True)
 
 
 def moutai_row(screen: str) -> str:
@@ -78,10 +86,10 @@ def test_quotes_move_kill_switch_halts_and_nothing_leaks_to_the_terminal(
     assert clock, first
     moved = wait_for(name, lambda s: clock.group(0) not in s and moutai_row(s) != row)
     assert "Traceback" not in moved
-    subprocess.run(["tmux", "send-keys", "-t", name, "C-k"], check=True)
+    tmux(name, "send-keys", "-t", name, "C-k")
     halted = wait_for(name, lambda s: "HALTED" in s)
     assert "ctrl+r to re-arm" in halted
-    subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+    tmux(name, "send-keys", "-t", name, "q")
     done = wait_for(name, lambda s: "QUANTDESK-EXITED" in s)
     assert "QUANTDESK-EXITED 0" in done
     assert done.strip().splitlines()[0].startswith("QUANTDESK-EXITED")  # a clean terminal

@@ -1,0 +1,33 @@
+"""The README stays true: every key and every setting is documented, the commands match CI."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+from console.config import SECTIONS
+from panes.keys import KEYS
+
+REPO = Path(__file__).resolve().parents[2]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_key_binding_id_is_in_the_readme() -> None:
+    missing = [k.id for k in KEYS if f"`{k.id}`" not in README and k.id not in README]
+    assert missing == []
+
+
+def test_every_setting_is_in_the_configuration_reference() -> None:
+    missing = [
+        f"[{section}] {f.name}"
+        for section, cls in SECTIONS.items()
+        for f in fields(cls)
+        if f"`[{section}] {f.name}`" not in README
+    ]
+    assert missing == []
+
+
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    assert "bash .ci/run" in README
+    assert (REPO / ".ci" / "run").stat().st_mode & 0o111
+    assert "pytest" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
