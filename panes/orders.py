@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
 from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import OrderData
 
 from panes.format import palette, right
 from panes.keys import bindings
+from panes.table import KeyedTable
 
 STATUS_TEXT = {
     Status.SUBMITTING: ("SENDING", "yellow"),
@@ -23,7 +23,7 @@ STATUS_TEXT = {
 }
 
 
-class Orders(DataTable[object]):
+class Orders(KeyedTable):
     """Rows keyed by vt_orderid; ``update_order`` applies one broker update."""
 
     BINDINGS = bindings("orders")
@@ -36,7 +36,7 @@ class Orders(DataTable[object]):
         """Cancel every working order (without halting)."""
 
     def __init__(self, **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        super().__init__(**kw)
         self.orders: dict[str, OrderData] = {}
         self._by_orderid: dict[str, OrderData] = {}
         self.border_title = "Orders"
@@ -109,10 +109,7 @@ class Orders(DataTable[object]):
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
+        return self.selected_key
 
     def action_cancel_order(self) -> None:
         if self.selected:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.message import Message
-from textual.widgets import DataTable
 
 from panes.format import money, right, signed
 from panes.keys import bindings
+from panes.table import KeyedTable
 from services.book import AccountView, PositionView
 from services.instruments import Instrument
 
 
-class Positions(DataTable[object]):
+class Positions(KeyedTable):
     """Rows keyed by vt_symbol; ``update_account`` applies a marked account."""
 
     BINDINGS = bindings("positions")
@@ -25,7 +25,7 @@ class Positions(DataTable[object]):
         qty: int
 
     def __init__(self, instruments: dict[str, Instrument], **kw: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        super().__init__(**kw)
         self.instruments = instruments
         self.account: AccountView | None = None
         self.border_title = "Positions"
@@ -78,9 +78,9 @@ class Positions(DataTable[object]):
 
     @property
     def selected(self) -> PositionView | None:
-        if not self.row_count or self.account is None:
+        key = self.selected_key
+        if key is None or self.account is None:
             return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return next((p for p in self.account.positions if p.vt_symbol == key), None)
 
     def action_ticket(self, side: str) -> None:

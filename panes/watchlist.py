@@ -6,18 +6,18 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import DataTable
 from vnpy.trader.object import TickData
 
 from panes.format import pct, right, sparkline, volume
 from panes.keys import bindings
+from panes.table import KeyedTable
 from services.instruments import Instrument
 
 SORTS = ("symbol", "change", "last", "volume")
 SPARK_WIDTH = 24
 
 
-class Watchlist(DataTable[object]):
+class Watchlist(KeyedTable):
     """Rows keyed by vt_symbol; ``update_quotes`` applies one coalesced frame."""
 
     BINDINGS = bindings("watchlist")
@@ -37,7 +37,7 @@ class Watchlist(DataTable[object]):
     def __init__(
         self, instruments: dict[str, Instrument], symbols: list[str], **kw: object
     ) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        super().__init__(**kw)
         self.instruments = instruments
         self.symbols = list(symbols)
         self.ticks: dict[str, TickData] = {}
@@ -90,10 +90,7 @@ class Watchlist(DataTable[object]):
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
+        return self.selected_key
 
     # -- messages up ---------------------------------------------------------------------
     def action_ticket(self, side: str) -> None:

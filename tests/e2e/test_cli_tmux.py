@@ -59,9 +59,23 @@ def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     # -u: UTF-8 whatever the locale says (the names are Chinese); own socket: no user server
     subprocess.run(
-        ["tmux", "-u", "-L", name, "new-session", "-d", "-s", name, "-x", "160", "-y", "48",
-         command],
-        check=True, env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+        [
+            "tmux",
+            "-u",
+            "-L",
+            name,
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "160",
+            "-y",
+            "48",
+            command,
+        ],
+        check=True,
+        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
     )
     try:
         yield name, tmp_path
