@@ -226,3 +226,15 @@ async def test_halted_state_is_shown_on_start_after_a_restart(tmp_path) -> None:
         header = second.query_one(StatusHeader)
         assert header.state is TradingState.HALTED and header.has_class("-halted")
         assert "HALTED" in str(header.render())
+
+
+async def test_the_command_palette_offers_the_kill_switch(app: QuantdeskApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Kill switch")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.services.control.state is TradingState.HALTED
+        assert app.services.control.reason == "kill switch (palette)"
