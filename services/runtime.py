@@ -144,6 +144,6 @@ def build_services(
         portfolio=portfolio,
         control=control,
         orders=orders,
-        store=Store(store_uri(store, data_dir)),
+        store=Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log"),
         paced=paced,
     )

@@ -1,31 +1,95 @@
 """The market-data store: ArcticDB, LMDB under the data directory by default.
 
 Any ArcticDB URI (s3://, azure://, lmdb://) is accepted so that several
-machines can share one store. arcticdb is imported here, lazily, because its
-import costs ~0.5 s and start-up must stay fast: the console opens the store
-in a worker thread after the first paint.
+machines can share one store. One library per frequency (``bars_1d``,
+``bars_1m``), ``quarantine`` for rejected rows and ``reference`` for the
+exchange calendar. Symbols are vnpy vt_symbols (``600519.SSE``).
+
+Every write is validated first; the clean rows and the symbol's metadata
+(source, range, last sync, adjustment factors, gaps, open issues) go in one
+ArcticDB version, so a reader never sees half a batch. arcticdb is imported
+lazily: its import costs ~0.5 s and the console opens the store after the
+first paint.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from services.data.adjust import Factors, adjust
+from services.data.bars import empty, library_for
+from services.data.validate import Report, validate
+
 log = logging.getLogger("quantdesk.store")
 
-LIBRARIES = ("bars_1d", "bars_1m", "quarantine")
+LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference")
+CALENDAR_SYMBOL = "calendar.SSE"
+DEFRAG_SEGMENT = 100_000
 
 
 class StoreError(RuntimeError):
-    """The store could not be opened; the message says which URI and why."""
+    """The store could not be opened or used; the message says which URI and why."""
 
 
 @dataclass(frozen=True)
 class StoreInfo:
     uri: str
     libraries: tuple[str, ...]
+
+
+@dataclass
+class WriteResult:
+    vt_symbol: str
+    freq: str
+    stored: int
+    unchanged: int
+    report: Report
+    rejected_lines: int = 0
+    version: int | None = None
+
+    @property
+    def quarantined(self) -> int:
+        return len(self.report.quarantined) + self.rejected_lines
+
+    def summary(self) -> str:
+        text = self.report.summary()
+        if self.unchanged:
+            text += f"; {self.unchanged} already stored"
+        if self.rejected_lines:
+            text += f"; {self.rejected_lines} unreadable lines quarantined"
+        return f"{self.vt_symbol} {self.freq}: {text}"
+
+
+@dataclass
+class SymbolMeta:
+    """What the store knows about one symbol at one frequency."""
+
+    source: str = ""
+    name: str = ""
+    first: str = ""
+    last: str = ""
+    rows: int = 0
+    last_sync: str = ""
+    factors: list[list[Any]] = field(default_factory=list)  # [[iso date, hfq factor]]
+    gaps: list[str] = field(default_factory=list)
+    suspensions: list[str] = field(default_factory=list)
+    issues: dict[str, int] = field(default_factory=dict)  # rule -> quarantined rows
+
+    def factor_list(self) -> Factors:
+        return [(date.fromisoformat(d), float(f)) for d, f in self.factors]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> SymbolMeta:
+        if not isinstance(data, dict):
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 def store_uri(configured: str, data_dir: Path) -> str:
@@ -36,13 +100,21 @@ def store_uri(configured: str, data_dir: Path) -> str:
 class Store:
     """An opened ArcticDB with quantdesk's libraries created."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, log_file: Path | None = None) -> None:
         self.uri = uri
+        self.log_file = log_file  # ArcticDB's native logger writes here, not to the terminal
         self._arctic: Any = None
 
     def open(self) -> StoreInfo:
         try:
             import arcticdb
+            import arcticdb.config
+
+            if self.log_file is not None:
+                self.log_file.parent.mkdir(parents=True, exist_ok=True)
+                arcticdb.config.set_log_level(
+                    "WARN", console_output=False, file_output_path=str(self.log_file)
+                )
 
             if self.uri.startswith("lmdb://"):
                 Path(self.uri.removeprefix("lmdb://").split("?")[0]).mkdir(
@@ -64,3 +136,225 @@ class Store:
         if self._arctic is None:
             raise StoreError("the store is not open yet")
         return self._arctic[name]
+
+    # -- metadata ---------------------------------------------------------------------------
+    def meta(self, vt_symbol: str, freq: str) -> SymbolMeta | None:
+        lib = self.library(library_for(freq))
+        if not lib.has_symbol(vt_symbol):
+            return None
+        return SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
+
+    def symbols(self, freq: str) -> list[str]:
+        return sorted(self.library(library_for(freq)).list_symbols())
+
+    # -- reading -----------------------------------------------------------------------------
+    def read_bars(
+        self,
+        vt_symbol: str,
+        freq: str,
+        start: datetime | date | None = None,
+        end: datetime | date | None = None,
+        how: str = "none",
+    ) -> pd.DataFrame:
+        """Stored bars in [start, end], adjusted on read (``none``, ``qfq`` or ``hfq``)."""
+        lib = self.library(library_for(freq))
+        if not lib.has_symbol(vt_symbol):
+            raise StoreError(f"no {freq} bars for {vt_symbol} in the store: sync or import first")
+        item = lib.read(vt_symbol, date_range=(start, end))
+        meta = SymbolMeta.from_dict(item.metadata)
+        frame: pd.DataFrame = item.data
+        return adjust(frame, meta.factor_list(), how)
+
+    def calendar(self) -> list[date]:
+        lib = self.library("reference")
+        if not lib.has_symbol(CALENDAR_SYMBOL):
+            return []
+        frame = lib.read(CALENDAR_SYMBOL).data
+        return [d.date() for d in pd.DatetimeIndex(frame.index)]
+
+    def write_calendar(self, days: list[date]) -> None:
+        index = pd.DatetimeIndex(sorted(set(days)), name="datetime")
+        self.library("reference").write(CALENDAR_SYMBOL, pd.DataFrame({"open": 1}, index=index))
+
+    # -- writing -----------------------------------------------------------------------------
+    def write_bars(
+        self,
+        vt_symbol: str,
+        freq: str,
+        bars: pd.DataFrame,
+        *,
+        source: str,
+        name: str = "",
+        factors: Factors | None = None,
+        suspensions: frozenset[date] = frozenset(),
+        rejects: pd.DataFrame | None = None,
+        sync_time: datetime | None = None,
+    ) -> WriteResult:
+        """Validate ``bars`` and store the clean rows with the symbol's metadata, atomically."""
+        lib = self.library(library_for(freq))
+        exists = lib.has_symbol(vt_symbol)
+        meta = (
+            SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata) if exists else SymbolMeta()
+        )
+        if factors is not None:  # plain floats: numpy ones would make ArcticDB pickle (and warn)
+            meta.factors = [[d.isoformat(), float(f)] for d, f in factors]
+        bars = bars.sort_index(kind="stable") if bars.index.is_monotonic_increasing else bars
+        stored = empty()
+        if exists and len(bars):
+            lo, hi = bars.index.min(), bars.index.max()
+            stored = lib.read(vt_symbol, date_range=(lo, hi)).data
+            before = lib.read(vt_symbol, date_range=(None, lo)).data
+            context = pd.concat([before.tail(1), stored])
+        else:
+            context = empty()
+        fresh, unchanged = _drop_already_stored(bars, stored)
+        report = validate(
+            fresh,
+            vt_symbol,
+            freq,
+            previous=context if len(context) else None,
+            factor_dates=frozenset(d for d, _ in meta.factor_list()),
+            calendar=self.calendar() if freq == "1d" else None,
+            suspensions=suspensions,
+            name=name or meta.name,
+        )
+        batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
+        self._quarantine(vt_symbol, freq, report.quarantined, rejects, batch)
+        for rule, count in report.counts.items():
+            meta.issues[rule] = meta.issues.get(rule, 0) + count
+        if rejects is not None and len(rejects):
+            meta.issues["unreadable"] = meta.issues.get("unreadable", 0) + len(rejects)
+        meta.gaps = sorted({*meta.gaps, *(d.isoformat() for d in report.gaps)})
+        meta.suspensions = sorted({*meta.suspensions, *(d.isoformat() for d in report.suspensions)})
+        meta.source = source or meta.source
+        meta.name = name or meta.name
+        meta.last_sync = batch
+        version = self._store_clean(lib, vt_symbol, report.clean, stored, exists, meta)
+        result = WriteResult(
+            vt_symbol,
+            freq,
+            len(report.clean),
+            unchanged,
+            report,
+            0 if rejects is None else len(rejects),
+            version,
+        )
+        log.info("%s", result.summary())
+        return result
+
+    def _store_clean(
+        self,
+        lib: Any,
+        vt_symbol: str,
+        clean: pd.DataFrame,
+        stored: pd.DataFrame,
+        exists: bool,
+        meta: SymbolMeta,
+    ) -> int:
+        if not len(clean):
+            return int(lib.write_metadata(vt_symbol, _meta_dict(meta)).version) if exists else -1
+        if not exists:
+            _set_range(meta, clean.index.min(), clean.index.max(), len(clean))
+            return int(lib.write(vt_symbol, clean, metadata=_meta_dict(meta)).version)
+        described = lib.get_description(vt_symbol)
+        last = described.date_range[1]
+        first = described.date_range[0]
+        total = described.row_count + len(clean)
+        _set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
+        if clean.index.min() > last:  # the common case: new bars after the stored ones
+            version = lib.append(vt_symbol, clean, metadata=_meta_dict(meta)).version
+        else:  # bars inside the stored range: rewrite that range with both, in one version
+            merged = pd.concat([stored, clean]).sort_index(kind="stable")
+            version = lib.update(vt_symbol, merged, metadata=_meta_dict(meta)).version
+        if lib.is_symbol_fragmented(vt_symbol, DEFRAG_SEGMENT):
+            version = lib.defragment_symbol_data(vt_symbol, DEFRAG_SEGMENT).version
+        return int(version)
+
+    def _quarantine(
+        self,
+        vt_symbol: str,
+        freq: str,
+        rows: pd.DataFrame,
+        rejects: pd.DataFrame | None,
+        batch: str,
+    ) -> None:
+        parts = []
+        if len(rows):
+            part = rows.reset_index().rename(columns={"datetime": "when"})
+            part["when"] = part["when"].astype(str)
+            part["line"] = -1
+            part["text"] = ""
+            parts.append(part)
+        if rejects is not None and len(rejects):
+            part = rejects.copy()
+            part["when"] = ""
+            part["rule"] = "unreadable"
+            parts.append(part)
+        if not parts:
+            return
+        frame = pd.concat(parts, ignore_index=True)
+        frame["batch"] = batch
+        for column in ("open", "high", "low", "close", "volume", "amount"):
+            if column not in frame:
+                frame[column] = float("nan")
+        frame = frame[
+            [
+                "when",
+                "open",
+                "high",
+                "low",
+                "close",
+                "volume",
+                "amount",
+                "rule",
+                "reason",
+                "line",
+                "text",
+                "batch",
+            ]
+        ].astype(
+            {"when": str, "rule": str, "reason": str, "text": str, "batch": str, "line": "int64"}
+        )
+        lib = self.library("quarantine")
+        key = f"{vt_symbol}@{freq}"
+        if lib.has_symbol(key):
+            start = lib.get_description(key).row_count
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            lib.append(key, frame)
+        else:
+            lib.write(key, frame.reset_index(drop=True))
+
+    def quarantined(self, vt_symbol: str, freq: str) -> pd.DataFrame:
+        lib = self.library("quarantine")
+        key = f"{vt_symbol}@{freq}"
+        return lib.read(key).data if lib.has_symbol(key) else pd.DataFrame()
+
+    def snapshot(self, freq: str, label: str) -> str:
+        """A named ArcticDB snapshot of the library, so a backtest can pin the data it saw."""
+        name = f"{label}-{datetime.now():%Y%m%dT%H%M%S%f}"
+        self.library(library_for(freq)).snapshot(name)
+        return name
+
+
+def _drop_already_stored(bars: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows identical to a stored row are not new (re-import / overlapping sync)."""
+    if not len(stored) or not len(bars):
+        return bars, 0
+    joined = bars.join(stored, how="left", rsuffix="_s")
+    same = pd.Series(True, index=bars.index)
+    for column in ("open", "high", "low", "close", "volume"):
+        a, b = joined[column], joined[f"{column}_s"]
+        same &= (a == b) | (a.isna() & b.isna())
+    same &= ~bars.index.duplicated(keep="first")
+    mask = same.to_numpy()
+    return bars[~mask], int(mask.sum())
+
+
+def _set_range(meta: SymbolMeta, first: Any, last: Any, rows: int) -> None:
+    meta.first = pd.Timestamp(first).isoformat()
+    meta.last = pd.Timestamp(last).isoformat()
+    meta.rows = int(rows)
+
+
+def _meta_dict(meta: SymbolMeta) -> dict[str, Any]:
+    return {k: getattr(meta, k) for k in meta.__dataclass_fields__}

@@ -1,0 +1,1 @@
+"""Market data: canonical bars, validation, adjustment, CSV import, sources and sync."""

@@ -1,0 +1,61 @@
+"""The canonical bar frame every source, import and read agrees on.
+
+A DatetimeIndex named ``datetime`` (exchange-local, tz-naive; dates at
+midnight for daily bars), ascending and unique once validated, and float64
+columns ``open high low close volume amount``. Volume is in shares (AkShare
+reports A-share volume in lots of 100: sources convert). ``amount`` is the
+traded value in the quote currency, NaN when the source has none.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandas as pd
+
+Freq = Literal["1d", "1m"]
+FREQS: tuple[Freq, ...] = ("1d", "1m")
+COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+PRICES = ("open", "high", "low", "close")
+
+
+def library_for(freq: str) -> str:
+    """The ArcticDB library that holds bars of ``freq``."""
+    if freq not in FREQS:
+        raise ValueError(f"unknown frequency {freq!r}: expected one of {', '.join(FREQS)}")
+    return f"bars_{freq}"
+
+
+def empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in COLUMNS})
+    frame.index = pd.DatetimeIndex([], name="datetime")
+    return frame
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coerce a frame with the canonical column names to the canonical types.
+
+    Values that are not numbers become NaN (and are then quarantined by
+    validation with the rule ``price_nan``), never silently dropped.
+    """
+    out = pd.DataFrame(index=pd.DatetimeIndex(pd.to_datetime(frame.index), name="datetime"))
+    for column in COLUMNS:
+        if column in frame.columns:
+            out[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64").values
+        else:
+            out[column] = float("nan")
+    return out
+
+
+def split_symbol(vt_symbol: str) -> tuple[str, str]:
+    """``600519.SSE`` → (``600519``, ``SSE``); raises ValueError with what is expected."""
+    code, dot, exchange = vt_symbol.rpartition(".")
+    if not dot or not code or not exchange:
+        raise ValueError(
+            f"symbol {vt_symbol!r} must be CODE.EXCHANGE, e.g. 600519.SSE, 000001.SZSE, ORCL.US"
+        )
+    return code, exchange
+
+
+def is_a_share(vt_symbol: str) -> bool:
+    return vt_symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")

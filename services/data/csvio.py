@@ -1,0 +1,202 @@
+"""CSV files the user already has → canonical bars.
+
+Recognised layouts (by header):
+
+- Yahoo: ``Date,Open,High,Low,Close,Adj Close,Volume``. Prices are stored as
+  given; ``Adj Close / Close`` becomes adjustment factors (a change of that
+  ratio is a corporate action). ``--adjust qfq`` then equals Adj Close up to
+  one constant: Yahoo adjusts to its download date, qfq to the last bar.
+- AkShare: Chinese headers ``日期 开盘 收盘 最高 最低 成交量 成交额`` (others
+  ignored). AkShare gives A-share volume in lots (手) of 100: converted to shares.
+- Minute bars with a separate time column: ``Date,Time,Open,...``, and files
+  whose header omits the time field although every row has it after the date.
+- Anything else with ``--map datetime=COL,open=COL,...`` (or ``date=``/``time=``).
+
+Rows that cannot be parsed (wrong number of fields, a date that is not one)
+are returned with the reason, to be quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from services.data.adjust import Factors
+from services.data.bars import COLUMNS, normalize
+
+YAHOO = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
+AKSHARE = {
+    "日期": "date",
+    "时间": "datetime",
+    "开盘": "open",
+    "收盘": "close",
+    "最高": "high",
+    "最低": "low",
+    "成交量": "volume",
+    "成交额": "amount",
+}
+ENGLISH = {
+    "date": "date",
+    "time": "time",
+    "datetime": "datetime",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "volume",
+    "amount": "amount",
+    "turnover": "amount",
+}
+TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+FACTOR_TOLERANCE = 2e-5  # Adj Close is rounded: smaller ratio changes are rounding noise
+
+
+class ImportError_(ValueError):
+    """The file cannot be imported as a whole; the message says why and what to do."""
+
+
+@dataclass
+class Parsed:
+    bars: pd.DataFrame  # canonical columns
+    rejects: pd.DataFrame  # line, text, reason
+    layout: str
+    factors: Factors = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """``datetime=Date,open=O`` → {"datetime": "Date", "open": "O"}."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        target, eq, source = part.partition("=")
+        if not eq or target.strip() not in {*COLUMNS, "datetime", "date", "time"}:
+            raise ImportError_(
+                f"bad --map entry {part!r}: expected FIELD=COLUMN with FIELD one of "
+                "datetime, date, time, open, high, low, close, volume, amount"
+            )
+        mapping[target.strip()] = source.strip()
+    return mapping
+
+
+def read_csv(path: Path, mapping: dict[str, str] | None = None, a_share: bool = False) -> Parsed:
+    """Parse ``path`` into canonical bars plus the rows that could not be read."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        text = path.read_text(encoding="gbk")  # AkShare exports opened in Excel on Windows
+    except OSError as exc:
+        raise ImportError_(f"cannot read {path}: {exc.strerror}") from None
+    lines = text.splitlines()
+    if not lines:
+        raise ImportError_(f"{path} is empty")
+    header = [h.strip() for h in next(csv.reader([lines[0]]))]
+    first = next(csv.reader([lines[1]])) if len(lines) > 1 else []
+    notes: list[str] = []
+    if mapping is None and len(first) == len(header) + 1 and TIME_RE.match(first[1].strip()):
+        header = [header[0], "Time", *header[1:]]
+        notes.append("the header has no time column but rows do: read the 2nd field as time")
+    rows, rejects = _split_rows(lines[1:], len(header))
+    raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
+    layout, columns = _layout(header, mapping)
+    bars, bad_dates = _to_bars(raw, columns)
+    rejects += [
+        (int(i) + 2, ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
+    ]
+    factors: Factors = []
+    if layout == "yahoo":
+        factors = _yahoo_factors(raw, bars.index, bad_dates)
+    if layout == "akshare" and a_share:
+        bars["volume"] = bars["volume"] * 100
+        notes.append("AkShare volume is in lots of 100: converted to shares")
+    reject_frame = pd.DataFrame(rejects, columns=["line", "text", "reason"])
+    return Parsed(bars, reject_frame, layout, factors, notes)
+
+
+def _split_rows(lines: list[str], width: int) -> tuple[list[list[str]], list[tuple[int, str, str]]]:
+    rows: list[list[str]] = []
+    rejects: list[tuple[int, str, str]] = []
+    for number, fields in enumerate(csv.reader(io.StringIO("\n".join(lines))), start=2):
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) != width:
+            rejects.append((number, ",".join(fields), f"{len(fields)} fields, expected {width}"))
+            continue
+        rows.append([f.strip() for f in fields])
+    return rows, rejects
+
+
+def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dict[str, str]]:
+    """(layout name, {canonical field: file column})."""
+    if mapping:
+        missing = [c for c in mapping.values() if c not in header]
+        if missing:
+            raise ImportError_(f"--map names columns not in the file: {missing}; it has {header}")
+        return "mapped", mapping
+    if set(header) >= YAHOO:
+        return "yahoo", {
+            "date": "Date",
+            "open": "Open",
+            "high": "High",
+            "low": "Low",
+            "close": "Close",
+            "volume": "Volume",
+        }
+    if {"日期", "开盘", "收盘"} <= set(header) or {"时间", "开盘", "收盘"} <= set(header):
+        return "akshare", {AKSHARE[h]: h for h in header if h in AKSHARE}
+    lowered = {h.lower().replace(" ", ""): h for h in header}
+    columns = {ENGLISH[k]: h for k, h in lowered.items() if k in ENGLISH}
+    if {"open", "high", "low", "close"} <= set(columns) and (
+        "datetime" in columns or "date" in columns
+    ):
+        return ("minute" if "time" in columns else "generic"), columns
+    raise ImportError_(
+        f"unrecognised columns {header}: expected Yahoo (Date,Open,High,Low,Close,Adj Close,"
+        "Volume), AkShare (日期,开盘,收盘,最高,最低,成交量,...), Date[,Time],Open,High,Low,Close,"
+        "Volume, or pass --map datetime=COL,open=COL,high=COL,low=COL,close=COL,volume=COL"
+    )
+
+
+def _to_bars(raw: pd.DataFrame, columns: dict[str, str]) -> tuple[pd.DataFrame, np.ndarray]:
+    if "datetime" in columns:
+        stamp = raw[columns["datetime"]]
+    elif "time" in columns:
+        stamp = raw[columns["date"]] + " " + raw[columns["time"]]
+    else:
+        stamp = raw[columns["date"]]
+    when = pd.to_datetime(stamp, errors="coerce", format="mixed")
+    bad = np.flatnonzero(when.isna().to_numpy())
+    keep = ~when.isna().to_numpy()
+    data = {c: raw[columns[c]] for c in COLUMNS if c in columns}
+    frame = pd.DataFrame(data)
+    frame.index = pd.DatetimeIndex(when)
+    return normalize(frame[keep]), bad
+
+
+def _yahoo_factors(raw: pd.DataFrame, index: pd.DatetimeIndex, bad: np.ndarray) -> Factors:
+    keep = np.ones(len(raw), dtype=bool)
+    keep[bad] = False
+    close = pd.to_numeric(raw["Close"], errors="coerce").to_numpy()[keep]
+    adj = pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = adj / close
+    order = np.argsort(index.asi8, kind="stable")
+    factors: Factors = []
+    base = None
+    for i in order:
+        r = ratio[i]
+        if not np.isfinite(r) or r <= 0:
+            continue
+        if base is None:
+            base = r
+            factors.append((index[i].date(), 1.0))
+            continue
+        level = float(r / base)
+        if abs(level / factors[-1][1] - 1) > FACTOR_TOLERANCE:
+            factors.append((index[i].date(), level))
+    return factors if len(factors) > 1 else []

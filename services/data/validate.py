@@ -1,0 +1,212 @@
+"""Validation before every write: each rule is named, failing rows are quarantined.
+
+Row rules (the row goes to quarantine with the rule and a reason):
+
+- ``price_nan``: an open/high/low/close that is missing or not a number
+- ``price_nonpositive``: a price <= 0
+- ``ohlc``: low <= open, close <= high does not hold (or low > high)
+- ``volume_negative``: volume < 0
+- ``duplicate``: a second row with the same timestamp (the first is kept)
+- ``out_of_order``: a row earlier than the row before it in the input
+- ``limit_move``: an A-share daily close beyond the daily price limit from the
+  previous close, with no corporate action (adjustment-factor change) that
+  day. Exempt: a symbol's first 5 bars (new listings trade without limits).
+
+Series findings (recorded as issues on the symbol, nothing to quarantine):
+
+- ``gap``: trading days of the exchange calendar with no bar, between the
+  first and last bar, that the source did not report as suspensions (those
+  are recorded as suspensions instead). Daily A-share bars only; skipped,
+  with a note, when no calendar is stored.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from services.data.bars import PRICES, is_a_share, split_symbol
+from services.instruments import limit_pct_for
+
+LISTING_EXEMPT_BARS = 5
+ROW_RULES = (
+    "price_nan",
+    "price_nonpositive",
+    "ohlc",
+    "volume_negative",
+    "duplicate",
+    "out_of_order",
+    "limit_move",
+)
+
+
+@dataclass
+class Report:
+    """What validation found in one batch."""
+
+    clean: pd.DataFrame
+    quarantined: pd.DataFrame  # the bad rows, with ``rule`` and ``reason`` columns
+    gaps: list[date] = field(default_factory=list)
+    suspensions: list[date] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(self.quarantined["rule"]) if len(self.quarantined) else Counter()
+
+    def summary(self) -> str:
+        parts = [f"{len(self.clean)} stored"]
+        if len(self.quarantined):
+            rules = ", ".join(f"{rule} {n}" for rule, n in sorted(self.counts.items()))
+            parts.append(f"{len(self.quarantined)} quarantined ({rules})")
+        if self.gaps:
+            parts.append(f"{len(self.gaps)} gap days")
+        if self.suspensions:
+            parts.append(f"{len(self.suspensions)} suspension days")
+        return "; ".join(parts + self.notes)
+
+
+def validate(
+    frame: pd.DataFrame,
+    vt_symbol: str,
+    freq: str,
+    *,
+    previous: pd.DataFrame | None = None,
+    factor_dates: set[date] | frozenset[date] = frozenset(),
+    calendar: list[date] | None = None,
+    suspensions: set[date] | frozenset[date] = frozenset(),
+    name: str = "",
+) -> Report:
+    """Split ``frame`` (canonical columns) into clean rows and quarantined ones.
+
+    ``previous``: the stored bars just before this batch (for ``limit_move`` and
+    ``duplicate`` across batches). ``factor_dates``: days with a corporate action.
+    """
+    reasons = pd.Series("", index=range(len(frame)), dtype=object)
+    rules = pd.Series("", index=range(len(frame)), dtype=object)
+
+    def flag(mask: np.ndarray, rule: str, why: pd.Series | str) -> None:
+        new = mask & (rules.values == "")
+        if not new.any():
+            return
+        rules[new] = rule
+        reasons[new] = why[new] if isinstance(why, pd.Series) else why
+
+    idx = pd.DatetimeIndex(frame.index)
+    prices = frame[list(PRICES)].to_numpy(dtype="float64")
+    o, h, lo, c = prices.T
+    nan = np.isnan(prices).any(axis=1)
+    flag(nan, "price_nan", "an open/high/low/close is missing or not a number")
+    nonpos = (prices <= 0).any(axis=1) & ~nan
+    flag(nonpos, "price_nonpositive", "a price is zero or negative")
+    bad_ohlc = ~nan & ((lo > np.minimum(o, c) + 1e-9) | (h < np.maximum(o, c) - 1e-9) | (lo > h))
+    flag(bad_ohlc, "ohlc", _ohlc_reason(frame))
+    vol = frame["volume"].to_numpy(dtype="float64")
+    flag(vol < 0, "volume_negative", "volume is negative")
+    ts = idx.asi8
+    earlier = np.zeros(len(ts), dtype=bool)
+    if len(ts) > 1:
+        running_max = np.maximum.accumulate(ts)
+        earlier[1:] = ts[1:] < running_max[:-1]
+    flag(earlier, "out_of_order", "earlier than the row before it in the input")
+    stored = set(previous.index.asi8) if previous is not None and len(previous) else set()
+    seen: set[int] = set()
+    dup = np.zeros(len(ts), dtype=bool)
+    for i, t in enumerate(ts):
+        if t in seen or t in stored:
+            dup[i] = True
+        seen.add(int(t))
+    flag(dup, "duplicate", "a row with this timestamp is already there")
+
+    report_notes: list[str] = []
+    ok = rules.values == ""
+    if freq == "1d" and is_a_share(vt_symbol):
+        mask, why = _limit_moves(frame, ok, vt_symbol, name, previous, factor_dates)
+        flag(mask, "limit_move", why)
+    ok = rules.values == ""
+    clean = frame[ok]
+    quarantined = frame[~ok].copy()
+    quarantined["rule"] = rules[~ok].to_numpy()
+    quarantined["reason"] = reasons[~ok].to_numpy()
+    gaps: list[date] = []
+    susp: list[date] = []
+    if freq == "1d" and is_a_share(vt_symbol) and len(clean):
+        if calendar:
+            gaps, susp = _gaps(clean, previous, calendar, suspensions)
+        else:
+            report_notes.append("gap check skipped: no exchange calendar stored")
+    return Report(clean.sort_index(), quarantined, gaps, susp, report_notes)
+
+
+def _ohlc_reason(frame: pd.DataFrame) -> pd.Series:
+    text = (
+        "low ≤ open, close ≤ high does not hold: o="
+        + frame["open"].astype(str)
+        + " h="
+        + frame["high"].astype(str)
+        + " l="
+        + frame["low"].astype(str)
+        + " c="
+        + frame["close"].astype(str)
+    )
+    return text.reset_index(drop=True)
+
+
+def _prev_closes(frame: pd.DataFrame, ok: np.ndarray, previous: pd.DataFrame | None) -> np.ndarray:
+    """The previous valid close for each row (NaN for the first)."""
+    closes = frame["close"].to_numpy(dtype="float64").copy()
+    closes[~ok] = np.nan
+    shifted = pd.Series(closes).shift(1).ffill()
+    if previous is not None and len(previous):
+        shifted = shifted.fillna(float(previous["close"].iloc[-1]))
+    prev: np.ndarray = shifted.to_numpy(dtype="float64")
+    return prev
+
+
+def _limit_moves(
+    frame: pd.DataFrame,
+    ok: np.ndarray,
+    vt_symbol: str,
+    name: str,
+    previous: pd.DataFrame | None,
+    factor_dates: set[date] | frozenset[date],
+) -> tuple[np.ndarray, pd.Series]:
+    """Rows whose close is beyond the limit from the previous close, and why."""
+    code, _ = split_symbol(vt_symbol)
+    pct = limit_pct_for(code, name)
+    prev = _prev_closes(frame, ok, previous)
+    close = frame["close"].to_numpy(dtype="float64")
+    # The exchange rounds the limit price to the fen: allow that rounding.
+    beyond = np.abs(close - prev) > prev * pct + 0.011
+    already = 0 if previous is None else len(previous)
+    exempt = np.arange(len(frame)) + already < LISTING_EXEMPT_BARS
+    action = np.array([d.date() in factor_dates for d in pd.DatetimeIndex(frame.index)], dtype=bool)
+    mask: np.ndarray = ok & beyond & ~np.isnan(prev) & ~exempt & ~action
+    move = (close / prev - 1) * 100
+    why = pd.Series(
+        [
+            f"close {c:.2f} is {m:+.1f}% from the previous close {p:.2f}; the limit is "
+            f"±{pct * 100:.0f}% and no corporate action explains it"
+            for c, m, p in zip(close, move, prev, strict=True)
+        ],
+        dtype=object,
+    )
+    return mask, why
+
+
+def _gaps(
+    clean: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    calendar: list[date],
+    suspensions: set[date] | frozenset[date],
+) -> tuple[list[date], list[date]]:
+    have = {d.date() for d in pd.DatetimeIndex(clean.index)}
+    if previous is not None and len(previous):
+        have |= {d.date() for d in pd.DatetimeIndex(previous.index)}
+    first, last = min(have), max(have)
+    missing = [d for d in calendar if first <= d <= last and d not in have]
+    return [d for d in missing if d not in suspensions], [d for d in missing if d in suspensions]
