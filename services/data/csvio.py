@@ -101,13 +101,14 @@ def read_csv(path: Path, mapping: dict[str, str] | None = None, a_share: bool = 
     if mapping is None and len(first) == len(header) + 1 and TIME_RE.match(first[1].strip()):
         header = [header[0], "Time", *header[1:]]
         notes.append("the header has no time column but rows do: read the 2nd field as time")
-    rows, rejects = _split_rows(lines[1:], len(header))
+    rows, numbers, rejects = _split_rows(lines[1:], len(header))
     raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
     layout, columns = _layout(header, mapping)
     bars, bad_dates = _to_bars(raw, columns)
     rejects += [
-        (int(i) + 2, ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
+        (numbers[int(i)], ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
     ]
+    rejects.sort()
     factors: Factors = []
     if layout == "yahoo":
         factors = _yahoo_factors(raw, bars.index, bad_dates)
@@ -118,8 +119,12 @@ def read_csv(path: Path, mapping: dict[str, str] | None = None, a_share: bool = 
     return Parsed(bars, reject_frame, layout, factors, notes)
 
 
-def _split_rows(lines: list[str], width: int) -> tuple[list[list[str]], list[tuple[int, str, str]]]:
+def _split_rows(
+    lines: list[str], width: int
+) -> tuple[list[list[str]], list[int], list[tuple[int, str, str]]]:
+    """(rows, their line numbers in the file, rejected lines with the reason)."""
     rows: list[list[str]] = []
+    numbers: list[int] = []
     rejects: list[tuple[int, str, str]] = []
     for number, fields in enumerate(csv.reader(io.StringIO("\n".join(lines))), start=2):
         if not fields or all(not f.strip() for f in fields):
@@ -128,7 +133,8 @@ def _split_rows(lines: list[str], width: int) -> tuple[list[list[str]], list[tup
             rejects.append((number, ",".join(fields), f"{len(fields)} fields, expected {width}"))
             continue
         rows.append([f.strip() for f in fields])
-    return rows, rejects
+        numbers.append(number)
+    return rows, numbers, rejects
 
 
 def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dict[str, str]]:
