@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,12 +90,13 @@ def validate(
     reasons = pd.Series("", index=range(len(frame)), dtype=object)
     rules = pd.Series("", index=range(len(frame)), dtype=object)
 
-    def flag(mask: np.ndarray, rule: str, why: pd.Series | str) -> None:
+    def flag(mask: np.ndarray, rule: str, why: Any) -> None:
+        """Mark rows not yet flagged; ``why``: a reason, or a function of the row positions."""
         new = mask & (rules.values == "")
         if not new.any():
             return
         rules[new] = rule
-        reasons[new] = why[new] if isinstance(why, pd.Series) else why
+        reasons[new] = why(np.flatnonzero(new)) if callable(why) else why
 
     idx = pd.DatetimeIndex(frame.index)
     prices = frame[list(PRICES)].to_numpy(dtype="float64")
@@ -104,7 +106,7 @@ def validate(
     nonpos = (prices <= 0).any(axis=1) & ~nan
     flag(nonpos, "price_nonpositive", "a price is zero or negative")
     bad_ohlc = ~nan & ((lo > np.minimum(o, c) + 1e-9) | (h < np.maximum(o, c) - 1e-9) | (lo > h))
-    flag(bad_ohlc, "ohlc", _ohlc_reason(frame))
+    flag(bad_ohlc, "ohlc", lambda rows: _ohlc_reason(frame, rows))
     vol = frame["volume"].to_numpy(dtype="float64")
     flag(vol < 0, "volume_negative", "volume is negative")
     ts = idx.asi8
@@ -126,7 +128,7 @@ def validate(
     ok = rules.values == ""
     if freq == "1d" and is_a_share(vt_symbol):
         mask, why = _limit_moves(frame, ok, vt_symbol, name, previous, factor_dates)
-        flag(mask, "limit_move", why)
+        flag(mask, "limit_move", lambda rows: why[rows])
     ok = rules.values == ""
     clean = frame[ok]
     quarantined = frame[~ok].copy()
@@ -142,18 +144,12 @@ def validate(
     return Report(clean.sort_index(), quarantined, gaps, susp, report_notes)
 
 
-def _ohlc_reason(frame: pd.DataFrame) -> pd.Series:
-    text = (
-        "low ≤ open, close ≤ high does not hold: o="
-        + frame["open"].astype(str)
-        + " h="
-        + frame["high"].astype(str)
-        + " l="
-        + frame["low"].astype(str)
-        + " c="
-        + frame["close"].astype(str)
-    )
-    return text.reset_index(drop=True)
+def _ohlc_reason(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    part = frame.iloc[rows]
+    return [
+        f"low ≤ open, close ≤ high does not hold: o={o} h={h} l={lo} c={c}"
+        for o, h, lo, c in zip(part["open"], part["high"], part["low"], part["close"], strict=True)
+    ]
 
 
 def _prev_closes(frame: pd.DataFrame, ok: np.ndarray, previous: pd.DataFrame | None) -> np.ndarray:
@@ -174,7 +170,7 @@ def _limit_moves(
     name: str,
     previous: pd.DataFrame | None,
     factor_dates: set[date] | frozenset[date],
-) -> tuple[np.ndarray, pd.Series]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose close is beyond the limit from the previous close, and why."""
     code, _ = split_symbol(vt_symbol)
     pct = limit_pct_for(code, name)
@@ -187,11 +183,14 @@ def _limit_moves(
     action = np.array([d.date() in factor_dates for d in pd.DatetimeIndex(frame.index)], dtype=bool)
     mask: np.ndarray = ok & beyond & ~np.isnan(prev) & ~exempt & ~action
     move = (close / prev - 1) * 100
-    why = pd.Series(
+    limit = f"±{pct * 100:.0f}%"
+    why = np.array(
         [
-            f"close {c:.2f} is {m:+.1f}% from the previous close {p:.2f}; the limit is "
-            f"±{pct * 100:.0f}% and no corporate action explains it"
-            for c, m, p in zip(close, move, prev, strict=True)
+            f"close {close[i]:.2f} is {move[i]:+.1f}% from the previous close {prev[i]:.2f}; "
+            f"the limit is {limit} and no corporate action explains it"
+            if mask[i]
+            else ""
+            for i in range(len(close))
         ],
         dtype=object,
     )

@@ -1,0 +1,68 @@
+"""What every data source provides, and how symbols map to instrument kinds.
+
+Symbols are vnpy-style ``CODE.EXCHANGE``: ``600519.SSE``, ``000001.SZSE``,
+``510300.SSE`` (ETF), ``000300.INDEX`` (a CSI/SSE index), ``00700.HK``,
+``AAPL.US``. A source returns canonical bars (see ``services.data.bars``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal, Protocol
+
+import pandas as pd
+
+from services.data.adjust import Factors
+from services.data.bars import split_symbol
+
+Kind = Literal["stock", "etf", "index", "hk", "us"]
+
+
+class SourceError(RuntimeError):
+    """A source could not deliver for one symbol (after retries); the others go on."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = what
+        self.reason = reason
+
+
+def kind_of(vt_symbol: str) -> Kind:
+    """The instrument kind from the code and exchange; ValueError says what is accepted."""
+    code, exchange = split_symbol(vt_symbol)
+    if exchange == "INDEX":
+        return "index"
+    if exchange == "HK":
+        return "hk"
+    if exchange == "US":
+        return "us"
+    if exchange == "SSE":
+        return "etf" if code.startswith(("51", "56", "58")) else "stock"
+    if exchange == "SZSE":
+        return "etf" if code.startswith(("15", "16")) else "stock"
+    raise ValueError(
+        f"unsupported exchange in {vt_symbol!r}: use SSE, SZSE, INDEX, HK or US "
+        "(e.g. 600519.SSE, 000001.SZSE, 000300.INDEX, 00700.HK, AAPL.US)"
+    )
+
+
+class Source(Protocol):
+    """A provider of history. Methods raise SourceError for a failure of one request."""
+
+    name: str
+
+    def bars(self, vt_symbol: str, freq: str, start: date, end: date) -> pd.DataFrame:
+        """Raw (unadjusted) canonical bars in [start, end]."""
+        ...
+
+    def factors(self, vt_symbol: str) -> Factors:
+        """Cumulative back-adjustment factors by ex-date ([] when none apply)."""
+        ...
+
+    def calendar(self) -> list[date]:
+        """The A-share trading calendar (SSE/SZSE share it)."""
+        ...
+
+    def names(self) -> dict[str, str]:
+        """A-share code → name."""
+        ...

@@ -1,0 +1,232 @@
+"""Sync history from a source into the store: incremental, per-symbol, resumable.
+
+Each symbol is fetched from the day after its last stored bar (minute bars:
+from that bar's day; rows already stored are recognised as unchanged) and
+written in one atomic batch, so an interrupted sync resumes without
+duplicates. A symbol whose range holds no trading day is not requested. A
+failure is reported for its symbol and the others go on. After the run, a
+named ArcticDB snapshot pins exactly what the store held.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from services.data.bars import FREQS
+from services.data.sources.base import Source, SourceError
+from services.instruments import DEFAULT_UNIVERSE
+from services.settings import require
+from services.store import Store
+
+log = logging.getLogger("quantdesk.data")
+
+EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 3, 4
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Market-data defaults ([data] in config.toml)."""
+
+    source: str = "akshare"
+    """Where `data sync` downloads from: akshare (network) or demo (synthetic, offline)."""
+    universe: str = "demo"
+    """What the scheduled sync downloads: demo (the 20 listed instruments) or codes."""
+    history_start: str = "2016-01-01"
+    """First day of daily history when a symbol is synced for the first time."""
+    minute_days: int = 5
+    """Days of minute history fetched the first time (AkShare keeps about 5)."""
+
+    def __post_init__(self) -> None:
+        require(self.source in ("akshare", "demo"), "source", "must be akshare or demo")
+        try:
+            date.fromisoformat(self.history_start)
+        except ValueError:
+            require(
+                False,
+                "history_start",
+                f"expected a date like 2016-01-01, got {self.history_start!r}",
+            )
+        require(1 <= self.minute_days <= 60, "minute_days", "must be 1-60")
+
+
+@dataclass
+class SymbolOutcome:
+    vt_symbol: str
+    stored: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+    error: str = ""
+    skipped: str = ""
+
+
+@dataclass
+class SyncSummary:
+    freq: str
+    outcomes: list[SymbolOutcome]
+    snapshot: str = ""
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def stored(self) -> int:
+        return sum(o.stored for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[SymbolOutcome]:
+        return [o for o in self.outcomes if o.error]
+
+    @property
+    def quarantined(self) -> int:
+        return sum(o.quarantined for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return EXIT_FAILED
+        return EXIT_QUARANTINED if self.quarantined else EXIT_OK
+
+    def lines(self) -> list[str]:
+        rules: dict[str, int] = {}
+        for o in self.outcomes:
+            for rule, n in o.rules.items():
+                rules[rule] = rules.get(rule, 0) + n
+        text = [
+            f"{self.freq}: {len(self.outcomes)} symbols, {self.stored} rows stored, "
+            f"{sum(o.unchanged for o in self.outcomes)} already stored, "
+            f"{self.quarantined} quarantined, {len(self.failed)} failed "
+            f"in {self.seconds:.1f} s"
+        ]
+        if rules:
+            text.append(
+                "quarantined by rule: " + ", ".join(f"{r} {n}" for r, n in sorted(rules.items()))
+            )
+        text += [f"FAILED {o.vt_symbol}: {o.error}" for o in self.failed]
+        text += self.notes
+        if self.snapshot:
+            text.append(f"snapshot {self.snapshot}")
+        return text
+
+
+Progress = Callable[[int, int, SymbolOutcome], None]
+
+
+def resolve_universe(text: str) -> list[str]:
+    """``demo`` or comma-separated codes (``600519`` → 600519.SSE, ``000001`` → .SZSE)."""
+    if text.strip() == "demo":
+        return [i.vt_symbol for i in DEFAULT_UNIVERSE]
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if "." in part:
+            code, exchange = part.rsplit(".", 1)
+            out.append(f"{code}.{exchange.upper()}")
+        elif part.isdigit() and len(part) == 6:
+            out.append(f"{part}.{'SSE' if part[0] in '569' else 'SZSE'}")
+        else:
+            raise ValueError(f"cannot read symbol {part!r}: use 600519, 600519.SSE or AAPL.US")
+    if not out:
+        raise ValueError("the universe is empty: give demo or a list of codes")
+    return out
+
+
+class Syncer:
+    def __init__(self, store: Store, source: Source, config: DataConfig) -> None:
+        self.store = store
+        self.source = source
+        self.config = config
+
+    def sync(
+        self,
+        symbols: Sequence[str],
+        freq: str,
+        *,
+        start: date | None = None,
+        end: date | None = None,
+        progress: Progress | None = None,
+    ) -> SyncSummary:
+        if freq not in FREQS:
+            raise ValueError(f"unknown frequency {freq!r}: expected 1d or 1m")
+        t0 = datetime.now()
+        end = end or date.today()
+        summary = SyncSummary(freq, [])
+        calendar = self._calendar(summary)
+        names = self._names(summary)
+        for n, vt_symbol in enumerate(symbols, start=1):
+            outcome = self._one(vt_symbol, freq, start, end, calendar, names)
+            summary.outcomes.append(outcome)
+            if progress is not None:
+                progress(n, len(symbols), outcome)
+        if summary.stored:
+            summary.snapshot = self.store.snapshot(freq, f"sync-{self.source.name}")
+        summary.seconds = (datetime.now() - t0).total_seconds()
+        for line in summary.lines():
+            log.info("sync %s", line)
+        return summary
+
+    def _one(
+        self,
+        vt_symbol: str,
+        freq: str,
+        start: date | None,
+        end: date,
+        calendar: list[date],
+        names: dict[str, str],
+    ) -> SymbolOutcome:
+        outcome = SymbolOutcome(vt_symbol)
+        try:
+            begin = self._begin(vt_symbol, freq, start, end)
+            if begin > end or (calendar and not any(begin <= d <= end for d in calendar)):
+                outcome.skipped = "up to date"
+                return outcome
+            bars = self.source.bars(vt_symbol, freq, begin, end)
+            factors = self.source.factors(vt_symbol) if freq == "1d" else None
+            result = self.store.write_bars(
+                vt_symbol,
+                freq,
+                bars,
+                source=self.source.name,
+                name=names.get(vt_symbol.split(".")[0], ""),
+                factors=factors,
+            )
+        except SourceError as exc:
+            outcome.error = str(exc)
+            log.error("sync %s %s failed: %s", vt_symbol, freq, exc)
+            return outcome
+        except ValueError as exc:  # a symbol the source cannot serve
+            outcome.error = str(exc)
+            return outcome
+        outcome.stored, outcome.unchanged = result.stored, result.unchanged
+        outcome.quarantined = result.quarantined
+        outcome.rules = dict(result.report.counts)
+        return outcome
+
+    def _begin(self, vt_symbol: str, freq: str, start: date | None, end: date) -> date:
+        meta = self.store.meta(vt_symbol, freq)
+        if meta is not None and meta.last:
+            last = datetime.fromisoformat(meta.last)
+            resume = last.date() if freq == "1m" else last.date() + timedelta(days=1)
+            return max(resume, start) if start else resume
+        if start:
+            return start
+        if freq == "1m":
+            return end - timedelta(days=self.config.minute_days + 2)
+        return date.fromisoformat(self.config.history_start)
+
+    def _calendar(self, summary: SyncSummary) -> list[date]:
+        try:
+            days = self.source.calendar()
+        except SourceError as exc:
+            summary.notes.append(f"calendar not refreshed ({exc}); using the stored one")
+            return self.store.calendar()
+        self.store.write_calendar(days)
+        return days
+
+    def _names(self, summary: SyncSummary) -> dict[str, str]:
+        try:
+            return self.source.names()
+        except SourceError as exc:
+            summary.notes.append(f"names not refreshed ({exc})")
+            return {}
