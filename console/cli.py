@@ -18,10 +18,12 @@ EXIT_USAGE = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from console import data_cli
+
     parser = argparse.ArgumentParser(
         prog="quantdesk",
         description="Keyboard-driven trading console. Starts on a simulated market and a paper "
-        "account; press ? inside for every key.",
+        "account; press ? inside for every key. `quantdesk data --help` for market data.",
     )
     parser.add_argument(
         "--data-dir",
@@ -34,6 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)",
     )
     parser.add_argument("--version", action="version", version="quantdesk 0.1.0")
+    data_cli.add_parser(parser.add_subparsers(dest="command", metavar="COMMAND"))
     return parser.parse_args(argv)
 
 
@@ -49,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"quantdesk: cannot use data directory {data_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "data":
+        from console import data_cli
+        from services.logs import setup_file_logging
+
+        setup_file_logging(data_dir)
+        return data_cli.run(args, data_dir, config)
     return run_console(data_dir, config)
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from panes.keys import KEY_IDS
 from services.costs import CostConfig
+from services.data.fetch import FetchConfig
+from services.data.sync import DataConfig
 from services.instruments import DEFAULT_UNIVERSE, Universe
 from services.runtime import AccountConfig
 from services.settings import ConfigValueError, require
@@ -95,6 +97,8 @@ class Config:
     sim: SimConfig = field(default_factory=SimConfig)
     account: AccountConfig = field(default_factory=AccountConfig)
     costs: CostConfig = field(default_factory=CostConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     watchlist: WatchlistSection = field(default_factory=WatchlistSection)
     ui: UISection = field(default_factory=UISection)
     keys: dict[str, str] = field(default_factory=dict)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,8 @@ class Store:
         lib = self.library(library_for(freq))
         if not lib.has_symbol(vt_symbol):
             raise StoreError(f"no {freq} bars for {vt_symbol} in the store: sync or import first")
+        if isinstance(end, date) and not isinstance(end, datetime):
+            end = datetime.combine(end, time.max)  # a day as the end includes that whole day
         item = lib.read(vt_symbol, date_range=(start, end))
         meta = SymbolMeta.from_dict(item.metadata)
         frame: pd.DataFrame = item.data

@@ -1,0 +1,183 @@
+"""The AkShare source and sync, offline: fakes in AkShare's exact format replace
+``akshare.<function>`` at its import point; network faults end in retries and then
+a clear per-symbol failure, with nothing half written."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import akshare
+import pandas as pd
+import pytest
+import requests
+
+from services.data.fetch import FetchConfig, Fetcher
+from services.data.sources.akshare_source import AkShareSource
+from services.data.sources.demo import DemoSource
+from services.data.sync import EXIT_FAILED, EXIT_OK, DataConfig, Syncer
+from services.store import Store
+
+FAST = FetchConfig(attempts=3, backoff_s=0.0, timeout_s=0.5, min_interval_s=0.0)
+DAYS = pd.bdate_range("2026-11-02", "2026-11-20")
+
+
+def hist_frame(code: str, start: str, end: str) -> pd.DataFrame:
+    """``stock_zh_a_hist``'s output: 日期 as date objects, numbers, 成交量 in lots."""
+    days = [d for d in DAYS if pd.Timestamp(start) <= d <= pd.Timestamp(end)]
+    closes = [10.0 + 0.1 * i for i in range(len(days))]
+    return pd.DataFrame(
+        {
+            "日期": [d.date() for d in days],
+            "股票代码": code,
+            "开盘": closes,
+            "收盘": closes,
+            "最高": [c + 0.05 for c in closes],
+            "最低": [c - 0.05 for c in closes],
+            "成交量": [1000 + i for i in range(len(days))],
+            "成交额": [c * 100_000 for c in closes],
+            "振幅": 1.0,
+            "涨跌幅": 1.0,
+            "涨跌额": 0.1,
+            "换手率": 0.5,
+        }
+    )
+
+
+class FakeAkShare:
+    """Counts calls; ``faults[code]`` makes that code fail in a given way."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.faults: dict[str, str] = {}
+
+    def stock_zh_a_hist(
+        self,
+        symbol: str,
+        period: str,
+        start_date: str,
+        end_date: str,
+        adjust: str = "",
+        timeout: float | None = None,
+    ) -> pd.DataFrame:
+        self.calls[symbol] = self.calls.get(symbol, 0) + 1
+        fault = self.faults.get(symbol)
+        if fault == "timeout":
+            time.sleep(2)
+        if fault == "empty":
+            return pd.DataFrame()
+        if fault == "html":  # what requests' r.json() raises on an HTML error page
+            raise json.JSONDecodeError("Expecting value", "<html><body>502</body></html>", 0)
+        if fault == "5xx":
+            raise requests.exceptions.HTTPError("502 Server Error: Bad Gateway for url")
+        return hist_frame(symbol, start_date, end_date)
+
+    def stock_zh_a_daily(self, symbol: str, adjust: str = "", **_: Any) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"date": pd.to_datetime(["1990-12-19", "2026-11-10"]), "hfq_factor": ["1.0", "1.05"]}
+        )
+
+    def tool_trade_date_hist_sina(self) -> pd.DataFrame:
+        return pd.DataFrame({"trade_date": [d.date() for d in DAYS]})
+
+    def stock_info_a_code_name(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"code": ["600519", "000001", "600036"], "name": ["贵州茅台", "平安银行", "招商银行"]}
+        )
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAkShare]:
+    f = FakeAkShare()
+    for name in (
+        "stock_zh_a_hist",
+        "stock_zh_a_daily",
+        "tool_trade_date_hist_sina",
+        "stock_info_a_code_name",
+    ):
+        monkeypatch.setattr(akshare, name, getattr(f, name))
+    yield f
+
+
+def syncer(store: Store) -> Syncer:
+    return Syncer(store, AkShareSource(Fetcher(FAST)), DataConfig(history_start="2026-11-02"))
+
+
+SYMBOLS = ["600519.SSE", "000001.SZSE", "600036.SSE"]
+
+
+def test_sync_converts_lots_to_shares_and_stores_factors_and_names(
+    fake: FakeAkShare, store: Store
+) -> None:
+    summary = syncer(store).sync(SYMBOLS, "1d", end=date(2026, 11, 20))
+    assert summary.exit_code == EXIT_OK and summary.stored == 3 * len(DAYS)
+    bars = store.read_bars("600519.SSE", "1d")
+    assert bars["volume"].iloc[0] == 100_000.0  # 1,000 lots
+    meta = store.meta("600519.SSE", "1d")
+    assert meta is not None and meta.name == "贵州茅台" and meta.factors[-1] == ["2026-11-10", 1.05]
+    assert store.calendar()[0] == DAYS[0].date()
+    assert summary.snapshot.startswith("sync-akshare-")
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("timeout", "timed out after 0.5 s"),
+        ("empty", "the source returned no rows"),
+        ("html", "not data (an HTML error page?)"),
+        ("5xx", "HTTPError: 502 Server Error"),
+    ],
+)
+def test_network_faults_retry_then_fail_that_symbol_only(
+    fake: FakeAkShare, store: Store, fault: str, reason: str
+) -> None:
+    fake.faults["000001"] = fault
+    summary = syncer(store).sync(SYMBOLS, "1d", end=date(2026, 11, 20))
+    assert fake.calls["000001"] == FAST.attempts  # retried
+    [failed] = summary.failed
+    assert failed.vt_symbol == "000001.SZSE"
+    assert reason in failed.error and "after 3 attempts" in failed.error
+    assert store.meta("000001.SZSE", "1d") is None  # nothing half written
+    assert store.meta("600519.SSE", "1d").rows == len(DAYS)  # type: ignore[union-attr]
+    assert summary.exit_code == EXIT_FAILED
+    assert any(line.startswith("FAILED 000001.SZSE") for line in summary.lines())
+
+
+def test_incremental_sync_twice_writes_nothing_new_the_second_time(
+    fake: FakeAkShare, store: Store
+) -> None:
+    s = syncer(store)
+    s.sync(SYMBOLS, "1d", end=date(2026, 11, 13))
+    calls = dict(fake.calls)
+    s.sync(SYMBOLS, "1d", end=date(2026, 11, 20))  # fetches only the new week
+    assert store.meta("600519.SSE", "1d").rows == len(DAYS)  # type: ignore[union-attr]
+    again = s.sync(SYMBOLS, "1d", end=date(2026, 11, 20))
+    assert again.stored == 0 and all(o.skipped == "up to date" for o in again.outcomes)
+    assert fake.calls["600519"] == calls["600519"] + 1  # not asked a third time
+    assert again.snapshot == ""  # nothing new: no snapshot
+
+
+def test_an_interrupted_sync_resumes_without_duplicates(store: Store) -> None:
+    class Interrupting(DemoSource):
+        fail_on = "600036.SSE"
+
+        def bars(self, vt_symbol: str, freq: str, start: date, end: date) -> pd.DataFrame:
+            if vt_symbol == self.fail_on:
+                raise KeyboardInterrupt  # the user pressed ctrl+c mid-sync
+            return super().bars(vt_symbol, freq, start, end)
+
+    universe = ["600519.SSE", "000858.SZSE", "600036.SSE", "000001.SZSE"]
+    end = date(2026, 11, 20)
+    source = Interrupting(date(2026, 11, 23))
+    with pytest.raises(KeyboardInterrupt):
+        Syncer(store, source, DataConfig()).sync(universe, "1d", end=end)
+    assert store.meta("600519.SSE", "1d") is not None and store.meta("600036.SSE", "1d") is None
+    source.fail_on = ""
+    resumed = Syncer(store, source, DataConfig()).sync(universe, "1d", end=end)
+    assert resumed.exit_code == EXIT_OK
+    for symbol in universe:
+        bars = store.read_bars(symbol, "1d")
+        assert bars.index.is_unique and len(bars) == 2840
