@@ -22,6 +22,7 @@ from vnpy.trader.object import TickData
 from console import killtap
 from console.bridge import (
     Bridge,
+    JobChanged,
     LogLine,
     MarketRefreshed,
     OrdersUpdated,
@@ -33,6 +34,7 @@ from console.dialogs import ConfirmScreen, HelpScreen, TextPromptScreen, rearm_p
 from console.ticket import TicketDefaults, TicketScreen
 from panes.format import palette
 from panes.header import StatusHeader
+from panes.jobs import Jobs
 from panes.keys import KEYS, bindings
 from panes.log import LogPane
 from panes.orders import Orders
@@ -41,7 +43,7 @@ from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.checks import estimated_cost
 from services.control import RearmRefused
 from services.events import OrderIntent, TradingState
-from services.runtime import Services
+from services.runtime import MarketPrep, Services
 from services.store import StoreInfo
 from services.watchlist import WatchlistStore
 
@@ -81,7 +83,9 @@ class QuantdeskApp(App[None]):
         with Vertical(id="body"):
             with Horizontal(id="top"):
                 yield Watchlist(self.instruments, self.watchlist_store.load(), id="watchlist")
-                yield LogPane(id="log")
+                with Vertical(id="side"):
+                    yield Jobs(id="jobs")
+                    yield LogPane(id="log")
             with Horizontal(id="bottom"):
                 yield Positions(self.instruments, id="positions")
                 yield Orders(id="orders")
@@ -102,11 +106,10 @@ class QuantdeskApp(App[None]):
         header.state = self.services.control.state
         header.state_reason = self.services.control.reason
         self.bridge.register()
-        self.services.start()
         if self.bridge_thread:
             self.bridge.start()
         self.query_one(Watchlist).focus()
-        self.open_store()
+        self.prepare_market()
         if self.services.control.state is TradingState.HALTED:
             self.notify(
                 f"Trading is HALTED since {self.services.control.since:%Y-%m-%d %H:%M:%S} "
@@ -152,6 +155,20 @@ class QuantdeskApp(App[None]):
         header = self.query_one(StatusHeader)
         header.state = message.change.state
         header.state_reason = message.change.reason
+
+    @on(JobChanged)
+    def handle_job(self, message: JobChanged) -> None:
+        self.query_one(Jobs).update_jobs(self.services.scheduler.states())
+        update = message.update
+        if update.state == "failed":
+            self.notify(f"Job {update.name} failed: {update.detail}", severity="error", timeout=10)
+
+    @on(Jobs.RunRequested)
+    def handle_run_job(self, message: Jobs.RunRequested) -> None:
+        if self.services.scheduler.run_now(message.name):
+            self.notify(f"Job {message.name} started")
+        else:
+            self.notify(f"Job {message.name} is already running", severity="warning")
 
     @on(LogLine)
     def handle_log(self, message: LogLine) -> None:
@@ -320,18 +337,34 @@ class QuantdeskApp(App[None]):
             done,
         )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="store")
-    def open_store(self) -> StoreInfo:
-        """Open ArcticDB off the UI thread (its import alone takes ~0.5 s)."""
-        return self.services.store.open()
+    @work(thread=True, exclusive=True, exit_on_error=False, group="market")
+    def prepare_market(self) -> MarketPrep:
+        """Open ArcticDB and read yesterday's closes off the UI thread (~0.5 s; a first
+        start also writes the demo history)."""
+        return self.services.prepare_market()
+
+    def open_market(self, prep: MarketPrep) -> None:
+        """The store is ready (or not): open the market and start the scheduled jobs."""
+        self.store_info = prep.info
+        if prep.error:
+            self.notify(
+                f"Market data store unusable: {prep.error}. The market opens at reference prices.",
+                severity="error",
+                timeout=15,
+            )
+        if prep.seeded:
+            self.notify(f"First start: demo history written ({prep.seeded})", timeout=8)
+        self.services.start(prev_closes=prep.closes)
+        self.services.scheduler.start()
+        self.query_one(Jobs).update_jobs(self.services.scheduler.states())
 
     @on(Worker.StateChanged)
     def handle_worker_state(self, event: Worker.StateChanged) -> None:
         """One place for worker outcomes: errors are shown, never swallowed."""
         worker = event.worker
-        if worker.group == "store" and worker.state is WorkerState.SUCCESS:
-            info: StoreInfo = worker.result  # type: ignore[assignment]
-            self.store_info = info
+        if worker.group == "market" and worker.state is WorkerState.SUCCESS:
+            prep: MarketPrep = worker.result  # type: ignore[assignment]
+            self.open_market(prep)
         elif worker.state is WorkerState.ERROR:
             log.error("%s", worker.error)
             self.notify(f"{worker.error}", severity="error", timeout=15)

@@ -27,12 +27,14 @@ from services.book import AccountView
 from services.bus import BusStats
 from services.events import (
     EVENT_HANDLER_FAILED,
+    EVENT_JOB,
     EVENT_LOG_RECORDED,
     EVENT_ORDER,
     EVENT_TICK,
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
     HandlerFailed,
+    JobUpdated,
     LogRecorded,
     TradingStateChanged,
 )
@@ -79,6 +81,11 @@ class StateChanged(Message, bubble=False):
 
 
 @dataclass
+class JobChanged(Message, bubble=False):
+    update: JobUpdated
+
+
+@dataclass
 class LogLine(Message, bubble=False):
     record: LogRecorded
 
@@ -113,6 +120,7 @@ class Bridge:
         bus.register(EVENT_TRADING_STATE_CHANGED, self.on_state)
         bus.register(EVENT_LOG_RECORDED, self.on_log)
         bus.register(EVENT_HANDLER_FAILED, self.on_handler_failed)
+        bus.register(EVENT_JOB, self.on_job)
 
     def start(self) -> None:
         self._stop.clear()
@@ -143,6 +151,9 @@ class Bridge:
 
     def on_state(self, event: Event) -> None:
         self.app.post_message(StateChanged(event.data))
+
+    def on_job(self, event: Event) -> None:
+        self.app.post_message(JobChanged(event.data))
 
     def on_log(self, event: Event) -> None:
         self.app.post_message(LogLine(event.data))

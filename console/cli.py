@@ -79,6 +79,9 @@ def run_console(data_dir: Path, config: object) -> int:
             costs=config.costs,
             account=config.account,
             store=config.store.uri,
+            data=config.data,
+            fetch=config.fetch,
+            jobs=config.jobs,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig
 from services.instruments import DEFAULT_UNIVERSE, Universe
 from services.runtime import AccountConfig
+from services.scheduler import JobsConfig
 from services.settings import ConfigValueError, require
 from services.simulator import SimConfig
 
@@ -99,6 +100,7 @@ class Config:
     costs: CostConfig = field(default_factory=CostConfig)
     data: DataConfig = field(default_factory=DataConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     watchlist: WatchlistSection = field(default_factory=WatchlistSection)
     ui: UISection = field(default_factory=UISection)
     keys: dict[str, str] = field(default_factory=dict)

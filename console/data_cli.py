@@ -19,8 +19,7 @@ from rich.table import Table
 from console.config import Config
 from services.data.bars import FREQS, split_symbol
 from services.data.csvio import ImportError_, parse_mapping, read_csv
-from services.data.fetch import Fetcher
-from services.data.sources.base import Source
+from services.data.sources import make_source
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
 from services.store import Store, StoreError, store_uri
@@ -99,19 +98,11 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         return EXIT_USAGE
 
 
-def make_source(name: str, config: Config) -> Source:
-    if name == "demo":
-        from services.data.sources.demo import DemoSource
-
-        return DemoSource(config.sim.start_at.date())
-    from services.data.sources.akshare_source import AkShareSource
-
-    return AkShareSource(Fetcher(config.fetch))
-
-
 def _sync(args: argparse.Namespace, store: Store, config: Config) -> int:
     symbols = resolve_universe(args.universe or config.data.universe)
-    source = make_source(args.source or config.data.source, config)
+    source = make_source(
+        args.source or config.data.source, config.fetch, config.sim.start_at.date()
+    )
     syncer = Syncer(store, source, config.data)
     with Progress(
         TextColumn("[bold]sync {task.description}"),

@@ -29,6 +29,7 @@ __all__ = [
     "EVENT_HANDLER_FAILED",
     "EVENT_INTENT_REJECTED",
     "EVENT_INTENT_SUBMITTED",
+    "EVENT_JOB",
     "EVENT_LOG",
     "EVENT_LOG_RECORDED",
     "EVENT_ORDER",
@@ -41,6 +42,7 @@ __all__ = [
     "HandlerFailed",
     "IntentRejected",
     "IntentSubmitted",
+    "JobUpdated",
     "LogRecorded",
     "OrderIntent",
     "SessionRolled",
@@ -55,8 +57,10 @@ EVENT_INTENT_SUBMITTED = "qd.IntentSubmitted"
 EVENT_INTENT_REJECTED = "qd.IntentRejected"
 EVENT_SESSION_ROLLED = "qd.SessionRolled"
 EVENT_LOG_RECORDED = "qd.LogRecorded"
+EVENT_JOB = "qd.Job"
 
 Side = Literal["buy", "sell"]
+JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
 OrderKind = Literal["limit", "market"]
 
 
@@ -139,3 +143,16 @@ class LogRecorded:
     level: str
     source: str
     message: str
+
+
+@dataclass(frozen=True)
+class JobUpdated:
+    """A scheduled job started, progressed or finished (``result`` set when finished)."""
+
+    name: str
+    state: JobStatus
+    detail: str
+    at: datetime
+    seconds: float = 0.0
+    done: int = 0
+    total: int = 0

@@ -8,7 +8,9 @@ by the console after this) does the UI bridge see them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +19,27 @@ from vnpy.event import Event
 from services.bus import Bus
 from services.control import TradingControl
 from services.costs import CostConfig
+from services.data.fetch import FetchConfig
+from services.data.sources import make_source
+from services.data.sync import DataConfig, Syncer, resolve_universe
 from services.events import (
     EVENT_LOG,
     EVENT_ORDER,
     EVENT_SESSION_ROLLED,
     EVENT_TICK,
     EVENT_TRADE,
+    JobStatus,
 )
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.journal import Journal
 from services.market import MarketCache
 from services.orders import OrderService
 from services.portfolio import Portfolio
+from services.scheduler import JobResult, JobsConfig, Scheduler
 from services.settings import require
 from services.sim_gateway import SimGateway
 from services.simulator import SimConfig
-from services.store import Store, store_uri
+from services.store import Store, StoreError, StoreInfo, store_uri
 
 log = logging.getLogger("quantdesk.runtime")
 gateway_log = logging.getLogger("quantdesk.gateway")
@@ -49,6 +56,16 @@ class AccountConfig:
         require(self.initial_cash > 0, "initial_cash", "must be a positive amount of CNY")
 
 
+@dataclass(frozen=True)
+class MarketPrep:
+    """What opening the store found: its info, yesterday's closes, a demo seeding, an error."""
+
+    info: StoreInfo | None
+    closes: dict[str, float]
+    seeded: str
+    error: str
+
+
 @dataclass
 class Services:
     """Everything behind the screen; the App gets this injected."""
@@ -63,20 +80,95 @@ class Services:
     control: TradingControl
     orders: OrderService
     store: Store
+    scheduler: Scheduler
+    data: DataConfig
+    fetch: FetchConfig
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
 
-    def start(self) -> None:
-        """Start dispatching and open the market (non-blocking)."""
+    def start(self, prev_closes: dict[str, float] | None = None) -> None:
+        """Start dispatching and open the market (non-blocking).
+
+        ``prev_closes``: yesterday's closes (from the store) where the market opens;
+        without them, the instruments' reference prices.
+        """
         if self.started:
             return
+        if prev_closes:
+            self.gateway.market.set_prev_closes(prev_closes)
         self.bus.start()
         self.gateway.connect({"paced": self.paced})
         self.started = True
 
+    def prepare_market(self) -> MarketPrep:
+        """Open the store (seeding demo history into an empty one) and read the last closes.
+
+        Never raises: a store that cannot be used is reported in ``error`` and the
+        market opens at reference prices. Blocking (~0.5 s; a first start also writes
+        the demo history): run it off the UI thread.
+        """
+        try:
+            info = self.store.open()
+            seeded = ""
+            if not self.store.symbols("1d"):
+                seeded = self._seed_demo_history()
+            closes = self.last_closes()
+        except (StoreError, OSError, ValueError) as exc:
+            log.error("market data store unusable (%s): the market opens at reference prices", exc)
+            return MarketPrep(None, {}, "", str(exc))
+        return MarketPrep(info, closes, seeded, "")
+
+    def last_closes(self) -> dict[str, float]:
+        """The last stored daily close before the simulated day, per listed instrument."""
+        day = self.gateway.market.trading_day
+        closes: dict[str, float] = {}
+        for inst in self.universe.instruments:
+            if self.store.meta(inst.vt_symbol, "1d") is None:
+                continue
+            bars = self.store.read_bars(inst.vt_symbol, "1d", end=day - timedelta(days=1))
+            if len(bars):
+                closes[inst.vt_symbol] = float(bars["close"].iloc[-1])
+        return closes
+
+    def _seed_demo_history(self) -> str:
+        from services.data.sources.demo import DemoSource
+
+        day = self.gateway.market.trading_day
+        log.info(
+            "empty store: writing demo history for the %d listed instruments", len(self.universe)
+        )
+        source = DemoSource(day, instruments=self.universe.instruments)
+        symbols = [i.vt_symbol for i in self.universe.instruments]
+        lines = []
+        for freq in ("1d", "1m"):
+            summary = Syncer(self.store, source, self.data).sync(symbols, freq, end=day)
+            lines.append(summary.lines()[0])
+        return "; ".join(lines)
+
+    def daily_sync(self, progress: Callable[[int, int, str], None]) -> JobResult:
+        """The scheduled job: sync the configured universe's daily bars."""
+        source = make_source(self.data.source, self.fetch, self.gateway.market.trading_day)
+        symbols = resolve_universe(self.data.universe)
+        summary = Syncer(self.store, source, self.data).sync(
+            symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)
+        )
+        state: JobStatus = "failed"
+        if summary.exit_code == 0:
+            state = "ok"
+        elif summary.exit_code == 3:
+            state = "warning"
+        return state, " · ".join(summary.lines()[:3])
+
+    def is_trading_day(self, day: date) -> bool:
+        """By the stored exchange calendar (weekdays when none is stored yet)."""
+        calendar = self.store.calendar()
+        return day in calendar if calendar and calendar[-1] >= day else day.weekday() < 5
+
     def stop(self) -> None:
+        self.scheduler.stop()
         if not self.started:
+            self.journal.close()
             return
         self.gateway.close()
         self.bus.stop()
@@ -106,6 +198,9 @@ def build_services(
     instruments: tuple[Instrument, ...] = DEFAULT_UNIVERSE,
     paced: bool = True,
     store: str = "",
+    data: DataConfig | None = None,
+    fetch: FetchConfig | None = None,
+    jobs: JobsConfig | None = None,
 ) -> Services:
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -134,7 +229,9 @@ def build_services(
     bus.register(EVENT_ORDER, orders.on_order)
     bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled)
     bus.register(EVENT_LOG, _log_gateway)
-    return Services(
+    jobs = jobs or JobsConfig()
+    scheduler = Scheduler(bus, journal, jobs)
+    services = Services(
         data_dir=data_dir,
         bus=bus,
         journal=journal,
@@ -145,5 +242,12 @@ def build_services(
         control=control,
         orders=orders,
         store=Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log"),
+        scheduler=scheduler,
+        data=data or DataConfig(),
+        fetch=fetch or FetchConfig(),
         paced=paced,
     )
+    if jobs.daily_sync:
+        scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)
+    scheduler.trading_day = services.is_trading_day
+    return services

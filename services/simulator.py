@@ -119,6 +119,20 @@ class SimMarket:
         for state in self._states:
             state.quote = self._open_quote(state)
 
+    def set_prev_closes(self, closes: dict[str, float]) -> None:
+        """Open today's session from these previous closes (e.g. the store's last daily bars).
+
+        Only before the first step: the price process must not jump mid-session.
+        """
+        if self.steps:
+            raise RuntimeError("previous closes can only be set before the market moves")
+        for vt_symbol, close in closes.items():
+            state = self._index.get(vt_symbol)
+            if state is not None and close > 0:
+                state.prev_close = state.instrument.round_price(close)
+                state.fair = state.prev_close
+                state.quote = self._open_quote(state)
+
     @property
     def clock(self) -> datetime:
         return self._clock

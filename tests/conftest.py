@@ -8,17 +8,21 @@ from pathlib import Path
 import pytest
 
 from services.costs import CostConfig
+from services.data.sync import DataConfig
 from services.runtime import AccountConfig, Services, build_services
+from services.scheduler import JobsConfig
 from services.simulator import SimConfig
 
 
-def make_services(data_dir: Path, **sim: object) -> Services:
+def make_services(data_dir: Path, jobs: JobsConfig | None = None, **sim: object) -> Services:
     return build_services(
         data_dir,
         sim=SimConfig(**sim),  # type: ignore[arg-type]
         costs=CostConfig(),
         account=AccountConfig(),
         paced=False,
+        data=DataConfig(source="demo"),
+        jobs=jobs or JobsConfig(daily_sync=""),
     )
 
 

@@ -1,8 +1,14 @@
-"""An App over the paused simulator; tests move the market and flush frames explicitly."""
+"""An App over the paused simulator; tests move the market and flush frames explicitly.
+
+The store is seeded with demo history once per session and copied into each
+test's data directory, so that the market opens from stored closes as in real
+use without every test paying for the seeding.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,13 +19,30 @@ from console.app import QuantdeskApp
 from console.config import Config
 from services.bus import BusStats
 from services.runtime import Services
+from services.scheduler import JobsConfig
 from services.watchlist import WatchlistStore
 from tests.conftest import make_services
 
+_TEMPLATE: list[Path] = []
+NO_JOBS = Config(jobs=JobsConfig(daily_sync=""))  # next-run times depend on today's date
 
-def build_app(data_dir: Path, **sim: object) -> QuantdeskApp:
-    services = make_services(data_dir, **sim)
-    config = Config()
+
+@pytest.fixture(scope="session", autouse=True)
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    template = tmp_path_factory.mktemp("seeded")
+    services = make_services(template)
+    prep = services.prepare_market()
+    assert prep.error == "" and prep.seeded, prep
+    services.stop()
+    _TEMPLATE.append(template)
+    yield template
+
+
+def build_app(data_dir: Path, config: Config = NO_JOBS, **sim: object) -> QuantdeskApp:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if _TEMPLATE and not (data_dir / "arctic").exists():
+        shutil.copytree(_TEMPLATE[0] / "arctic", data_dir / "arctic")
+    services = make_services(data_dir, jobs=config.jobs, **sim)
     store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols, services.universe)
     app = QuantdeskApp(services, config, store, bridge_thread=False)
     # Bus timings vary run to run; everything else on screen is deterministic.
@@ -33,10 +56,13 @@ def app(tmp_path: Path) -> Iterator[QuantdeskApp]:
 
 
 async def settle(pilot: Pilot[None], steps: int = 0) -> None:
-    """Move the market ``steps`` quotes, let the bus drain, draw one frame."""
+    """Wait for the market to open, move it ``steps`` quotes, let the bus drain, draw a frame."""
     app = pilot.app
     assert isinstance(app, QuantdeskApp)
     services: Services = app.services
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    assert services.started, "the market did not open"
     if steps:
         services.gateway.advance(steps)
     assert await asyncio.to_thread(services.bus.wait_idle)

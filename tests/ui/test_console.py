@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from textual.widgets import Input, Static
@@ -238,3 +239,34 @@ async def test_the_command_palette_offers_the_kill_switch(app: QuantdeskApp) -> 
         await pilot.pause()
         assert app.services.control.state is TradingState.HALTED
         assert app.services.control.reason == "kill switch (palette)"
+
+
+async def test_the_jobs_pane_shows_the_daily_sync_and_runs_it_now(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console.config import Config
+    from panes.jobs import Jobs
+    from services.scheduler import JobsConfig
+    from tests.ui.conftest import build_app
+
+    app = build_app(tmp_path, Config(jobs=JobsConfig()))  # the default 15:30 daily sync
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        jobs = app.query_one(Jobs)
+        assert list(jobs.rows) == ["daily_sync"]
+        [state] = app.services.scheduler.states()
+        assert state.next_run is not None and state.next_run.hour == 15
+        assert state.next_run.minute == 30 and state.next_run.weekday() < 5
+        await pilot.press("5")  # focus the jobs pane
+        assert app.focused is jobs
+        await pilot.press("r")  # run now: the demo source, the demo universe
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if app.services.scheduler.states()[0].last_state:
+                break
+        await asyncio.to_thread(app.services.bus.wait_idle)
+        await pilot.pause()
+        [state] = app.services.scheduler.states()
+        assert state.last_state == "ok", state.last_detail
+        assert "20 symbols" in state.last_detail
+        cell = str(jobs.get_cell("daily_sync", "result"))
+        assert cell.startswith("ok ")
+        assert app.services.journal.entries("job")[-1]["payload"]["state"] == "ok"
