@@ -29,8 +29,10 @@ from services.data.validate import Report, validate
 log = logging.getLogger("quantdesk.store")
 
 LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference")
+EMPTY = empty()  # shared, never modified: a placeholder for "nothing stored here"
 CALENDAR_SYMBOL = "calendar.SSE"
 COMPACT_RATIO = 8  # compact when a symbol has 8x more row slices than compaction would leave
+COMPACT_EVERY = 50  # appends between two compaction checks
 
 
 class StoreError(RuntimeError):
@@ -80,6 +82,8 @@ class SymbolMeta:
     gaps: list[str] = field(default_factory=list)
     suspensions: list[str] = field(default_factory=list)
     issues: dict[str, int] = field(default_factory=dict)  # rule -> quarantined rows
+    last_close: float = 0.0  # so an append after the last bar needs no read for its checks
+    appends: int = 0  # appends since the last compaction
 
     def factor_list(self) -> Factors:
         return [(date.fromisoformat(d), float(f)) for d, f in self.factors]
@@ -104,6 +108,7 @@ class Store:
         self.uri = uri
         self.log_file = log_file  # ArcticDB's native logger writes here, not to the terminal
         self._arctic: Any = None
+        self._calendar: list[date] | None = None  # read once, replaced on write
 
     def open(self) -> StoreInfo:
         try:
@@ -157,26 +162,52 @@ class Store:
         how: str = "none",
     ) -> pd.DataFrame:
         """Stored bars in [start, end], adjusted on read (``none``, ``qfq`` or ``hfq``)."""
+        from arcticdb.exceptions import NoDataFoundException
+
         lib = self.library(library_for(freq))
-        if not lib.has_symbol(vt_symbol):
-            raise StoreError(f"no {freq} bars for {vt_symbol} in the store: sync or import first")
         if isinstance(end, date) and not isinstance(end, datetime):
             end = datetime.combine(end, time.max)  # a day as the end includes that whole day
-        item = lib.read(vt_symbol, date_range=(start, end))
+        try:  # no date_range unless asked: an open range still costs a filtering pass
+            item = lib.read(vt_symbol, date_range=(start, end) if start or end else None)
+        except NoDataFoundException:  # (NoSuchVersionException is one)
+            raise StoreError(
+                f"no {freq} bars for {vt_symbol} in the store: sync or import first"
+            ) from None
         meta = SymbolMeta.from_dict(item.metadata)
         frame: pd.DataFrame = item.data
-        return adjust(frame, meta.factor_list(), how)
+        return adjust(frame, meta.factor_list(), how, inplace=True)
+
+    def read_many(
+        self, symbols: list[str], freq: str, how: str = "none"
+    ) -> dict[str, pd.DataFrame]:
+        """Whole histories of many symbols in one batched ArcticDB read, adjusted."""
+        lib = self.library(library_for(freq))
+        items = lib.read_batch(symbols)
+        out: dict[str, pd.DataFrame] = {}
+        for symbol, item in zip(symbols, items, strict=True):
+            if not hasattr(item, "data"):  # a DataError for that symbol
+                raise StoreError(f"no {freq} bars for {symbol} in the store: sync or import first")
+            factors = SymbolMeta.from_dict(item.metadata).factor_list()
+            out[symbol] = adjust(item.data, factors, how, inplace=True)
+        return out
 
     def calendar(self) -> list[date]:
-        lib = self.library("reference")
-        if not lib.has_symbol(CALENDAR_SYMBOL):
-            return []
-        frame = lib.read(CALENDAR_SYMBOL).data
-        return [d.date() for d in pd.DatetimeIndex(frame.index)]
+        """The stored exchange calendar (cached: every daily write checks gaps against it)."""
+        if self._calendar is None:
+            lib = self.library("reference")
+            if not lib.has_symbol(CALENDAR_SYMBOL):
+                return []
+            index = pd.DatetimeIndex(lib.read(CALENDAR_SYMBOL).data.index)
+            self._calendar = list(index.date)
+        return self._calendar
 
     def write_calendar(self, days: list[date]) -> None:
-        index = pd.DatetimeIndex(sorted(set(days)), name="datetime")
+        unique = sorted(set(days))
+        if unique == self._calendar:
+            return
+        index = pd.DatetimeIndex(unique, name="datetime")
         self.library("reference").write(CALENDAR_SYMBOL, pd.DataFrame({"open": 1}, index=index))
+        self._calendar = unique
 
     # -- writing -----------------------------------------------------------------------------
     def write_bars(
@@ -192,23 +223,32 @@ class Store:
         rejects: pd.DataFrame | None = None,
         sync_time: datetime | None = None,
     ) -> WriteResult:
-        """Validate ``bars`` and store the clean rows with the symbol's metadata, atomically."""
+        """Validate ``bars`` and store the clean rows with the symbol's metadata, atomically.
+
+        ``bars`` are taken in the order given (the ``out_of_order`` rule sees it).
+        """
+        from arcticdb.exceptions import NoDataFoundException
+
         lib = self.library(library_for(freq))
-        exists = lib.has_symbol(vt_symbol)
-        meta = (
-            SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata) if exists else SymbolMeta()
-        )
+        try:
+            meta = SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
+            exists = True
+        except NoDataFoundException:  # (NoSuchVersionException is one)
+            meta, exists = SymbolMeta(), False
         if factors is not None:  # plain floats: numpy ones would make ArcticDB pickle (and warn)
             meta.factors = [[d.isoformat(), float(f)] for d, f in factors]
-        bars = bars.sort_index(kind="stable") if bars.index.is_monotonic_increasing else bars
-        stored = empty()
+        stored = context = EMPTY
         if exists and len(bars):
             lo, hi = bars.index.min(), bars.index.max()
-            stored = lib.read(vt_symbol, date_range=(lo, hi)).data
-            before = lib.read(vt_symbol, date_range=(None, lo)).data
-            context = pd.concat([before.tail(1), stored])
-        else:
-            context = empty()
+            if meta.last and lo > pd.Timestamp(meta.last) and meta.last_close > 0:
+                # The incremental case: nothing stored overlaps, the last close is in metadata.
+                context = pd.DataFrame(
+                    {"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last])
+                )
+            else:
+                stored = lib.read(vt_symbol, date_range=(lo, hi)).data
+                before = lib.read(vt_symbol, date_range=(None, lo)).data
+                context = pd.concat([before.tail(1), stored])
         fresh, unchanged = _drop_already_stored(bars, stored)
         report = validate(
             fresh,
@@ -241,7 +281,8 @@ class Store:
             0 if rejects is None else len(rejects),
             version,
         )
-        log.info("%s", result.summary())
+        level = logging.WARNING if result.quarantined else logging.DEBUG
+        log.log(level, "%s", result.summary())  # the sync and the CLI report the totals
         return result
 
     def _store_clean(
@@ -257,22 +298,29 @@ class Store:
             return int(lib.write_metadata(vt_symbol, _meta_dict(meta)).version) if exists else -1
         if not exists:
             _set_range(meta, clean.index.min(), clean.index.max(), len(clean))
+            meta.last_close = float(clean["close"].iloc[-1])
             return int(lib.write(vt_symbol, clean, metadata=_meta_dict(meta)).version)
-        described = lib.get_description(vt_symbol)
-        last = described.date_range[1]
-        first = described.date_range[0]
-        total = described.row_count + len(clean)
-        _set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
+        first, last = pd.Timestamp(meta.first), pd.Timestamp(meta.last)
+        total = meta.rows + len(clean)
         if clean.index.min() > last:  # the common case: new bars after the stored ones
+            _set_range(meta, first, clean.index.max(), total)
+            meta.last_close = float(clean["close"].iloc[-1])
+            meta.appends += 1
             version = lib.append(vt_symbol, clean, metadata=_meta_dict(meta)).version
         else:  # bars inside the stored range: rewrite that range with both, in one version
+            _set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
+            if clean.index.max() >= last:
+                meta.last_close = float(clean["close"].iloc[-1])
             merged = pd.concat([stored, clean]).sort_index(kind="stable")
             version = lib.update(vt_symbol, merged, metadata=_meta_dict(meta)).version
         # Many small appends fragment a symbol (reads slow down ~18x after 2,000 of them):
-        # compact once the fragments are many times what compaction would leave.
-        plan = lib.compact_data_explain_plan(vt_symbol)
-        if plan.num_row_slices_before > max(COMPACT_RATIO * plan.num_row_slices_after, 1):
-            version = lib.compact_data(vt_symbol, prune_previous_versions=False).version
+        # every COMPACT_EVERY appends, compact if the fragments are many times the minimum.
+        if meta.appends >= COMPACT_EVERY:
+            plan = lib.compact_data_explain_plan(vt_symbol)
+            if plan.num_row_slices_before > COMPACT_RATIO * plan.num_row_slices_after:
+                lib.compact_data(vt_symbol, prune_previous_versions=False)
+            meta.appends = 0
+            version = lib.write_metadata(vt_symbol, _meta_dict(meta)).version
         return int(version)
 
     def _quarantine(
