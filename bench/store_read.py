@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--minute-rows", type=int, default=2_000_000)
     parser.add_argument("--symbols", type=int, default=1000)
     parser.add_argument("--daily-rows", type=int, default=2500)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=10)  # big frames: allocation noise
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="qd-bench-read-"))
     try:
