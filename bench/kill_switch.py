@@ -65,6 +65,9 @@ async def run(runs: int) -> dict[str, object]:
     services.bus.register("bench.noise", lambda e: None)
     latencies, depths = [], []
     async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()  # the store opens, then the market
+        while not services.started:
+            await pilot.pause(0.1)
         await asyncio.to_thread(services.bus.wait_idle)
         tick = services.market.get("600519.SSE")
         assert tick is not None

@@ -68,7 +68,11 @@ async def run(symbols: int, rate: float, seconds: float) -> dict[str, object]:
             depths.append(services.bus.depth)
 
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.pause(2.0)  # warm-up: first frames, ArcticDB worker
+        # The market opens once the store is ready (a first start writes demo history).
+        await app.workers.wait_for_complete()
+        while not services.started:
+            await pilot.pause(0.1)
+        await pilot.pause(2.0)  # warm-up: first frames
         latencies.clear()
         steps0 = services.gateway.market.steps
         sampler = threading.Thread(target=sample_depth, daemon=True)
