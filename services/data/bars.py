@@ -16,6 +16,16 @@ import pandas as pd
 Freq = Literal["1d", "1m"]
 FREQS: tuple[Freq, ...] = ("1d", "1m")
 COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+AKSHARE_COLUMNS = {  # AkShare's Chinese column names (daily: 日期, minute: 时间)
+    "日期": "date",
+    "时间": "datetime",
+    "开盘": "open",
+    "收盘": "close",
+    "最高": "high",
+    "最低": "low",
+    "成交量": "volume",
+    "成交额": "amount",
+}
 PRICES = ("open", "high", "low", "close")
 
 

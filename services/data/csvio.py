@@ -28,19 +28,9 @@ import numpy as np
 import pandas as pd
 
 from services.data.adjust import Factors
-from services.data.bars import COLUMNS, normalize
+from services.data.bars import AKSHARE_COLUMNS, COLUMNS, normalize
 
 YAHOO = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
-AKSHARE = {
-    "日期": "date",
-    "时间": "datetime",
-    "开盘": "open",
-    "收盘": "close",
-    "最高": "high",
-    "最低": "low",
-    "成交量": "volume",
-    "成交额": "amount",
-}
 ENGLISH = {
     "date": "date",
     "time": "time",
@@ -154,7 +144,7 @@ def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dic
             "volume": "Volume",
         }
     if {"日期", "开盘", "收盘"} <= set(header) or {"时间", "开盘", "收盘"} <= set(header):
-        return "akshare", {AKSHARE[h]: h for h in header if h in AKSHARE}
+        return "akshare", {AKSHARE_COLUMNS[h]: h for h in header if h in AKSHARE_COLUMNS}
     lowered = {h.lower().replace(" ", ""): h for h in header}
     columns = {ENGLISH[k]: h for k, h in lowered.items() if k in ENGLISH}
     if {"open", "high", "low", "close"} <= set(columns) and (

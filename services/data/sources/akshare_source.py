@@ -16,20 +16,10 @@ from typing import Any
 import pandas as pd
 
 from services.data.adjust import Factors, factors_from_frame
-from services.data.bars import normalize, split_symbol
+from services.data.bars import AKSHARE_COLUMNS, normalize, split_symbol
 from services.data.fetch import EmptyResponse, Fetcher
 from services.data.sources.base import kind_of
 
-CN = {
-    "日期": "date",
-    "时间": "date",
-    "开盘": "open",
-    "收盘": "close",
-    "最高": "high",
-    "最低": "low",
-    "成交量": "volume",
-    "成交额": "amount",
-}
 EN = {
     "date": "date",
     "open": "open",
@@ -52,13 +42,14 @@ def _canonical(frame: Any, names: dict[str, str], lots: bool) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame) or frame.empty:
         raise EmptyResponse("the source returned no rows")
     present = {k: v for k, v in names.items() if k in frame.columns}
-    if "date" not in present.values() or not {"open", "close"} <= set(present.values()):
+    stamp = "date" if "date" in present.values() else "datetime"
+    if stamp not in present.values() or not {"open", "close"} <= set(present.values()):
         raise ValueError(f"unexpected columns from the source: {list(frame.columns)}")
     renamed = frame.rename(columns=present)
     out = renamed[
         [c for c in ("open", "high", "low", "close", "volume", "amount") if c in renamed.columns]
     ].copy()
-    out.index = pd.DatetimeIndex(pd.to_datetime(renamed["date"], errors="coerce"))
+    out.index = pd.DatetimeIndex(pd.to_datetime(renamed[stamp], errors="coerce"))
     bars = normalize(out)
     if lots:
         bars["volume"] = bars["volume"] * 100
@@ -93,7 +84,7 @@ class AkShareSource:
                     )
                 else:
                     raise ValueError(f"minute bars are not available for {kind} symbols")
-                return _canonical(raw, CN, lots=True)
+                return _canonical(raw, AKSHARE_COLUMNS, lots=True)
             if kind == "stock":
                 raw = ak.stock_zh_a_hist(
                     symbol=code, period="daily", start_date=d0, end_date=d1, adjust=""
@@ -110,7 +101,7 @@ class AkShareSource:
                 raw = ak.stock_us_daily(symbol=code, adjust="")
             bars = _canonical(
                 raw,
-                CN if kind in ("stock", "etf", "index") else EN,
+                AKSHARE_COLUMNS if kind in ("stock", "etf", "index") else EN,
                 lots=kind in ("stock", "etf", "index"),
             )
             bars = bars[(bars.index >= pd.Timestamp(start)) & (bars.index <= pd.Timestamp(end))]

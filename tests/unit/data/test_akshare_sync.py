@@ -181,3 +181,33 @@ def test_an_interrupted_sync_resumes_without_duplicates(store: Store) -> None:
     for symbol in universe:
         bars = store.read_bars(symbol, "1d")
         assert bars.index.is_unique and len(bars) == 2840
+
+
+def test_minute_bars_in_akshare_format(monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
+    def minute(
+        symbol: str, start_date: str, end_date: str, period: str, adjust: str
+    ) -> pd.DataFrame:
+        # ``stock_zh_a_hist_min_em(period="1")``: 时间 as text, 成交量 in lots, 均价
+        return pd.DataFrame(
+            {
+                "时间": ["2026-11-20 09:31:00", "2026-11-20 09:32:00"],
+                "开盘": [10.0, 10.01],
+                "收盘": [10.01, 10.02],
+                "最高": [10.02, 10.03],
+                "最低": [9.99, 10.0],
+                "成交量": [12, 30],
+                "成交额": [12012.0, 30060.0],
+                "均价": [10.01, 10.02],
+            }
+        )
+
+    monkeypatch.setattr(akshare, "stock_zh_a_hist_min_em", minute)
+    monkeypatch.setattr(
+        akshare, "tool_trade_date_hist_sina", FakeAkShare().tool_trade_date_hist_sina
+    )
+    monkeypatch.setattr(akshare, "stock_info_a_code_name", FakeAkShare().stock_info_a_code_name)
+    summary = syncer(store).sync(["600519.SSE"], "1m", end=date(2026, 11, 20))
+    assert summary.exit_code == EXIT_OK
+    bars = store.read_bars("600519.SSE", "1m")
+    assert list(bars.index.strftime("%H:%M")) == ["09:31", "09:32"]
+    assert bars["volume"].tolist() == [1200.0, 3000.0]
