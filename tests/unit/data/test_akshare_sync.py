@@ -211,3 +211,64 @@ def test_minute_bars_in_akshare_format(monkeypatch: pytest.MonkeyPatch, store: S
     bars = store.read_bars("600519.SSE", "1m")
     assert list(bars.index.strftime("%H:%M")) == ["09:31", "09:32"]
     assert bars["volume"].tolist() == [1200.0, 3000.0]
+
+
+def _cn_daily(**_: Any) -> pd.DataFrame:
+    """``fund_etf_hist_em`` / ``index_zh_a_hist``: 日期 as text, 成交量 in lots."""
+    return pd.DataFrame(
+        {
+            "日期": ["2026-11-19", "2026-11-20"],
+            "开盘": [4.5, 4.6],
+            "收盘": [4.6, 4.61],
+            "最高": [4.62, 4.65],
+            "最低": [4.48, 4.58],
+            "成交量": [1000, 2000],
+            "成交额": [460000.0, 922000.0],
+            "振幅": 1.0,
+            "涨跌幅": 0.5,
+            "涨跌额": 0.02,
+            "换手率": 0.1,
+        }
+    )
+
+
+def _sina_daily(**_: Any) -> pd.DataFrame:
+    """``stock_hk_daily`` / ``stock_us_daily``: the whole history, date objects, shares."""
+    days = [date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20)]
+    return pd.DataFrame(
+        {
+            "date": days,
+            "open": [300.0, 301.0, 302.0],
+            "high": [305.0, 306.0, 307.0],
+            "low": [299.0, 300.0, 301.0],
+            "close": [301.0, 302.0, 303.0],
+            "volume": [1e6, 2e6, 3e6],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("symbol", "function", "fake", "volume"),
+    [
+        ("510300.SSE", "fund_etf_hist_em", _cn_daily, [100_000.0, 200_000.0]),
+        ("000300.INDEX", "index_zh_a_hist", _cn_daily, [100_000.0, 200_000.0]),
+        ("00700.HK", "stock_hk_daily", _sina_daily, [2e6, 3e6]),
+        ("AAPL.US", "stock_us_daily", _sina_daily, [2e6, 3e6]),
+    ],
+)
+def test_etf_index_hk_and_us_daily_bars(
+    monkeypatch: pytest.MonkeyPatch, symbol: str, function: str, fake: Any, volume: list[float]
+) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def recorder(**kwargs: Any) -> pd.DataFrame:
+        calls.append(kwargs)
+        return fake(**kwargs)
+
+    monkeypatch.setattr(akshare, function, recorder)
+    source = AkShareSource(Fetcher(FAST))
+    bars = source.bars(symbol, "1d", date(2026, 11, 19), date(2026, 11, 20))
+    assert len(calls) == 1
+    assert list(bars.index.date) == [date(2026, 11, 19), date(2026, 11, 20)]  # range applied
+    assert bars["volume"].tolist() == volume
+    assert source.factors(symbol) == []  # factors are fetched for A-share stocks only
