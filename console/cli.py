@@ -82,6 +82,7 @@ def run_console(data_dir: Path, config: object) -> int:
             data=config.data,
             fetch=config.fetch,
             jobs=config.jobs,
+            universes=config.universes,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

@@ -19,7 +19,7 @@ from typing import Any
 from panes.keys import KEY_IDS
 from services.costs import CostConfig
 from services.data.fetch import FetchConfig
-from services.data.sync import DataConfig
+from services.data.sync import DataConfig, resolve_universe
 from services.instruments import DEFAULT_UNIVERSE, Universe
 from services.runtime import AccountConfig
 from services.scheduler import JobsConfig
@@ -103,6 +103,8 @@ class Config:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     watchlist: WatchlistSection = field(default_factory=WatchlistSection)
     ui: UISection = field(default_factory=UISection)
+    universes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Named symbol lists for `data sync --universe NAME` and [data] universe."""
     keys: dict[str, str] = field(default_factory=dict)
     """Key remapping by binding id, e.g. kill = "ctrl+x" (ids are listed in the help screen)."""
     source: str = "built-in defaults"
@@ -111,7 +113,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else typing.get_type_hints(Config)[f.name]
     for f in fields(Config)
-    if f.name not in ("keys", "source")
+    if f.name not in ("keys", "universes", "source")
 }
 
 
@@ -150,7 +152,7 @@ def load_config(path: Path | None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], source: str) -> Config:
-    _reject_unknown(raw, set(SECTIONS) | {"keys"}, source, "")
+    _reject_unknown(raw, set(SECTIONS) | {"keys", "universes"}, source, "")
     built: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         section = raw.get(name, {})
@@ -164,7 +166,30 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
     for key_id, value in keys.items():
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f'{source}: [keys] {key_id}: expected a key name like "ctrl+x"')
-    return Config(**built, keys=dict(keys), source=source)
+    universes = _universes(raw.get("universes", {}), source)
+    try:
+        resolve_universe(built["data"].universe, universes)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{source}: [data] universe: {exc} (or name one of [universes]: "
+            f"{', '.join(sorted(universes)) or 'none defined'})"
+        ) from None
+    return Config(**built, universes=universes, keys=dict(keys), source=source)
+
+
+def _universes(table: Any, source: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(table, dict):
+        raise ConfigError(f'{source}: [universes] must be a table of name = ["600519.SSE", ...]')
+    out: dict[str, tuple[str, ...]] = {}
+    for name, symbols in table.items():
+        where = f"{source}: [universes] {name}"
+        if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+            raise ConfigError(f'{where}: expected a list of symbols like ["600519.SSE"]')
+        try:
+            out[name] = tuple(resolve_universe(",".join(symbols)))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return out
 
 
 def _reject_unknown(table: dict[str, Any], known: set[str], source: str, section: str) -> None:

@@ -43,7 +43,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         return cmds.add_parser(name, help=help_, parents=[common])
 
     sync = command("sync", "download history into the store (incremental)")
-    sync.add_argument("--universe", default=None, help="demo, or codes: 600519,000001.SZSE")
+    sync.add_argument(
+        "--universe",
+        default=None,
+        help="demo, a name from [universes], or codes: 600519,000001.SZSE",
+    )
     sync.add_argument("--freq", choices=FREQS, default="1d")
     sync.add_argument("--start", type=_date, help="first day (default: after the stored data)")
     sync.add_argument("--end", type=_date, help="last day (default: today)")
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
 
 
 def _sync(args: argparse.Namespace, store: Store, config: Config) -> int:
-    symbols = resolve_universe(args.universe or config.data.universe)
+    symbols = resolve_universe(args.universe or config.data.universe, config.universes)
     source = make_source(
         args.source or config.data.source, config.fetch, config.sim.start_at.date()
     )

@@ -83,6 +83,7 @@ class Services:
     scheduler: Scheduler
     data: DataConfig
     fetch: FetchConfig
+    universes: dict[str, tuple[str, ...]]
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
@@ -149,7 +150,7 @@ class Services:
     def daily_sync(self, progress: Callable[[int, int, str], None]) -> JobResult:
         """The scheduled job: sync the configured universe's daily bars."""
         source = make_source(self.data.source, self.fetch, self.gateway.market.trading_day)
-        symbols = resolve_universe(self.data.universe)
+        symbols = resolve_universe(self.data.universe, self.universes)
         summary = Syncer(self.store, source, self.data).sync(
             symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)
         )
@@ -201,6 +202,7 @@ def build_services(
     data: DataConfig | None = None,
     fetch: FetchConfig | None = None,
     jobs: JobsConfig | None = None,
+    universes: dict[str, tuple[str, ...]] | None = None,
 ) -> Services:
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -245,6 +247,7 @@ def build_services(
         scheduler=scheduler,
         data=data or DataConfig(),
         fetch=fetch or FetchConfig(),
+        universes=universes or {},
         paced=paced,
     )
     if jobs.daily_sync:

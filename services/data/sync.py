@@ -11,7 +11,7 @@ named ArcticDB snapshot pins exactly what the store held.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -33,7 +33,7 @@ class DataConfig:
     source: str = "akshare"
     """Where `data sync` downloads from: akshare (network) or demo (synthetic, offline)."""
     universe: str = "demo"
-    """What the scheduled sync downloads: demo (the 20 listed instruments) or codes."""
+    """What the scheduled sync downloads: demo, a name from [universes], or codes."""
     history_start: str = "2016-01-01"
     """First day of daily history when a symbol is synced for the first time."""
     minute_days: int = 5
@@ -114,10 +114,13 @@ class SyncSummary:
 Progress = Callable[[int, int, SymbolOutcome], None]
 
 
-def resolve_universe(text: str) -> list[str]:
-    """``demo`` or comma-separated codes (``600519`` → 600519.SSE, ``000001`` → .SZSE)."""
+def resolve_universe(text: str, named: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """``demo``, a name from ``[universes]``, or comma-separated codes
+    (``600519`` → 600519.SSE, ``000001`` → 000001.SZSE, ``AAPL.US``)."""
     if text.strip() == "demo":
         return [i.vt_symbol for i in DEFAULT_UNIVERSE]
+    if named and text.strip() in named:
+        return resolve_universe(",".join(named[text.strip()]))
     out = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         if "." in part:

@@ -73,3 +73,19 @@ def test_cli_reports_config_errors_in_one_line_without_a_traceback(tmp_path: Pat
         f"quantdesk: config error: {bad}: [ui] refresh_hz: must be 4–20, got 100.0"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_named_universes(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[universes]\ncore = ["600519", "510300.SSE", "AAPL.US"]\n[data]\nuniverse = "core"\n',
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.universes == {"core": ("600519.SSE", "510300.SSE", "AAPL.US")}
+    path.write_text('[data]\nuniverse = "cor"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[data\] universe: cannot read symbol 'cor'"):
+        load_config(path)
+    path.write_text('[universes]\ncore = ["600519", "60"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[universes\] core: cannot read symbol '60'"):
+        load_config(path)
