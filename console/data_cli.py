@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sync.add_argument("--freq", choices=FREQS, default="1d")
     sync.add_argument("--start", type=_date, help="first day (default: after the stored data)")
     sync.add_argument("--end", type=_date, help="last day (default: today)")
-    sync.add_argument("--source", choices=("akshare", "demo"), default=None)
+    sync.add_argument("--source", choices=("akshare", "yfinance", "demo"), default=None)
     imp = command("import", "load a CSV file (Yahoo, AkShare, minute, or --map)")
     imp.add_argument("path", type=Path)
     imp.add_argument("--symbol", required=True, help="e.g. 600519.SSE or ORCL.US")

@@ -91,3 +91,29 @@ def factors_from_frame(frame: pd.DataFrame, column: str) -> Factors:
         if not out or abs(out[-1][1] - v) > 1e-12:
             out.append((d, v))
     return out
+
+
+FACTOR_TOLERANCE = 2e-5  # adjusted prices are rounded: smaller ratio changes are noise
+
+
+def factors_from_adjusted(
+    index: pd.DatetimeIndex, close: np.ndarray, adjusted: np.ndarray
+) -> Factors:
+    """Factors implied by a vendor's adjusted close (Yahoo's Adj Close): every change of
+    ``adjusted / close`` beyond rounding is a corporate action on that day."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = adjusted / close
+    factors: Factors = []
+    base = None
+    for i in np.argsort(index.asi8, kind="stable"):
+        r = ratio[i]
+        if not np.isfinite(r) or r <= 0:
+            continue
+        if base is None:
+            base = r
+            factors.append((index[i].date(), 1.0))
+            continue
+        level = float(r / base)
+        if abs(level / factors[-1][1] - 1) > FACTOR_TOLERANCE:
+            factors.append((index[i].date(), level))
+    return factors if len(factors) > 1 else []

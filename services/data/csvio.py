@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from services.data.adjust import Factors
+from services.data.adjust import Factors, factors_from_adjusted
 from services.data.bars import AKSHARE_COLUMNS, COLUMNS, normalize
 
 YAHOO = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
@@ -44,7 +44,6 @@ ENGLISH = {
     "turnover": "amount",
 }
 TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
-FACTOR_TOLERANCE = 2e-5  # Adj Close is rounded: smaller ratio changes are rounding noise
 
 
 class ImportError_(ValueError):
@@ -178,21 +177,5 @@ def _yahoo_factors(raw: pd.DataFrame, index: pd.DatetimeIndex, bad: np.ndarray) 
     keep = np.ones(len(raw), dtype=bool)
     keep[bad] = False
     close = pd.to_numeric(raw["Close"], errors="coerce").to_numpy()[keep]
-    adj = pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = adj / close
-    order = np.argsort(index.asi8, kind="stable")
-    factors: Factors = []
-    base = None
-    for i in order:
-        r = ratio[i]
-        if not np.isfinite(r) or r <= 0:
-            continue
-        if base is None:
-            base = r
-            factors.append((index[i].date(), 1.0))
-            continue
-        level = float(r / base)
-        if abs(level / factors[-1][1] - 1) > FACTOR_TOLERANCE:
-            factors.append((index[i].date(), level))
-    return factors if len(factors) > 1 else []
+    adjusted = pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep]
+    return factors_from_adjusted(index, close, adjusted)

@@ -31,7 +31,7 @@ class DataConfig:
     """Market-data defaults ([data] in config.toml)."""
 
     source: str = "akshare"
-    """Where `data sync` downloads from: akshare (network) or demo (synthetic, offline)."""
+    """Where `data sync` downloads from: akshare, yfinance (optional extra) or demo (offline)."""
     universe: str = "demo"
     """What the scheduled sync downloads: demo, a name from [universes], or codes."""
     history_start: str = "2016-01-01"
@@ -40,7 +40,11 @@ class DataConfig:
     """Days of minute history fetched the first time (AkShare keeps about 5)."""
 
     def __post_init__(self) -> None:
-        require(self.source in ("akshare", "demo"), "source", "must be akshare or demo")
+        require(
+            self.source in ("akshare", "yfinance", "demo"),
+            "source",
+            "must be akshare, yfinance (optional extra) or demo",
+        )
         try:
             date.fromisoformat(self.history_start)
         except ValueError:

@@ -19,9 +19,14 @@ def make_source(name: str, fetch: FetchConfig, demo_end: date) -> Source:
         from services.data.sources.demo import DemoSource
 
         return DemoSource(demo_end)
+    if name == "yfinance":
+        from services.data.fetch import Fetcher
+        from services.data.sources.yfinance_source import YFinanceSource
+
+        return YFinanceSource(Fetcher(fetch))
     if name == "akshare":
         from services.data.fetch import Fetcher
         from services.data.sources.akshare_source import AkShareSource
 
         return AkShareSource(Fetcher(fetch))
-    raise ValueError(f"unknown data source {name!r}: expected akshare or demo")
+    raise ValueError(f"unknown data source {name!r}: expected akshare, yfinance or demo")
