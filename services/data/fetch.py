@@ -8,6 +8,7 @@ the last reason, so the sync reports it per symbol and goes on with the rest.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -61,7 +62,9 @@ class Fetcher:
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """``fn()`` with the policy; raises SourceError after the last attempt."""
         last = ""
+        offline = False
         for attempt in range(1, self.config.attempts + 1):
+            offline = False
             self._throttle()
             self.calls += 1
             future = self._pool.submit(fn)
@@ -73,11 +76,12 @@ class Fetcher:
                 last = str(exc) or "empty response"
             except Exception as exc:  # vendors fail in every way: HTML pages, 5xx, bad JSON
                 last = _describe(exc)
+                offline = is_connection_error(exc)
             if attempt < self.config.attempts:
                 delay = self.config.backoff_s * 2 ** (attempt - 1)
                 log.warning("%s failed (%s); retry %d in %.1f s", what, last, attempt, delay)
                 self._sleep(delay)
-        raise SourceError(what, f"{last} (after {self.config.attempts} attempts)")
+        raise SourceError(what, f"{last} (after {self.config.attempts} attempts)", offline=offline)
 
     def _throttle(self) -> None:
         with self._lock:
@@ -88,8 +92,23 @@ class Fetcher:
             self._sleep(wait)
 
 
+HOST_RE = re.compile(r"host='([^']+)'")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The network (not the vendor's data) is the problem: refused, unresolved, unreachable."""
+    names = {t.__name__ for t in type(exc).__mro__}
+    return bool(
+        names & {"ConnectionError", "NewConnectionError", "NameResolutionError", "ConnectTimeout"}
+    )
+
+
 def _describe(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if is_connection_error(exc):
+        host = HOST_RE.search(text)
+        why = "name not resolved" if "NameResolution" in text or "resolve" in text else "no route"
+        return f"cannot connect to {host.group(1) if host else 'the source'} ({why})"
     if "Expecting value" in text or "JSONDecodeError" in type(exc).__name__:
         return "the source answered with something that is not data (an HTML error page?)"
     return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__

@@ -24,6 +24,7 @@ from services.store import Store
 log = logging.getLogger("quantdesk.data")
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 3, 4
+OFFLINE_STREAK = 3  # symbols in a row that cannot connect: stop, the network is down
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class SymbolOutcome:
     rules: dict[str, int] = field(default_factory=dict)
     error: str = ""
     skipped: str = ""
+    offline: bool = False
 
 
 @dataclass
@@ -108,7 +110,18 @@ class SyncSummary:
             text.append(
                 "quarantined by rule: " + ", ".join(f"{r} {n}" for r, n in sorted(rules.items()))
             )
-        text += [f"FAILED {o.vt_symbol}: {o.error}" for o in self.failed]
+        skipped = [o.vt_symbol for o in self.failed if o.error.startswith("not attempted")]
+        text += [
+            f"FAILED {o.vt_symbol}: {o.error}"
+            for o in self.failed
+            if not o.error.startswith("not attempted")
+        ]
+        if skipped:
+            text.append(
+                f"FAILED {len(skipped)} symbols not attempted (network down): "
+                + ", ".join(skipped[:5])
+                + (", ..." if len(skipped) > 5 else "")
+            )
         text += self.notes
         if self.snapshot:
             text.append(f"snapshot {self.snapshot}")
@@ -161,8 +174,18 @@ class Syncer:
         summary = SyncSummary(freq, [])
         calendar = self._calendar(summary)
         names = self._names(summary)
+        streak = 0
         for n, vt_symbol in enumerate(symbols, start=1):
-            outcome = self._one(vt_symbol, freq, start, end, calendar, names)
+            if streak >= OFFLINE_STREAK:
+                outcome = SymbolOutcome(vt_symbol, error="not attempted: the network is down")
+            else:
+                outcome = self._one(vt_symbol, freq, start, end, calendar, names)
+                streak = streak + 1 if outcome.offline else 0
+                if streak == OFFLINE_STREAK and n < len(symbols):
+                    summary.notes.append(
+                        f"stopped after {OFFLINE_STREAK} symbols in a row could not connect: "
+                        "check the network (or use --source demo offline)"
+                    )
             summary.outcomes.append(outcome)
             if progress is not None:
                 progress(n, len(symbols), outcome)
@@ -199,7 +222,8 @@ class Syncer:
                 factors=factors,
             )
         except SourceError as exc:
-            outcome.error = str(exc)
+            outcome.error = exc.reason
+            outcome.offline = exc.offline
             log.error("sync %s %s failed: %s", vt_symbol, freq, exc)
             return outcome
         except ValueError as exc:  # a symbol the source cannot serve

@@ -21,10 +21,11 @@ Kind = Literal["stock", "etf", "index", "hk", "us"]
 class SourceError(RuntimeError):
     """A source could not deliver for one symbol (after retries); the others go on."""
 
-    def __init__(self, what: str, reason: str) -> None:
+    def __init__(self, what: str, reason: str, offline: bool = False) -> None:
         super().__init__(f"{what}: {reason}")
         self.what = what
         self.reason = reason
+        self.offline = offline  # the network, not the data, failed
 
 
 def kind_of(vt_symbol: str) -> Kind:

@@ -272,3 +272,24 @@ def test_etf_index_hk_and_us_daily_bars(
     assert list(bars.index.date) == [date(2026, 11, 19), date(2026, 11, 20)]  # range applied
     assert bars["volume"].tolist() == volume
     assert source.factors(symbol) == []  # factors are fetched for A-share stocks only
+
+
+def test_a_dead_network_stops_the_sync_after_three_symbols(
+    fake: FakeAkShare, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offline(**_: Any) -> pd.DataFrame:
+        raise requests.exceptions.ConnectionError(
+            "HTTPSConnectionPool(host='push2his.eastmoney.com', port=443): Max retries exceeded "
+            "(Caused by NameResolutionError(\"Failed to resolve 'push2his.eastmoney.com'\"))"
+        )
+
+    monkeypatch.setattr(akshare, "stock_zh_a_hist", offline)
+    symbols = ["600519.SSE", "000001.SZSE", "600036.SSE", "601318.SSE", "000858.SZSE"]
+    summary = syncer(store).sync(symbols, "1d", end=date(2026, 11, 20))
+    assert summary.exit_code == EXIT_FAILED and len(summary.failed) == 5
+    first = summary.failed[0]
+    assert first.error.startswith("cannot connect to push2his.eastmoney.com (name not resolved)")
+    assert summary.failed[3].error == "not attempted: the network is down"
+    lines = summary.lines()
+    assert "FAILED 2 symbols not attempted (network down): 601318.SSE, 000858.SZSE" in lines
+    assert any(line.startswith("stopped after 3 symbols in a row") for line in lines)
