@@ -16,6 +16,18 @@ import pandas as pd
 Freq = Literal["1d", "1m"]
 FREQS: tuple[Freq, ...] = ("1d", "1m")
 COLUMNS = ("open", "high", "low", "close", "volume", "amount")
+ENGLISH_COLUMNS = {  # lower-cased English headers (CSV files, sina frames)
+    "date": "date",
+    "time": "time",
+    "datetime": "datetime",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "volume": "volume",
+    "amount": "amount",
+    "turnover": "amount",
+}
 AKSHARE_COLUMNS = {  # AkShare's Chinese column names (daily: 日期, minute: 时间)
     "日期": "date",
     "时间": "datetime",

@@ -28,21 +28,9 @@ import numpy as np
 import pandas as pd
 
 from services.data.adjust import Factors, factors_from_adjusted
-from services.data.bars import AKSHARE_COLUMNS, COLUMNS, normalize
+from services.data.bars import AKSHARE_COLUMNS, COLUMNS, ENGLISH_COLUMNS, normalize
 
 YAHOO = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
-ENGLISH = {
-    "date": "date",
-    "time": "time",
-    "datetime": "datetime",
-    "open": "open",
-    "high": "high",
-    "low": "low",
-    "close": "close",
-    "volume": "volume",
-    "amount": "amount",
-    "turnover": "amount",
-}
 TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 
 
@@ -145,7 +133,7 @@ def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dic
     if {"日期", "开盘", "收盘"} <= set(header) or {"时间", "开盘", "收盘"} <= set(header):
         return "akshare", {AKSHARE_COLUMNS[h]: h for h in header if h in AKSHARE_COLUMNS}
     lowered = {h.lower().replace(" ", ""): h for h in header}
-    columns = {ENGLISH[k]: h for k, h in lowered.items() if k in ENGLISH}
+    columns = {ENGLISH_COLUMNS[k]: h for k, h in lowered.items() if k in ENGLISH_COLUMNS}
     if {"open", "high", "low", "close"} <= set(columns) and (
         "datetime" in columns or "date" in columns
     ):

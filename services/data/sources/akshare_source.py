@@ -16,19 +16,9 @@ from typing import Any
 import pandas as pd
 
 from services.data.adjust import Factors, factors_from_frame
-from services.data.bars import AKSHARE_COLUMNS, normalize, split_symbol
+from services.data.bars import AKSHARE_COLUMNS, ENGLISH_COLUMNS, normalize, split_symbol
 from services.data.fetch import EmptyResponse, Fetcher
 from services.data.sources.base import kind_of
-
-EN = {
-    "date": "date",
-    "open": "open",
-    "high": "high",
-    "low": "low",
-    "close": "close",
-    "volume": "volume",
-    "amount": "amount",
-}
 
 
 def _akshare() -> ModuleType:
@@ -101,7 +91,7 @@ class AkShareSource:
                 raw = ak.stock_us_daily(symbol=code, adjust="")
             bars = _canonical(
                 raw,
-                AKSHARE_COLUMNS if kind in ("stock", "etf", "index") else EN,
+                AKSHARE_COLUMNS if kind in ("stock", "etf", "index") else ENGLISH_COLUMNS,
                 lots=kind in ("stock", "etf", "index"),
             )
             bars = bars[(bars.index >= pd.Timestamp(start)) & (bars.index <= pd.Timestamp(end))]
