@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.markup import escape
 from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
@@ -102,7 +103,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("Where", style="cyan", width=10)
         table.add_column("Key", style="bold", width=22)
         table.add_column("Does")
-        table.add_column("id (for [keys])", style="dim")
+        table.add_column(escape("id (for [keys])"), style="dim")  # [keys] is not markup
         for key in KEYS:
             shown = self.keymap.get(key.id, key.key).replace("question_mark", "?")
             table.add_row(key.scope, shown, key.description, key.id)
