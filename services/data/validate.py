@@ -115,13 +115,9 @@ def validate(
         running_max = np.maximum.accumulate(ts)
         earlier[1:] = ts[1:] < running_max[:-1]
     flag(earlier, "out_of_order", "earlier than the row before it in the input")
-    stored = set(previous.index.asi8) if previous is not None and len(previous) else set()
-    seen: set[int] = set()
-    dup = np.zeros(len(ts), dtype=bool)
-    for i, t in enumerate(ts):
-        if t in seen or t in stored:
-            dup[i] = True
-        seen.add(int(t))
+    dup = pd.Index(ts).duplicated(keep="first")  # a repeat within the batch
+    if previous is not None and len(previous):
+        dup |= np.isin(ts, previous.index.asi8)  # or a timestamp already stored
     flag(dup, "duplicate", "a row with this timestamp is already there")
 
     report_notes: list[str] = []
