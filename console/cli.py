@@ -12,7 +12,13 @@ import logging
 import sys
 from pathlib import Path
 
-from console.config import ConfigError, load_config, resolve_config_path, resolve_data_dir
+from console.config import (
+    Config,
+    ConfigError,
+    load_config,
+    resolve_config_path,
+    resolve_data_dir,
+)
 
 EXIT_USAGE = 2
 
@@ -61,16 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     return run_console(data_dir, config)
 
 
-def run_console(data_dir: Path, config: object) -> int:
+def run_console(data_dir: Path, config: Config) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
     from console.app import QuantdeskApp
-    from console.config import Config
     from services.journal import JournalError
     from services.logs import BusLogHandler, setup_file_logging
     from services.runtime import build_services
     from services.watchlist import WatchlistStore
 
-    assert isinstance(config, Config)
     log_path = setup_file_logging(data_dir)
     try:
         services = build_services(

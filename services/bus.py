@@ -164,7 +164,3 @@ class Bus(EventEngine):
     def failure_count(self, event_type: str | None = None) -> int:
         with self._failures_lock:
             return sum(n for (t, _), n in self._failures.items() if event_type in (None, t))
-
-    @property
-    def running(self) -> bool:
-        return bool(self._active)

@@ -27,20 +27,6 @@ ADJUSTS: tuple[Adjust, ...] = ("none", "qfq", "hfq")
 Factors = list[tuple[date, float]]  # (ex-date, cumulative hfq factor), ascending
 
 
-def factor_at(index: pd.DatetimeIndex, factors: Factors) -> np.ndarray:
-    """The hfq factor in force at each timestamp of ``index``."""
-    if not factors:
-        return np.ones(len(index))
-    days = np.array([np.datetime64(d, "ns") for d, _ in factors])
-    values = np.array([f for _, f in factors], dtype="float64")
-    # the last ex-date <= the bar (ex-dates are midnight: a 09:31 bar on the ex-date counts)
-    positions = np.searchsorted(days, index.values, side="right") - 1
-    out = np.ones(len(index))
-    has = positions >= 0
-    out[has] = values[positions[has]]
-    return out
-
-
 def adjust(
     frame: pd.DataFrame, factors: Factors, how: str, *, inplace: bool = False
 ) -> pd.DataFrame:

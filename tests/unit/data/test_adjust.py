@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from services.data.adjust import adjust, factor_at, factors_from_frame
+from services.data.adjust import adjust, factors_from_frame
 
 # D1 10.00, D2 10.20; D3 ex-dividend 0.50/share: close 9.80;
 # D4 2-for-1 split: close 4.95.
@@ -49,8 +49,10 @@ def test_none_returns_raw_and_volume_is_never_adjusted() -> None:
 
 
 def test_a_minute_bar_on_the_ex_date_takes_that_days_factor() -> None:
-    index = pd.DatetimeIndex(["2026-01-06 14:59", "2026-01-07 09:31"])
-    assert factor_at(index, FACTORS).tolist() == pytest.approx([1.0, F3])
+    index = pd.DatetimeIndex(["2026-01-06 14:59", "2026-01-07 09:31"], name="datetime")
+    minute = pd.DataFrame({c: [10.0, 10.0] for c in RAW.columns}, index=index)
+    hfq = adjust(minute, FACTORS, "hfq")["close"].tolist()
+    assert hfq == pytest.approx([10.0 * 1.0, 10.0 * F3])
 
 
 def test_akshare_factor_frames_keep_only_changes() -> None:
