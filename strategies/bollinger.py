@@ -10,9 +10,19 @@ Parameters: ``window`` (default 20), ``k`` (default 2.0, > 0).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from strategies.base import Params, Signals, Strategy, crossed_above, crossed_below, positive_int
+from strategies.base import (
+    Grid,
+    Params,
+    Strategy,
+    by_value,
+    column,
+    crossed_above,
+    crossed_below,
+    positive_int,
+)
 
 
 def _checks(p: Params) -> None:
@@ -23,16 +33,13 @@ def _checks(p: Params) -> None:
         raise ValueError(f"k must be > 0, got {p['k']:g}")
 
 
-def bands(close: pd.Series, window: int, k: float) -> tuple[pd.Series, pd.Series, pd.Series]:
-    mid = close.rolling(window).mean()
-    std = close.rolling(window).std(ddof=0)
-    return mid - k * std, mid, mid + k * std
-
-
-def signal(bars: pd.DataFrame, p: Params) -> Signals:
+def signal(bars: pd.DataFrame, p: Grid) -> tuple[np.ndarray, np.ndarray]:
     close = bars["close"]
-    lower, mid, _ = bands(close, int(p["window"]), float(p["k"]))
-    return Signals(crossed_below(close, lower), crossed_above(close, mid))
+    mid = by_value(p["window"], lambda w: close.rolling(w).mean().to_numpy())
+    std = by_value(p["window"], lambda w: close.rolling(w).std(ddof=0).to_numpy())
+    lower = mid - p["k"] * std
+    price = column(bars, "close")
+    return crossed_below(price, lower), crossed_above(price, mid)
 
 
 STRATEGY = Strategy(

@@ -8,22 +8,22 @@ Parameters: ``window`` (default 20), ``exit_window`` (default 10).
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from strategies.base import Params, Signals, Strategy, positive_int
+from strategies.base import Grid, Params, Strategy, by_value, column, positive_int
 
 
 def _checks(p: Params) -> None:
     positive_int(p, "window", "exit_window")
 
 
-def signal(bars: pd.DataFrame, p: Params) -> Signals:
-    upper = bars["high"].rolling(int(p["window"])).max().shift(1)
-    lower = bars["low"].rolling(int(p["exit_window"])).min().shift(1)
-    close = bars["close"]
-    entries = (close > upper).fillna(False).astype(bool)
-    exits = (close < lower).fillna(False).astype(bool)
-    return Signals(entries, exits)
+def signal(bars: pd.DataFrame, p: Grid) -> tuple[np.ndarray, np.ndarray]:
+    high, low = bars["high"], bars["low"]
+    upper = by_value(p["window"], lambda w: high.rolling(w).max().shift(1).to_numpy())
+    lower = by_value(p["exit_window"], lambda w: low.rolling(w).min().shift(1).to_numpy())
+    close = column(bars, "close")
+    return close > upper, close < lower
 
 
 STRATEGY = Strategy(

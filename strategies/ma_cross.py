@@ -9,9 +9,18 @@ Parameters: ``fast`` (default 10), ``slow`` (default 30), ``fast < slow``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from strategies.base import Params, Signals, Strategy, crossed_above, crossed_below, positive_int
+from strategies.base import (
+    Grid,
+    Params,
+    Strategy,
+    by_value,
+    crossed_above,
+    crossed_below,
+    positive_int,
+)
 
 
 def _checks(p: Params) -> None:
@@ -20,11 +29,14 @@ def _checks(p: Params) -> None:
         raise ValueError(f"fast ({p['fast']:g}) must be shorter than slow ({p['slow']:g})")
 
 
-def signal(bars: pd.DataFrame, p: Params) -> Signals:
+def signal(bars: pd.DataFrame, p: Grid) -> tuple[np.ndarray, np.ndarray]:
     close = bars["close"]
-    fast = close.rolling(int(p["fast"])).mean()
-    slow = close.rolling(int(p["slow"])).mean()
-    return Signals(crossed_above(fast, slow), crossed_below(fast, slow))
+
+    def sma(window: int) -> np.ndarray:
+        return close.rolling(window).mean().to_numpy()
+
+    fast, slow = by_value(p["fast"], sma), by_value(p["slow"], sma)
+    return crossed_above(fast, slow), crossed_below(fast, slow)
 
 
 STRATEGY = Strategy(

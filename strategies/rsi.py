@@ -11,9 +11,18 @@ Parameters: ``window`` (default 14), ``lower`` (default 30), ``upper``
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from strategies.base import Params, Signals, Strategy, crossed_above, crossed_below, positive_int
+from strategies.base import (
+    Grid,
+    Params,
+    Strategy,
+    by_value,
+    crossed_above,
+    crossed_below,
+    positive_int,
+)
 
 
 def _checks(p: Params) -> None:
@@ -30,9 +39,10 @@ def rsi(close: pd.Series, window: int) -> pd.Series:
     return value.where(loss != 0, 100.0).where(gain.notna())
 
 
-def signal(bars: pd.DataFrame, p: Params) -> Signals:
-    value = rsi(bars["close"], int(p["window"]))
-    return Signals(crossed_below(value, float(p["lower"])), crossed_above(value, float(p["upper"])))
+def signal(bars: pd.DataFrame, p: Grid) -> tuple[np.ndarray, np.ndarray]:
+    close = bars["close"]
+    value = by_value(p["window"], lambda w: rsi(close, w).to_numpy())
+    return crossed_below(value, p["lower"]), crossed_above(value, p["upper"])
 
 
 STRATEGY = Strategy(

@@ -94,3 +94,28 @@ def test_no_look_ahead_appending_future_bars_never_changes_past_signals(
         part = strategy.run(full.iloc[:cut])
         pd.testing.assert_series_equal(part.entries, whole.entries.iloc[:cut])
         pd.testing.assert_series_equal(part.exits, whole.exits.iloc[:cut])
+
+
+def test_a_grid_in_one_call_equals_each_combination_run_alone() -> None:
+    rng = np.random.default_rng(7)
+    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.02, 300)))
+    frame = bars(close.tolist())
+    frame["high"], frame["low"] = frame["close"] * 1.01, frame["close"] * 0.99
+    for strategy in strategies.REGISTRY.values():
+        combos = strategy.combinations(strategy.grid)
+        entries, exits = strategy.run_grid(frame, combos)
+        assert entries.shape == exits.shape == (300, len(combos))
+        for i in (0, len(combos) // 2, len(combos) - 1):
+            alone = strategy.run(frame, combos[i])
+            assert (entries[:, i] == alone.entries.to_numpy()).all()
+            assert (exits[:, i] == alone.exits.to_numpy()).all()
+
+
+def test_combinations_leave_out_invalid_ones_and_say_when_none_is_left() -> None:
+    ma = strategies.get("ma_cross")
+    combos = ma.combinations({"fast": [5, 10, 20], "slow": [10, 20]})
+    assert [(c["fast"], c["slow"]) for c in combos] == [(5, 10), (5, 20), (10, 20)]
+    with pytest.raises(ValueError, match="no valid ma_cross combination"):
+        ma.combinations({"fast": [30], "slow": [10]})
+    with pytest.raises(ValueError, match="has no parameter 'speed'"):
+        ma.combinations({"speed": [1]})
