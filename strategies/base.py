@@ -127,7 +127,8 @@ def crossed_below(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
 
 def column(bars: pd.DataFrame, name: str) -> np.ndarray:
     """One price column as a (bars, 1) float array, ready to broadcast over combinations."""
-    return bars[name].to_numpy(dtype=float).reshape(-1, 1)
+    values: np.ndarray = bars[name].to_numpy(dtype=float)
+    return values.reshape(-1, 1)
 
 
 def positive_int(params: Params, *names: str) -> None:

@@ -33,7 +33,8 @@ def signal(bars: pd.DataFrame, p: Grid) -> tuple[np.ndarray, np.ndarray]:
     close = bars["close"]
 
     def sma(window: int) -> np.ndarray:
-        return close.rolling(window).mean().to_numpy()
+        values: np.ndarray = close.rolling(window).mean().to_numpy()
+        return values
 
     fast, slow = by_value(p["fast"], sma), by_value(p["slow"], sma)
     return crossed_above(fast, slow), crossed_below(fast, slow)
