@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from console import data_cli
+    from console import backtest_cli, data_cli
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -42,7 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)",
     )
     parser.add_argument("--version", action="version", version="quantdesk 0.1.0")
-    data_cli.add_parser(parser.add_subparsers(dest="command", metavar="COMMAND"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    data_cli.add_parser(commands)
+    backtest_cli.add_parser(commands)
     return parser.parse_args(argv)
 
 
@@ -64,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_file_logging(data_dir)
         return data_cli.run(args, data_dir, config)
+    if args.command == "backtest":
+        from console import backtest_cli
+        from services.logs import setup_file_logging
+
+        setup_file_logging(data_dir)
+        return backtest_cli.run(args, data_dir, config)
     return run_console(data_dir, config)
 
 

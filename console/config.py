@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from panes.keys import KEY_IDS
+from services.backtest.rules import BacktestConfig
 from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
@@ -101,6 +102,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
     watchlist: WatchlistSection = field(default_factory=WatchlistSection)
     ui: UISection = field(default_factory=UISection)
     universes: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -1,0 +1,283 @@
+"""``quantdesk backtest STRATEGY --symbol SYMBOL …``: backtests, sweeps, out-of-sample.
+
+Exit status: 0 done; 2 bad usage, config or parameters, or no bars for a
+symbol. ``--json`` prints one JSON document on stdout (progress goes to
+stderr, only on a terminal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from console.config import Config
+
+EXIT_USAGE = 2
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from strategies import REGISTRY
+
+    p = sub.add_parser(
+        "backtest",
+        help="backtest a strategy on stored bars (one run, a --grid sweep, --oos, --walk-forward)",
+        description="Backtest a strategy on bars from the store. Signals on a bar fill at the "
+        "next bar's open; A-share lots, minimum commission and stamp duty apply.",
+    )
+    p.add_argument(
+        "strategy", choices=sorted(REGISTRY), metavar="STRATEGY", help=", ".join(sorted(REGISTRY))
+    )
+    p.add_argument(
+        "--symbol", action="append", required=True, help="repeat for a portfolio sharing cash"
+    )
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    p.add_argument("--adjust", choices=("none", "qfq", "hfq"), default="qfq")
+    p.add_argument("--freq", choices=("1d", "1m"), default="1d")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="K=START:STOP:STEP",
+        help="inclusive stop; or K=a,b,c",
+    )
+    p.add_argument(
+        "--metric", default="sharpe", help="rank a sweep by this metric (default sharpe)"
+    )
+    p.add_argument("--fees", type=float, help="commission rate for every symbol (0.0003 = 3 bp)")
+    p.add_argument("--cash", type=float, help="starting cash (default [backtest] init_cash)")
+    p.add_argument("--sizing", choices=("percent", "notional", "quantity"))
+    p.add_argument(
+        "--size", type=float, help="1.0 = all equity; cash for notional; shares for quantity"
+    )
+    p.add_argument("--stop-loss", type=float, metavar="FRACTION")
+    p.add_argument("--take-profit", type=float, metavar="FRACTION")
+    p.add_argument("--trailing-stop", type=float, metavar="FRACTION")
+    p.add_argument("--execute", choices=("next_open", "close"))
+    p.add_argument(
+        "--oos", type=float, metavar="FRACTION", help="keep this last fraction out of sample"
+    )
+    p.add_argument(
+        "--walk-forward", metavar="TRAIN:TEST", help="rolling windows in bars, e.g. 500:125"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--save", action="store_true", help="keep the run (see `quantdesk runs`)")
+    p.add_argument(
+        "--report", type=Path, metavar="FILE.html", help="write a self-contained HTML report"
+    )
+    p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS)
+    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+
+
+def request_from(args: argparse.Namespace) -> Any:
+    from services.backtest.request import Request
+
+    overrides = {
+        key: getattr(args, attr)
+        for key, attr in (
+            ("init_cash", "cash"),
+            ("sizing", "sizing"),
+            ("size", "size"),
+            ("stop_loss", "stop_loss"),
+            ("take_profit", "take_profit"),
+            ("trailing_stop", "trailing_stop"),
+            ("execute", "execute"),
+        )
+        if getattr(args, attr) is not None
+    }
+    return Request(
+        strategy=args.strategy,
+        symbols=tuple(args.symbol),
+        start=args.start,
+        end=args.end,
+        adjust=args.adjust,
+        freq=args.freq,
+        params=dict(_pair(p, "--param") for p in args.param),
+        grid=dict(_axis(g) for g in args.grid),
+        metric=args.metric,
+        fees=args.fees,
+        overrides=overrides,
+        oos=args.oos,
+        walk_forward=_windows(args.walk_forward) if args.walk_forward else None,
+    )
+
+
+def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
+    from services.backtest.cache import enable_numba_cache
+
+    enable_numba_cache(data_dir)
+    from services.backtest import runs
+    from services.backtest.request import execute
+    from services.store import Store, StoreError, store_uri
+
+    try:
+        request = request_from(args)
+        request.check()
+        store = Store(
+            store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
+        )
+        store.open()
+
+        def read(symbol: str) -> Any:
+            return store.read_bars(symbol, request.freq, request.start, request.end, request.adjust)
+
+        doc = execute(request, read, config.backtest, config.costs, _progress(args.json))
+        if args.save or args.report:
+            doc["snapshot"] = store.snapshot(request.freq, "backtest")
+            doc["code_version"] = runs.code_version(request.strategy)
+        if args.save:
+            doc["run_id"] = runs.RunStore(data_dir / "backtests.db").save(doc)
+        if args.report:
+            from services.backtest.report import write_report
+
+            write_report(doc, args.report)
+    except (ValueError, StoreError) as exc:
+        err.print(f"quantdesk backtest: {exc}")
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(_public(doc), separators=(",", ":")))
+    else:
+        show(doc)
+        if args.report:
+            out.print(f"report written to {args.report}")
+    return 0
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document: equity and drawdown curves are for the pane and the report."""
+    return {k: v for k, v in doc.items() if k not in ("equity", "drawdown", "heatmap")}
+
+
+def show(doc: dict[str, Any]) -> None:
+    """A short human summary: metrics, the best of a sweep, out-of-sample."""
+    params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
+    out.print(f"[b]{doc['strategy']}[/b] {doc['symbol']} {doc['start']} → {doc['end']}  {params}")
+    table = Table("metric", "in sample" if "oos" in doc else "value", box=None)
+    if "oos" in doc:
+        table.add_column(f"out of sample (from {doc['oos']['start']})")
+    for name, value in doc["metrics"].items():
+        row = [name, _fmt(name, value)]
+        if "oos" in doc:
+            row.append(_fmt(name, doc["oos"]["metrics"][name]))
+        table.add_row(*row)
+    out.print(table)
+    if "sweep" in doc:
+        top = Table(
+            *doc["sweep"][0]["params"],
+            *doc["sweep"][0]["metrics"],
+            box=None,
+            title=f"best {min(10, len(doc['sweep']))} of {len(doc['sweep'])}",
+        )
+        for row in doc["sweep"][:10]:
+            top.add_row(
+                *(f"{v:g}" for v in row["params"].values()),
+                *(_fmt(k, v) for k, v in row["metrics"].items()),
+            )
+        out.print(top)
+        s = doc["sensitivity"]
+        if s["hold"] is not None:
+            out.print(
+                f"sensitivity: {s['neighbours']} neighbours average {s['mean']:.3f} "
+                f"(best {s['best']:.3f}, hold {s['hold']:.2f})"
+            )
+    if "walk_forward" in doc:
+        wf = doc["walk_forward"]
+        out.print(
+            f"walk-forward {wf['train']}:{wf['test']}: {len(wf['windows'])} windows; "
+            "stitched out-of-sample:"
+        )
+        out.print("  " + "  ".join(f"{k} {_fmt(k, v)}" for k, v in wf["metrics"].items()))
+    out.print(f"{len(doc['trades'])} closed trades")
+    if "run_id" in doc:
+        out.print(f"saved as run {doc['run_id']}")
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if name in ("trades",):
+        return str(int(value))
+    if name in (
+        "total_return",
+        "annual_return",
+        "annual_volatility",
+        "max_drawdown",
+        "win_rate",
+        "exposure",
+    ):
+        return f"{value:.2%}"
+    return f"{value:.3f}"
+
+
+def _progress(quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def report(done: int, total: int, what: str) -> None:
+        err.print(f"\r{what} …", end="")
+
+    return report
+
+
+def _pair(text: str, flag: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"{flag} expects K=V, got {text!r}")
+    try:
+        return key.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"{flag} {key}: expected a number, got {value!r}") from None
+
+
+def _axis(text: str) -> tuple[str, tuple[float, ...]]:
+    """``fast=2:100:1`` (inclusive) or ``k=1.5,2,2.5`` into a parameter's values."""
+    key, sep, spec = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--grid expects K=START:STOP:STEP or K=a,b,c, got {text!r}")
+    try:
+        if ":" in spec:
+            parts = [float(p) for p in spec.split(":")]
+            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
+                raise ValueError
+            start, stop, step = parts
+            count = round((stop - start) / step) + 1
+            values = tuple(
+                round(start + i * step, 10) for i in range(count) if start + i * step <= stop + 1e-9
+            )
+        else:
+            values = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--grid {key}: expected START:STOP:STEP with STOP >= START and STEP > 0, "
+            f"or a,b,c; got {spec!r}"
+        ) from None
+    return key.strip(), values
+
+
+def _windows(text: str) -> tuple[int, int]:
+    train, sep, test = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(train), int(test)
+    except ValueError:
+        raise ValueError(
+            f"--walk-forward expects TRAIN:TEST in bars, e.g. 500:125; got {text!r}"
+        ) from None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2024-01-31, got {text!r}") from None

@@ -1,0 +1,306 @@
+"""Backtests on vectorbt: one symbol, a broadcast parameter sweep, or a portfolio.
+
+Signals come from the strategy's one vectorised function; the numba kernel
+(``kernel.py``) fills orders with the market's lots and costs; metrics are
+computed for every column at once (``metrics.py``); vectorbt's Portfolio,
+built from the kernel's order records, gives the trade list. A sweep of
+thousands of combinations is one kernel call over as many columns, never a
+Python loop over combinations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.backtest import metrics as m
+from services.backtest.kernel import SIZE_NOTIONAL, SIZE_PERCENT, SIZE_QUANTITY, simulate_nb
+from services.backtest.rules import BacktestConfig, MarketRules
+from strategies import Strategy
+
+SIZE_MODES = {"quantity": SIZE_QUANTITY, "notional": SIZE_NOTIONAL, "percent": SIZE_PERCENT}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything about a run except the strategy, its parameters and the data."""
+
+    init_cash: float = 1_000_000.0
+    sizing: str = "percent"
+    size: float = 1.0
+    stop_loss: float = 0.0
+    take_profit: float = 0.0
+    trailing_stop: float = 0.0
+    execute: str = "next_open"
+    ann_factor: float = 252.0
+
+    @classmethod
+    def from_config(cls, config: BacktestConfig, freq: str = "1d", **overrides: Any) -> Setup:
+        per_day = 1 if freq == "1d" else config.minute_bars_per_day
+        base = cls(
+            init_cash=config.init_cash,
+            sizing=config.sizing,
+            size=config.size,
+            stop_loss=config.stop_loss,
+            take_profit=config.take_profit,
+            trailing_stop=config.trailing_stop,
+            execute=config.execute,
+            ann_factor=float(config.trading_days * per_day),
+        )
+        return replace(base, **overrides)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Aligned OHLC arrays (bars, symbols); NaN where a symbol has no bar (suspended, unlisted)."""
+
+    index: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+    @classmethod
+    def of(cls, frames: Mapping[str, pd.DataFrame]) -> Panel:
+        if not frames:
+            raise ValueError("no bars to backtest")
+        index = frames[next(iter(frames))].index
+        for frame in frames.values():
+            if not frame.index.equals(index):
+                index = index.union(frame.index)
+        cols = {}
+        for name in ("open", "high", "low", "close"):
+            cols[name] = np.column_stack(
+                [f[name].reindex(index).to_numpy(dtype=float) for f in frames.values()]
+            )
+        return cls(pd.DatetimeIndex(index), tuple(frames), **cols)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass
+class Simulation:
+    """The kernel's raw output for one window of bars."""
+
+    index: pd.DatetimeIndex
+    orders: np.ndarray  # vectorbt order records
+    value: np.ndarray  # (bars, groups)
+    metrics: dict[str, np.ndarray]  # metric -> one value per group
+    init_cash: float
+
+
+def simulate(
+    panel: Panel,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    rules: Sequence[MarketRules],
+    setup: Setup,
+    *,
+    col_sym: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    window: tuple[int, int] | None = None,
+) -> Simulation:
+    """Fill the signals' orders over ``window`` (bar positions [start, stop)).
+
+    ``col_sym`` maps each signal column to a panel symbol (default: column i ->
+    symbol 0, a sweep); ``groups`` gives the first column of each cash-sharing
+    group (default: every column alone).
+    """
+    from vectorbt.portfolio.enums import order_dt
+
+    start, stop = window or (0, len(panel))
+    if not 0 <= start < stop <= len(panel):
+        raise ValueError(f"window {start}:{stop} is outside the {len(panel)} bars")
+    n_cols = entries.shape[1]
+    col_sym = np.zeros(n_cols, dtype=np.int64) if col_sym is None else col_sym.astype(np.int64)
+    group_start = np.arange(n_cols, dtype=np.int64) if groups is None else groups.astype(np.int64)
+    group_end = np.append(group_start[1:], n_cols).astype(np.int64)
+    ent, ex = entries[start:stop], exits[start:stop]
+    orders = np.empty(2 * int(ent.sum()) + 2, dtype=order_dt)
+    init = np.full(len(group_start), setup.init_cash)
+    n, value, stats, held = simulate_nb(
+        np.ascontiguousarray(panel.open[start:stop]),
+        np.ascontiguousarray(panel.high[start:stop]),
+        np.ascontiguousarray(panel.low[start:stop]),
+        np.ascontiguousarray(panel.close[start:stop]),
+        np.ascontiguousarray(ent),
+        np.ascontiguousarray(ex),
+        col_sym,
+        group_start,
+        group_end,
+        init,
+        np.array([r.row() for r in rules], dtype=float),
+        SIZE_MODES[setup.sizing],
+        float(setup.size),
+        float(setup.stop_loss),
+        float(setup.take_profit),
+        float(setup.trailing_stop),
+        setup.execute == "next_open",
+        orders,
+    )
+    grouped = stats if groups is None else m.group_stats(stats, group_start, held)
+    return Simulation(
+        panel.index[start:stop],
+        orders[:n],
+        value,
+        m.compute(value, init, grouped, setup.ann_factor),
+        setup.init_cash,
+    )
+
+
+@dataclass
+class RunResult:
+    """One backtest: metrics, equity, drawdown and trades."""
+
+    strategy: str
+    symbols: list[str]
+    params: dict[str, float]
+    metrics: dict[str, float | None]
+    equity: pd.Series
+    trades: pd.DataFrame
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def drawdown(self) -> pd.Series:
+        return pd.Series(m.drawdown_of(self.equity.to_numpy()), index=self.equity.index)
+
+
+TRADE_COLUMNS = [
+    "symbol",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "size",
+    "pnl",
+    "return",
+    "fees",
+]
+
+
+def trades_of(
+    sim: Simulation, panel: Panel, symbols: Sequence[str], window: tuple[int, int]
+) -> pd.DataFrame:
+    """Closed trades from vectorbt's trade records of the kernel's orders (open ones left out)."""
+    import vectorbt as vbt
+    from vectorbt.portfolio.enums import TradeStatus, log_dt
+
+    start, stop = window
+    close = pd.DataFrame(panel.close[start:stop], index=sim.index, columns=list(symbols))
+    close = close.ffill()
+    wrapper = vbt.base.array_wrapper.ArrayWrapper.from_obj(close, freq="1D")
+    pf = vbt.Portfolio(
+        wrapper, close, sim.orders, np.empty(0, dtype=log_dt), sim.init_cash, cash_sharing=False
+    )
+    rec = pf.trades.records
+    rec = rec[rec["status"] == TradeStatus.Closed]
+    return pd.DataFrame(
+        {
+            "symbol": [symbols[c] for c in rec["col"]],
+            "entry_time": sim.index[rec["entry_idx"]],
+            "entry_price": rec["entry_price"],
+            "exit_time": sim.index[rec["exit_idx"]],
+            "exit_price": rec["exit_price"],
+            "size": rec["size"],
+            "pnl": rec["pnl"],
+            "return": rec["return"],
+            "fees": rec["entry_fees"] + rec["exit_fees"],
+        },
+        columns=TRADE_COLUMNS,
+    ).sort_values(["entry_time", "symbol"], kind="stable", ignore_index=True)
+
+
+def run(
+    strategy: Strategy,
+    frames: Mapping[str, pd.DataFrame],
+    params: Mapping[str, float] | None,
+    rules: Sequence[MarketRules],
+    setup: Setup,
+    window: tuple[int, int] | None = None,
+) -> RunResult:
+    """One combination on one symbol, or on several symbols sharing cash (a portfolio)."""
+    combo = strategy.params(params)
+    panel = Panel.of(frames)
+    window = window or (0, len(panel))
+    columns = [
+        strategy.run_grid(_bars(panel, i, frames), [combo]) for i in range(len(panel.symbols))
+    ]
+    entries = np.column_stack([c[0][:, 0] for c in columns])
+    exits = np.column_stack([c[1][:, 0] for c in columns])
+    n = len(panel.symbols)
+    sim = simulate(
+        panel,
+        entries,
+        exits,
+        rules,
+        setup,
+        col_sym=np.arange(n),
+        groups=np.array([0]),
+        window=window,
+    )
+    equity = pd.Series(sim.value[:, 0], index=sim.index, name="equity")
+    return RunResult(
+        strategy.name,
+        list(panel.symbols),
+        combo,
+        m.scalar(sim.metrics),
+        equity,
+        trades_of(sim, panel, panel.symbols, window),
+    )
+
+
+def _bars(panel: Panel, i: int, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One symbol's bars on the panel's index (NaN rows where it has none)."""
+    frame = frames[panel.symbols[i]]
+    return frame if frame.index.equals(panel.index) else frame.reindex(panel.index)
+
+
+@dataclass
+class SweepResult:
+    """Every combination's metrics, ranked by ``metric`` (best first)."""
+
+    strategy: str
+    symbol: str
+    metric: str
+    table: pd.DataFrame  # parameter columns, then metric columns; rank order
+    axes: list[str]  # the parameters that vary
+
+    def best(self) -> dict[str, float]:
+        return {k: float(self.table.iloc[0][k]) for k in self.table.columns if k not in m.NAMES}
+
+
+def sweep(
+    strategy: Strategy,
+    bars: pd.DataFrame,
+    combos: Sequence[Mapping[str, float]],
+    rules: MarketRules,
+    setup: Setup,
+    metric: str = "sharpe",
+    window: tuple[int, int] | None = None,
+    symbol: str = "",
+) -> SweepResult:
+    """All ``combos`` on one symbol in one broadcast kernel call, ranked by ``metric``."""
+    if metric not in m.NAMES:
+        raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(m.NAMES)}")
+    panel = Panel.of({symbol or "symbol": bars})
+    entries, exits = strategy.run_grid(bars, combos)
+    sim = simulate(panel, entries, exits, [rules], setup, window=window)
+    table = pd.DataFrame(list(combos))
+    for name in m.NAMES:
+        table[name] = sim.metrics[name]
+    axes = [k for k in table.columns[: len(strategy.defaults)] if table[k].nunique() > 1]
+    return SweepResult(strategy.name, symbol, metric, rank(table, metric), axes)
+
+
+def rank(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Best first by ``metric`` (NaN last); ties keep grid order."""
+    ascending = metric in m.LOWER_IS_BETTER
+    return table.sort_values(
+        metric, ascending=ascending, na_position="last", kind="stable", ignore_index=True
+    )

@@ -1,0 +1,249 @@
+"""The simulation loop, compiled with numba and cached on disk.
+
+vectorbt has no minimum commission and no sell-only stamp duty, and its
+``from_order_func`` costs ~5x ``from_signals`` (a context object per bar and
+column), so the order logic lives here: one pass over bars, groups of columns
+sharing cash, orders written as vectorbt order records (``order_dt``) that
+``vectorbt.Portfolio`` then reads for trades and plots.
+
+Rules, per column (one symbol under one parameter combination):
+
+- Long only, one position at a time, no pyramiding.
+- A signal on bar t is executed at bar t+1's open (``next_open``) or at bar
+  t's close. A bar whose price is NaN (suspended) cannot trade; the order waits
+  for the next signal.
+- Exits before entries within a bar, so sells free cash for buys in the group.
+  A column that closed a position on a bar does not re-enter on that bar.
+- Stops start on the bar after the entry (T+1 for A-shares): a gap through a
+  stop fills at the open; otherwise a stop-loss or trailing stop fills at its
+  level when the low reaches it, a take-profit when the high does. The trailing
+  stop follows the highest high up to the previous bar.
+- Size is rounded down to the symbol's lot and cut until cash covers price,
+  commission (with its minimum), stamp duty and transfer fee. Each fee is
+  rounded to the cent, as a broker's statement is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+SIZE_QUANTITY, SIZE_NOTIONAL, SIZE_PERCENT = 0, 1, 2
+STAT_TRADES, STAT_WINS, STAT_PROFIT, STAT_LOSS, STAT_HELD = 0, 1, 2, 3, 4
+N_STATS = 5
+
+
+@njit(cache=True)
+def _cents(x: float) -> float:
+    return round(x, 2)
+
+
+@njit(cache=True)
+def fees_nb(
+    size: float,
+    price: float,
+    is_sell: bool,
+    comm_rate: float,
+    comm_min: float,
+    stamp_buy: float,
+    stamp_sell: float,
+    transfer: float,
+) -> float:
+    """Commission (at least ``comm_min``), stamp duty for the side, transfer fee."""
+    notional = size * price
+    commission = _cents(max(notional * comm_rate, comm_min))
+    stamp = _cents(notional * (stamp_sell if is_sell else stamp_buy))
+    return commission + stamp + _cents(notional * transfer)
+
+
+@njit(cache=True)
+def affordable_nb(
+    want: float,
+    price: float,
+    cash: float,
+    lot: float,
+    comm_rate: float,
+    comm_min: float,
+    stamp_buy: float,
+    transfer: float,
+) -> float:
+    """``want`` rounded down to lots and cut until ``cash`` pays for it with fees."""
+    size = np.floor(want / lot + 1e-9) * lot
+    cap = np.floor(cash / (price * (1.0 + comm_rate + stamp_buy + transfer)) / lot) * lot
+    if cap < size:
+        size = cap
+    while size > 0:
+        cost = size * price + fees_nb(
+            size, price, False, comm_rate, comm_min, stamp_buy, 0.0, transfer
+        )
+        if cost <= cash + 1e-9:
+            break
+        size -= lot
+    return float(max(size, 0.0))
+
+
+@njit(cache=True)
+def simulate_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    col_sym: np.ndarray,
+    group_start: np.ndarray,
+    group_end: np.ndarray,
+    init_cash: np.ndarray,
+    costs: np.ndarray,
+    size_mode: int,
+    size_value: float,
+    stop_loss: float,
+    take_profit: float,
+    trailing: float,
+    next_open: bool,
+    orders: np.ndarray,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Run every group; returns orders written, value (bars, groups), stats per column
+    and, per group, the bars on which it held anything.
+
+    ``costs`` has one row per symbol: lot, commission rate, commission minimum,
+    stamp duty on buys, stamp duty on sells, transfer fee rate.
+    """
+    n_bars = close.shape[0]
+    n_cols = entries.shape[1]
+    n_groups = group_start.shape[0]
+    value = np.empty((n_bars, n_groups))
+    stats = np.zeros((n_cols, N_STATS))
+    group_held = np.zeros(n_groups)
+    pos = np.zeros(n_cols)
+    entry_price = np.zeros(n_cols)
+    entry_cost = np.zeros(n_cols)
+    peak = np.zeros(n_cols)
+    entry_bar = np.full(n_cols, -1)
+    last = np.full(close.shape[1], np.nan)  # last valid close per symbol
+    cash = init_cash.copy()
+    k = 0
+    for i in range(n_bars):
+        for g in range(n_groups):
+            equity = cash[g]
+            for c in range(group_start[g], group_end[g]):
+                if pos[c] > 0:
+                    equity += pos[c] * last[col_sym[c]]
+            closed_now = np.zeros(group_end[g] - group_start[g], dtype=np.bool_)
+            # -- exits -----------------------------------------------------------------
+            for c in range(group_start[g], group_end[g]):
+                if pos[c] <= 0:
+                    continue
+                s = col_sym[c]
+                o, h, lo, cl = open_[i, s], high[i, s], low[i, s], close[i, s]
+                px = np.nan
+                if next_open and i > 0 and exits[i - 1, c] and not np.isnan(o):
+                    px = o
+                if np.isnan(px) and i > entry_bar[c] and not np.isnan(o):
+                    level = -np.inf
+                    if stop_loss > 0:
+                        level = entry_price[c] * (1.0 - stop_loss)
+                    if trailing > 0:
+                        level = max(level, peak[c] * (1.0 - trailing))
+                    target = entry_price[c] * (1.0 + take_profit) if take_profit > 0 else np.inf
+                    if o <= level or o >= target:
+                        px = o
+                    elif lo <= level:
+                        px = level
+                    elif h >= target:
+                        px = target
+                if np.isnan(px) and not next_open and exits[i, c] and not np.isnan(cl):
+                    px = cl
+                if not np.isnan(h) and h > peak[c]:
+                    peak[c] = h
+                if np.isnan(px):
+                    continue
+                size = pos[c]
+                fee = fees_nb(
+                    size, px, True, costs[s, 1], costs[s, 2], costs[s, 3], costs[s, 4], costs[s, 5]
+                )
+                cash[g] += size * px - fee
+                pnl = size * px - fee - entry_cost[c]
+                stats[c, STAT_TRADES] += 1
+                if pnl > 0:
+                    stats[c, STAT_WINS] += 1
+                    stats[c, STAT_PROFIT] += pnl
+                else:
+                    stats[c, STAT_LOSS] -= pnl
+                orders[k]["id"] = k
+                orders[k]["col"] = c
+                orders[k]["idx"] = i
+                orders[k]["size"] = size
+                orders[k]["price"] = px
+                orders[k]["fees"] = fee
+                orders[k]["side"] = 1
+                k += 1
+                pos[c] = 0.0
+                closed_now[c - group_start[g]] = True
+            # -- entries ---------------------------------------------------------------
+            for c in range(group_start[g], group_end[g]):
+                if pos[c] > 0 or closed_now[c - group_start[g]]:
+                    continue
+                s = col_sym[c]
+                px = np.nan
+                if next_open:
+                    if i > 0 and entries[i - 1, c]:
+                        px = open_[i, s]
+                elif entries[i, c]:
+                    px = close[i, s]
+                if np.isnan(px) or px <= 0:
+                    continue
+                if size_mode == SIZE_QUANTITY:
+                    want = size_value
+                elif size_mode == SIZE_NOTIONAL:
+                    want = size_value / px
+                else:
+                    want = size_value * equity / px
+                size = affordable_nb(
+                    want,
+                    px,
+                    cash[g],
+                    costs[s, 0],
+                    costs[s, 1],
+                    costs[s, 2],
+                    costs[s, 3],
+                    costs[s, 5],
+                )
+                if size <= 0:
+                    continue
+                fee = fees_nb(
+                    size, px, False, costs[s, 1], costs[s, 2], costs[s, 3], costs[s, 4], costs[s, 5]
+                )
+                cash[g] -= size * px + fee
+                pos[c] = size
+                entry_price[c] = px
+                entry_cost[c] = size * px + fee
+                peak[c] = px
+                if next_open and not np.isnan(high[i, s]) and high[i, s] > px:
+                    peak[c] = high[i, s]  # the bar's high came after an entry at its open
+                entry_bar[c] = i
+                orders[k]["id"] = k
+                orders[k]["col"] = c
+                orders[k]["idx"] = i
+                orders[k]["size"] = size
+                orders[k]["price"] = px
+                orders[k]["fees"] = fee
+                orders[k]["side"] = 0
+                k += 1
+            # -- value at the close ----------------------------------------------------
+            total = cash[g]
+            holds = False
+            for c in range(group_start[g], group_end[g]):
+                if pos[c] > 0:
+                    holds = True
+                    s = col_sym[c]
+                    mark = close[i, s] if not np.isnan(close[i, s]) else last[s]
+                    total += pos[c] * mark
+                    stats[c, STAT_HELD] += 1
+            value[i, g] = total
+            if holds:
+                group_held[g] += 1
+        for s in range(close.shape[1]):  # after every group: sizing must not see today's close
+            if not np.isnan(close[i, s]):
+                last[s] = close[i, s]
+    return k, value, stats, group_held

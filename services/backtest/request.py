@@ -1,0 +1,239 @@
+"""A backtest request and its execution: what the CLI and the backtests pane both run.
+
+``execute`` loads bars from the store, runs one combination, a sweep, an
+out-of-sample check or a walk-forward, and returns a plain dict (the
+``--json`` document) so the result crosses a process boundary and is saved
+as it is. ``progress(done, total, what)`` is called between steps; raising
+from it (the pane's cancel) stops the run between steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.backtest import metrics as m
+from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, sweep
+from services.backtest.optimize import heatmap, sensitivity, walk_forward
+from services.backtest.rules import BacktestConfig, rules_for
+from services.costs import CostConfig
+from services.data.bars import split_symbol
+from strategies import Strategy, get
+
+Progress = Callable[[int, int, str], None]
+SWEEP_CHUNK = 1024  # columns per kernel call when progress is reported
+
+
+@dataclass(frozen=True)
+class Request:
+    strategy: str
+    symbols: tuple[str, ...]
+    start: date | None = None
+    end: date | None = None
+    adjust: str = "qfq"
+    freq: str = "1d"
+    params: Mapping[str, float] = field(default_factory=dict)
+    grid: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    metric: str = "sharpe"
+    fees: float | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # Setup fields: init_cash, ...
+    oos: float | None = None
+    walk_forward: tuple[int, int] | None = None
+
+    def check(self) -> Strategy:
+        """The strategy, after every field is checked; ValueError says what is wrong."""
+        strategy = get(self.strategy)
+        if not self.symbols:
+            raise ValueError("name at least one symbol (--symbol 600519.SSE)")
+        for symbol in self.symbols:
+            split_symbol(symbol)
+        if self.adjust not in ("none", "qfq", "hfq"):
+            raise ValueError(f"--adjust must be none, qfq or hfq, got {self.adjust!r}")
+        if self.metric not in m.NAMES:
+            raise ValueError(f"unknown metric {self.metric!r}: choose one of {', '.join(m.NAMES)}")
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"--start {self.start} is after --end {self.end}")
+        if len(self.symbols) > 1 and (self.grid or self.oos or self.walk_forward):
+            raise ValueError(
+                "sweeps, --oos and --walk-forward run on one symbol; "
+                "several symbols make a portfolio with fixed --param values"
+            )
+        strategy.params(self.params)
+        if self.grid:
+            strategy.combinations(self.grid, self.params)
+        return strategy
+
+
+def execute(
+    request: Request,
+    read_bars: Callable[[str], pd.DataFrame],
+    config: BacktestConfig,
+    costs: CostConfig,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run ``request``; ``read_bars(symbol)`` returns the adjusted bars for the range."""
+    strategy = request.check()
+    report = progress or (lambda done, total, what: None)
+    setup = Setup.from_config(config, request.freq, **request.overrides)
+    rules = [rules_for(s, config, costs, request.fees) for s in request.symbols]
+    frames = {}
+    for i, symbol in enumerate(request.symbols):
+        report(i, len(request.symbols) + 1, f"loading {symbol}")
+        frame = read_bars(symbol)
+        if len(frame) < 2:
+            raise ValueError(f"{symbol} has {len(frame)} bars in the range; a backtest needs 2+")
+        frames[symbol] = frame
+    symbol = request.symbols[0]
+    doc: dict[str, Any] = {
+        "strategy": strategy.name,
+        "symbol": ",".join(request.symbols),
+        "symbols": list(request.symbols),
+        "freq": request.freq,
+        "adjust": request.adjust,
+        "start": str(next(iter(frames.values())).index[0].date()),
+        "end": str(next(iter(frames.values())).index[-1].date()),
+        "setup": asdict(setup),
+        "markets": {s: asdict(r) for s, r in zip(request.symbols, rules, strict=True)},
+    }
+    bars = frames[symbol]
+    combos = strategy.combinations(request.grid, request.params) if request.grid else None
+    split = _split(len(bars), request.oos) if request.oos else len(bars)
+    if combos is not None:
+        chosen = _sweep(strategy, symbol, bars, combos, rules[0], setup, request, split, report)
+        best = chosen.best()
+        doc["sweep"] = [
+            {"params": _params(row, strategy), "metrics": _metrics(row)}
+            for row in chosen.table.to_dict("records")
+        ]
+        doc["sensitivity"] = sensitivity(chosen)
+        if len(chosen.axes) == 2:
+            doc["heatmap"] = _heatmap(chosen)
+    else:
+        best = strategy.params(request.params)
+    report(1, 2, "final run")
+    in_sample = (0, split) if request.oos else None  # a portfolio's bars are the union
+    doc.update(_result(run(strategy, frames, best, rules, setup, window=in_sample)))
+    if request.oos:  # the parameters were chosen on the in-sample bars only
+        oos = run(strategy, frames, best, rules, setup, window=(split, len(bars)))
+        doc["oos"] = {"start": str(bars.index[split].date()), **_result(oos)}
+    if request.walk_forward:
+        train, test = request.walk_forward
+        report(0, 1, "walk-forward")
+        wf = walk_forward(
+            strategy, symbol, bars, combos or [best], rules[0], setup, train, test, request.metric
+        )
+        doc["walk_forward"] = {
+            "train": train,
+            "test": test,
+            "windows": _records(wf.windows),
+            "metrics": wf.metrics,
+            "equity": _series(wf.equity),
+            "trades": _records(wf.trades),
+        }
+    report(1, 1, "done")
+    return doc
+
+
+def _split(bars: int, fraction: float) -> int:
+    """The first out-of-sample bar for an out-of-sample ``fraction``."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"--oos is the out-of-sample fraction, 0 < f < 1, got {fraction}")
+    split = round(bars * (1 - fraction))
+    if split < 2 or bars - split < 2:
+        raise ValueError(
+            f"--oos {fraction} leaves {split} in-sample and {bars - split} "
+            "out-of-sample bars; need at least 2 of each"
+        )
+    return split
+
+
+def _sweep(
+    strategy: Strategy,
+    symbol: str,
+    bars: pd.DataFrame,
+    combos: list[dict[str, float]],
+    rules: Any,
+    setup: Setup,
+    request: Request,
+    split: int,
+    report: Progress,
+) -> SweepResult:
+    """The sweep in chunks of columns, so progress moves and cancel can land between them."""
+    in_sample = bars.iloc[:split]
+    parts = []
+    for lo in range(0, len(combos), SWEEP_CHUNK):
+        report(lo, len(combos), f"sweep {lo}/{len(combos)} combinations")
+        chunk = combos[lo : lo + SWEEP_CHUNK]
+        parts.append(sweep(strategy, in_sample, chunk, rules, setup, request.metric, symbol=symbol))
+    if len(parts) == 1:
+        return parts[0]
+    table = pd.concat([p.table for p in parts], ignore_index=True)
+    axes = sorted({a for p in parts for a in p.axes}, key=list(strategy.defaults).index)
+    return replace(parts[0], table=rank(table, request.metric), axes=axes)
+
+
+def _result(result: RunResult) -> dict[str, Any]:
+    return {
+        "params": result.params,
+        "metrics": result.metrics,
+        "trades": _records(result.trades.drop(columns=["symbol"]))
+        if len(result.symbols) == 1
+        else _records(result.trades),
+        "equity": _series(result.equity),
+        "drawdown": _series(result.drawdown),
+    }
+
+
+def _params(row: Mapping[str, Any], strategy: Strategy) -> dict[str, float]:
+    return {k: float(row[k]) for k in strategy.defaults}
+
+
+def _metrics(row: Mapping[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name in m.NAMES:
+        v = float(row[name])
+        out[name] = round(v, 10) if np.isfinite(v) else None
+    out["trades"] = int(row["trades"])
+    return out
+
+
+def _heatmap(chosen: SweepResult) -> dict[str, Any]:
+    grid = heatmap(chosen)
+    return {
+        "metric": chosen.metric,
+        "rows": {"name": chosen.axes[0], "values": [float(v) for v in grid.index]},
+        "columns": {"name": chosen.axes[1], "values": [float(v) for v in grid.columns]},
+        "values": [
+            [None if not np.isfinite(v) else round(float(v), 6) for v in row]
+            for row in grid.to_numpy()
+        ],
+    }
+
+
+def _series(series: pd.Series) -> dict[str, list[Any]]:
+    return {
+        "time": [t.isoformat() for t in pd.DatetimeIndex(series.index)],
+        "value": [round(float(v), 6) for v in series.to_numpy()],
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict("records"):
+        clean: dict[str, Any] = {}
+        for k, v in row.items():
+            if isinstance(v, pd.Timestamp):
+                clean[k] = v.isoformat()
+            elif isinstance(v, float | np.floating):
+                clean[k] = round(float(v), 6) if np.isfinite(v) else None
+            elif isinstance(v, np.integer):
+                clean[k] = int(v)
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out

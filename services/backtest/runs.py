@@ -1,0 +1,143 @@
+"""Saved backtest runs: SQLite in WAL mode at ``<data dir>/backtests.db``.
+
+A run is stored whole -- the JSON document of ``request.execute`` with the
+parameters, the ArcticDB snapshot of the data it read and the code version --
+so it can be shown, compared or exported later exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import strategies
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    params TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    doc TEXT NOT NULL
+)
+"""
+
+
+def code_version(strategy: str) -> dict[str, str]:
+    """The package version, the git commit when run from a checkout, the strategy's hash."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    module = strategies.get(strategy).signal.__module__
+    source = Path(__import__(module, fromlist=["_"]).__file__ or "")
+    out = {"strategy_sha256": hashlib.sha256(source.read_bytes()).hexdigest()[:16]}
+    try:
+        out["quantdesk"] = version("quantdesk")
+    except PackageNotFoundError:
+        out["quantdesk"] = "unknown"
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        out["git"] = sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass  # not a checkout (an installed wheel): the version and the hash remain
+    return out
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    created: str
+    strategy: str
+    symbol: str
+    params: dict[str, float]
+    metrics: dict[str, float | None]
+
+
+class RunStore:
+    """Save, list, load and compare runs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.execute(SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def save(self, doc: dict[str, Any]) -> int:
+        created = datetime.now().isoformat(timespec="seconds")
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT INTO runs (created, strategy, symbol, params, metrics, doc) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    created,
+                    doc["strategy"],
+                    doc["symbol"],
+                    json.dumps(doc["params"]),
+                    json.dumps(doc["metrics"]),
+                    json.dumps({**doc, "created": created}),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def list(self, limit: int = 50) -> list[RunSummary]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, created, strategy, symbol, params, metrics FROM runs "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            RunSummary(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5])) for r in rows
+        ]
+
+    def load(self, run_id: int) -> dict[str, Any]:
+        with self._db() as db:
+            row = db.execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise ValueError(f"no saved run {run_id}: `quantdesk runs` lists them")
+        doc: dict[str, Any] = json.loads(row[0])
+        doc["run_id"] = run_id
+        return doc
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Side by side: what differs in the setup, then every metric."""
+    rows: list[tuple[str, Any, Any]] = []
+    for key in ("strategy", "symbol", "start", "end", "adjust", "snapshot"):
+        rows.append((key, a.get(key), b.get(key)))
+    for key in sorted({*a["params"], *b["params"]}):
+        rows.append((f"param {key}", a["params"].get(key), b["params"].get(key)))
+    for key in sorted({*a.get("setup", {}), *b.get("setup", {})}):
+        va, vb = a.get("setup", {}).get(key), b.get("setup", {}).get(key)
+        if va != vb:
+            rows.append((f"setup {key}", va, vb))
+    for key in a["metrics"]:
+        rows.append((key, a["metrics"].get(key), b["metrics"].get(key)))
+    return rows
