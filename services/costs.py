@@ -7,6 +7,7 @@ stamp duty nor transfer fee, only commission (still subject to the minimum).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from services.settings import require
@@ -45,10 +46,16 @@ class Fees:
         return self.commission + self.stamp_duty + self.transfer_fee
 
 
+def cents(amount: float) -> float:
+    """Round half up to the fen (0.005 -> 0.01), as statements do; the epsilon absorbs
+    binary representation (26.145 is stored as 26.14499...)."""
+    return math.floor(amount * 100.0 + 0.5 + 1e-7) / 100.0
+
+
 def fees_for(config: CostConfig, *, is_etf: bool, is_sell: bool, qty: int, price: float) -> Fees:
     """Fees charged on a fill of ``qty`` at ``price``, rounded to the fen."""
     notional = qty * price
     commission = max(notional * config.commission_rate, config.commission_min)
     stamp = 0.0 if is_etf or not is_sell else notional * config.stamp_duty_rate
     transfer = 0.0 if is_etf else notional * config.transfer_fee_rate
-    return Fees(round(commission, 2), round(stamp, 2), round(transfer, 2))
+    return Fees(cents(commission), cents(stamp), cents(transfer))

@@ -123,7 +123,7 @@ def simulate(
     group_end = np.append(group_start[1:], n_cols).astype(np.int64)
     ent, ex = entries[start:stop], exits[start:stop]
     orders = np.empty(2 * int(ent.sum()) + 2, dtype=order_dt)
-    init = np.full(len(group_start), setup.init_cash)
+    init = np.full(len(group_start), float(setup.init_cash), dtype=np.float64)
     n, value, stats, held = simulate_nb(
         np.ascontiguousarray(panel.open[start:stop]),
         np.ascontiguousarray(panel.high[start:stop]),
