@@ -79,6 +79,74 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
 
 
+def add_runs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("runs", help="saved backtests: list, show, compare, report")
+    cmds = p.add_subparsers(dest="runs_command", metavar="COMMAND")
+    cmds.add_parser("list", help="the latest saved runs (the default)")
+    show_ = cmds.add_parser("show", help="one run's metrics (--json for the whole document)")
+    show_.add_argument("id", type=int)
+    show_.add_argument("--json", action="store_true")
+    cmp = cmds.add_parser("compare", help="two runs side by side")
+    cmp.add_argument("a", type=int)
+    cmp.add_argument("b", type=int)
+    rep = cmds.add_parser("report", help="write a saved run's HTML report")
+    rep.add_argument("id", type=int)
+    rep.add_argument("path", type=Path, metavar="FILE.html")
+    for child in (p, show_, cmp, rep):
+        child.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS)
+        child.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+
+
+def runs_command(args: argparse.Namespace, data_dir: Path) -> int:
+    from services.backtest.runs import RunStore, compare
+
+    store = RunStore(data_dir / "backtests.db")
+    try:
+        if args.runs_command in (None, "list"):
+            table = Table(
+                "id", "saved", "strategy", "symbol", "params", "sharpe", "total return", box=None
+            )
+            for r in store.list():
+                params = " ".join(f"{k}={v:g}" for k, v in r.params.items())
+                table.add_row(
+                    str(r.id),
+                    r.created,
+                    r.strategy,
+                    r.symbol,
+                    params,
+                    _fmt("sharpe", r.metrics.get("sharpe")),
+                    _fmt("total_return", r.metrics.get("total_return")),
+                )
+            out.print(table)
+        elif args.runs_command == "show":
+            doc = store.load(args.id)
+            if args.json:
+                print(json.dumps(_public(doc), separators=(",", ":")))
+            else:
+                show(doc)
+        elif args.runs_command == "compare":
+            a, b = store.load(args.a), store.load(args.b)
+            table = Table("", f"run {args.a}", f"run {args.b}", box=None)
+            for key, va, vb in compare(a, b):
+                table.add_row(key, _cell(key, va), _cell(key, vb))
+            out.print(table)
+        else:
+            from services.backtest.report import write_report
+
+            write_report(store.load(args.id), args.path)
+            out.print(f"report written to {args.path}")
+    except ValueError as exc:
+        err.print(f"quantdesk runs: {exc}")
+        return EXIT_USAGE
+    return 0
+
+
+def _cell(key: str, value: Any) -> str:
+    if isinstance(value, float) or value is None:
+        return _fmt(key, value)
+    return str(value)
+
+
 def request_from(args: argparse.Namespace) -> Any:
     from services.backtest.request import Request
 

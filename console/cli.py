@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cli.add_parser(commands)
     backtest_cli.add_parser(commands)
+    backtest_cli.add_runs_parser(commands)
     return parser.parse_args(argv)
 
 
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_file_logging(data_dir)
         return backtest_cli.run(args, data_dir, config)
+    if args.command == "runs":
+        from console import backtest_cli
+
+        return backtest_cli.runs_command(args, data_dir)
     return run_console(data_dir, config)
 
 
