@@ -20,7 +20,9 @@ from textual.worker import Worker, WorkerState
 from vnpy.trader.object import TickData
 
 from console import killtap
+from console.backtests import BacktestScreen
 from console.bridge import (
+    BacktestChanged,
     Bridge,
     JobChanged,
     LogLine,
@@ -75,6 +77,7 @@ class QuantdeskApp(App[None]):
         self.on_frame = on_frame  # benchmarks measure quote-to-screen latency here
         self.store_info: StoreInfo | None = None
         self.instruments = {i.vt_symbol: i for i in services.universe.instruments}
+        self.backtests: BacktestScreen | None = None  # kept: its form and result survive closing
         self.theme = config.ui.theme
         palette.use(config.ui.colors)
 
@@ -169,6 +172,18 @@ class QuantdeskApp(App[None]):
             self.notify(f"Job {message.name} started")
         else:
             self.notify(f"Job {message.name} is already running", severity="warning")
+
+    @on(BacktestChanged)
+    def handle_backtest(self, message: BacktestChanged) -> None:
+        update = message.update
+        if self.backtests is not None:
+            self.backtests.apply(update)
+        if self.screen is not self.backtests and update.state in ("done", "failed"):
+            detail = update.what if update.state == "done" else update.error.splitlines()[0]
+            self.notify(
+                f"Backtest {update.state}: {detail} (B opens backtests)",
+                severity="information" if update.state == "done" else "error",
+            )
 
     @on(LogLine)
     def handle_log(self, message: LogLine) -> None:
@@ -289,6 +304,19 @@ class QuantdeskApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.config.keys))
 
+    def action_backtests(self) -> None:
+        if self.backtests is None:
+            watchlist = self.query_one(Watchlist)
+            symbol = watchlist.selected_key or (watchlist.symbols[0] if watchlist.symbols else "")
+            self.backtests = BacktestScreen(
+                self.services.backtests,
+                self.config.backtest,
+                symbol,
+                self.services.data_dir / "reports",
+            )
+        if self.screen is not self.backtests:
+            self.push_screen(self.backtests)
+
     def action_focus_pane(self, pane: str) -> None:
         self.query_one(f"#{pane}").focus()
 
@@ -390,6 +418,7 @@ class QuantdeskApp(App[None]):
             "Add symbol", "Add an instrument to the watchlist", self.action_add_symbol
         )
         yield SystemCommand("Cancel all working orders", "Without halting", self.handle_cancel_all)
+        yield SystemCommand("Backtests", "Run, sweep and compare backtests", self.action_backtests)
         yield SystemCommand("Help", "Every key", self.action_help)
         yield SystemCommand("Quit", "Asks first when orders are working", self.action_request_quit)
         yield from super().get_system_commands(screen)

@@ -148,7 +148,7 @@ def _cell(key: str, value: Any) -> str:
 
 
 def request_from(args: argparse.Namespace) -> Any:
-    from services.backtest.request import Request
+    from services.backtest.request import Request, parse_axis, parse_pair, parse_windows
 
     overrides = {
         key: getattr(args, attr)
@@ -170,13 +170,13 @@ def request_from(args: argparse.Namespace) -> Any:
         end=args.end,
         adjust=args.adjust,
         freq=args.freq,
-        params=dict(_pair(p, "--param") for p in args.param),
-        grid=dict(_axis(g) for g in args.grid),
+        params=dict(parse_pair(p, "--param") for p in args.param),
+        grid=dict(parse_axis(g) for g in args.grid),
         metric=args.metric,
         fees=args.fees,
         overrides=overrides,
         oos=args.oos,
-        walk_forward=_windows(args.walk_forward) if args.walk_forward else None,
+        walk_forward=parse_windows(args.walk_forward) if args.walk_forward else None,
     )
 
 
@@ -295,53 +295,6 @@ def _progress(quiet: bool) -> Any:
         err.print(f"\r{what} …", end="")
 
     return report
-
-
-def _pair(text: str, flag: str) -> tuple[str, float]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"{flag} expects K=V, got {text!r}")
-    try:
-        return key.strip(), float(value)
-    except ValueError:
-        raise ValueError(f"{flag} {key}: expected a number, got {value!r}") from None
-
-
-def _axis(text: str) -> tuple[str, tuple[float, ...]]:
-    """``fast=2:100:1`` (inclusive) or ``k=1.5,2,2.5`` into a parameter's values."""
-    key, sep, spec = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--grid expects K=START:STOP:STEP or K=a,b,c, got {text!r}")
-    try:
-        if ":" in spec:
-            parts = [float(p) for p in spec.split(":")]
-            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
-                raise ValueError
-            start, stop, step = parts
-            count = round((stop - start) / step) + 1
-            values = tuple(
-                round(start + i * step, 10) for i in range(count) if start + i * step <= stop + 1e-9
-            )
-        else:
-            values = tuple(float(v) for v in spec.split(","))
-    except ValueError:
-        raise ValueError(
-            f"--grid {key}: expected START:STOP:STEP with STOP >= START and STEP > 0, "
-            f"or a,b,c; got {spec!r}"
-        ) from None
-    return key.strip(), values
-
-
-def _windows(text: str) -> tuple[int, int]:
-    train, sep, test = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return int(train), int(test)
-    except ValueError:
-        raise ValueError(
-            f"--walk-forward expects TRAIN:TEST in bars, e.g. 500:125; got {text!r}"
-        ) from None
 
 
 def _date(text: str) -> date:

@@ -26,6 +26,7 @@ from vnpy.trader.object import OrderData, TickData, TradeData
 from services.book import AccountView
 from services.bus import BusStats
 from services.events import (
+    EVENT_BACKTEST,
     EVENT_HANDLER_FAILED,
     EVENT_JOB,
     EVENT_LOG_RECORDED,
@@ -33,6 +34,7 @@ from services.events import (
     EVENT_TICK,
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
+    BacktestUpdate,
     HandlerFailed,
     JobUpdated,
     LogRecorded,
@@ -86,6 +88,11 @@ class JobChanged(Message, bubble=False):
 
 
 @dataclass
+class BacktestChanged(Message, bubble=False):
+    update: BacktestUpdate
+
+
+@dataclass
 class LogLine(Message, bubble=False):
     record: LogRecorded
 
@@ -121,6 +128,7 @@ class Bridge:
         bus.register(EVENT_LOG_RECORDED, self.on_log)
         bus.register(EVENT_HANDLER_FAILED, self.on_handler_failed)
         bus.register(EVENT_JOB, self.on_job)
+        bus.register(EVENT_BACKTEST, self.on_backtest)
 
     def start(self) -> None:
         self._stop.clear()
@@ -154,6 +162,9 @@ class Bridge:
 
     def on_job(self, event: Event) -> None:
         self.app.post_message(JobChanged(event.data))
+
+    def on_backtest(self, event: Event) -> None:
+        self.app.post_message(BacktestChanged(event.data))
 
     def on_log(self, event: Event) -> None:
         self.app.post_message(LogLine(event.data))

@@ -100,6 +100,7 @@ def run_console(data_dir: Path, config: Config) -> int:
             fetch=config.fetch,
             jobs=config.jobs,
             universes=config.universes,
+            backtest=config.backtest,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

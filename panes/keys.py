@@ -17,7 +17,7 @@ class Key:
     key: str
     action: str
     description: str
-    scope: str  # "global", "watchlist", "positions", "orders", "ticket"
+    scope: str  # "global", "watchlist", "positions", "orders", "jobs", "backtest", "runs", "ticket"
     show: bool = True  # in the footer
     priority: bool = False  # fires even inside modals and inputs
 
@@ -32,6 +32,7 @@ KEYS: tuple[Key, ...] = (
     Key("focus_orders", "3", "focus_pane('orders')", "Orders", "global", show=False),
     Key("focus_log", "4", "focus_pane('log')", "Log", "global", show=False),
     Key("focus_jobs", "5", "focus_pane('jobs')", "Jobs", "global", show=False),
+    Key("backtests", "B", "backtests", "Backtests", "global"),
     Key("buy", "b", "ticket('buy')", "Buy", "watchlist"),
     Key("sell", "s", "ticket('sell')", "Sell", "watchlist"),
     Key("add_symbol", "a", "add_symbol", "Add symbol", "watchlist"),
@@ -43,6 +44,12 @@ KEYS: tuple[Key, ...] = (
     Key("cancel_order", "c", "cancel_order", "Cancel order", "orders"),
     Key("cancel_all", "C", "cancel_all", "Cancel all working", "orders"),
     Key("run_job", "r", "run_job", "Run the job now", "jobs"),
+    Key("backtest_run", "ctrl+s", "run_backtest", "Run backtest", "backtest"),
+    Key("backtest_back", "escape", "cancel_or_close", "Cancel run / back", "backtest"),
+    Key("backtest_export", "ctrl+e", "export_report", "Export HTML report", "backtest"),
+    Key("mark_run", "space", "mark_run", "Mark run for compare", "runs"),
+    Key("compare_runs", "c", "compare_runs", "Compare two marked runs", "runs"),
+    Key("open_run", "enter", "open_run", "Open run", "runs"),
     Key("ticket_submit", "ctrl+s", "submit", "Review / confirm", "ticket"),
     Key("ticket_side", "ctrl+t", "toggle_side", "Toggle buy/sell", "ticket"),
     Key("ticket_kind", "ctrl+o", "toggle_kind", "Toggle limit/market", "ticket"),

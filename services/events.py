@@ -25,6 +25,7 @@ from vnpy.trader.event import (  # re-exported so that callers need one import
 
 __all__ = [
     "EVENT_ACCOUNT",
+    "EVENT_BACKTEST",
     "EVENT_CONTRACT",
     "EVENT_HANDLER_FAILED",
     "EVENT_INTENT_REJECTED",
@@ -58,6 +59,7 @@ EVENT_INTENT_REJECTED = "qd.IntentRejected"
 EVENT_SESSION_ROLLED = "qd.SessionRolled"
 EVENT_LOG_RECORDED = "qd.LogRecorded"
 EVENT_JOB = "qd.Job"
+EVENT_BACKTEST = "qd.Backtest"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -156,3 +158,16 @@ class JobUpdated:
     seconds: float = 0.0
     done: int = 0
     total: int = 0
+
+
+@dataclass(frozen=True)
+class BacktestUpdate:
+    """A backtest job moved: progress, or its end (``doc`` when done, ``error`` when failed)."""
+
+    job: int
+    state: str  # "starting", "running", "done", "failed", "cancelled"
+    what: str = ""
+    done: int = 0
+    total: int = 0
+    doc: dict[str, object] | None = None
+    error: str = ""

@@ -16,6 +16,8 @@ from typing import Any
 
 from vnpy.event import Event
 
+from services.backtest.rules import BacktestConfig
+from services.backtest.runner import BacktestRunner
 from services.bus import Bus
 from services.control import TradingControl
 from services.costs import CostConfig
@@ -84,6 +86,7 @@ class Services:
     data: DataConfig
     fetch: FetchConfig
     universes: dict[str, tuple[str, ...]]
+    backtests: BacktestRunner
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
@@ -167,6 +170,7 @@ class Services:
         return day in calendar if calendar and calendar[-1] >= day else day.weekday() < 5
 
     def stop(self) -> None:
+        self.backtests.stop()
         self.scheduler.stop()
         if not self.started:
             self.journal.close()
@@ -203,6 +207,7 @@ def build_services(
     fetch: FetchConfig | None = None,
     jobs: JobsConfig | None = None,
     universes: dict[str, tuple[str, ...]] | None = None,
+    backtest: BacktestConfig | None = None,
 ) -> Services:
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -233,6 +238,8 @@ def build_services(
     bus.register(EVENT_LOG, _log_gateway)
     jobs = jobs or JobsConfig()
     scheduler = Scheduler(bus, journal, jobs)
+    store_ = Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
+    backtests = BacktestRunner(bus, store_, backtest or BacktestConfig(), costs, data_dir)
     services = Services(
         data_dir=data_dir,
         bus=bus,
@@ -243,11 +250,12 @@ def build_services(
         portfolio=portfolio,
         control=control,
         orders=orders,
-        store=Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log"),
+        store=store_,
         scheduler=scheduler,
         data=data or DataConfig(),
         fetch=fetch or FetchConfig(),
         universes=universes or {},
+        backtests=backtests,
         paced=paced,
     )
     if jobs.daily_sync:

@@ -237,3 +237,55 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 clean[k] = v
         out.append(clean)
     return out
+
+
+def parse_pair(text: str, flag: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"{flag} expects K=V, got {text!r}")
+    try:
+        return key.strip(), float(value)
+    except ValueError:
+        raise ValueError(f"{flag} {key}: expected a number, got {value!r}") from None
+
+
+def parse_axis(text: str) -> tuple[str, tuple[float, ...]]:
+    """``fast=2:100:1`` (inclusive) or ``k=1.5,2,2.5`` into a parameter's values."""
+    key, sep, spec = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--grid expects K=START:STOP:STEP or K=a,b,c, got {text!r}")
+    try:
+        if ":" in spec:
+            parts = [float(p) for p in spec.split(":")]
+            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
+                raise ValueError
+            start, stop, step = parts
+            count = round((stop - start) / step) + 1
+            values = tuple(
+                round(start + i * step, 10) for i in range(count) if start + i * step <= stop + 1e-9
+            )
+        else:
+            values = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        raise ValueError(
+            f"--grid {key}: expected START:STOP:STEP with STOP >= START and STEP > 0, "
+            f"or a,b,c; got {spec!r}"
+        ) from None
+    return key.strip(), values
+
+
+def parse_windows(text: str) -> tuple[int, int]:
+    train, sep, test = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(train), int(test)
+    except ValueError:
+        raise ValueError(
+            f"--walk-forward expects TRAIN:TEST in bars, e.g. 500:125; got {text!r}"
+        ) from None
+
+
+def parse_words(text: str, parse: Callable[[str], tuple[str, Any]]) -> dict[str, Any]:
+    """``"fast=10 slow=30"`` (pairs separated by spaces or semicolons) through ``parse``."""
+    return dict(parse(word) for word in text.replace(";", " ").split())
