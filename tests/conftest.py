@@ -34,3 +34,12 @@ def services(tmp_path: Path) -> Iterator[Services]:
     assert svc.bus.wait_idle()
     yield svc
     svc.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_numba_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One numba cache for the session: backtest workers compile the kernel once, not per test."""
+    import os
+
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(tmp_path_factory.mktemp("numba")))
+    yield
