@@ -148,7 +148,7 @@ def _cell(key: str, value: Any) -> str:
 
 
 def request_from(args: argparse.Namespace) -> Any:
-    from services.backtest.request import Request, parse_axis, parse_pair, parse_windows
+    from services.backtest.spec import Request, parse_axis, parse_pair, parse_windows
 
     overrides = {
         key: getattr(args, attr)

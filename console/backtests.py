@@ -21,10 +21,10 @@ from textual.widgets import Footer, Input, Label, ProgressBar, Select, Static
 
 from panes.backtests import EquityChart, HeatmapTable, MetricsTable, RunsTable, TradesTable, fmt
 from panes.keys import bindings
-from services.backtest.request import Request, parse_axis, parse_pair, parse_words
 from services.backtest.rules import SIZINGS, BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.backtest.runs import compare
+from services.backtest.spec import Request, parse_axis, parse_pair, parse_words
 from services.events import BacktestUpdate
 from strategies import REGISTRY
 

@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from services.backtest import metrics as m
-from services.backtest.kernel import SIZE_NOTIONAL, SIZE_PERCENT, SIZE_QUANTITY, simulate_nb
+from services.backtest.kernel import simulate_nb
 from services.backtest.rules import BacktestConfig, MarketRules
+from services.backtest.spec import SIZE_MODES
 from strategies import Strategy
-
-SIZE_MODES = {"quantity": SIZE_QUANTITY, "notional": SIZE_NOTIONAL, "percent": SIZE_PERCENT}
 
 
 @dataclass(frozen=True)

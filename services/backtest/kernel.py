@@ -28,12 +28,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from services.backtest.spec import (
+    N_STATS,
+    SIZE_NOTIONAL,
+    SIZE_QUANTITY,
+    STAT_HELD,
+    STAT_LOSS,
+    STAT_PROFIT,
+    STAT_TRADES,
+    STAT_WINS,
+)
 from services.costs import cents
-
-SIZE_QUANTITY, SIZE_NOTIONAL, SIZE_PERCENT = 0, 1, 2
-STAT_TRADES, STAT_WINS, STAT_PROFIT, STAT_LOSS, STAT_HELD = 0, 1, 2, 3, 4
-N_STATS = 5
-
 
 _cents = njit(cache=True)(cents)  # the paper broker's rounding, compiled
 

@@ -13,22 +13,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from services.backtest.kernel import STAT_HELD, STAT_LOSS, STAT_PROFIT, STAT_TRADES, STAT_WINS
-
-NAMES = (
-    "total_return",
-    "annual_return",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "win_rate",
-    "profit_factor",
-    "trades",
-    "exposure",
+from services.backtest.spec import (
+    LOWER_IS_BETTER,
+    NAMES,
+    STAT_HELD,
+    STAT_LOSS,
+    STAT_PROFIT,
+    STAT_TRADES,
+    STAT_WINS,
 )
-LOWER_IS_BETTER = frozenset({"annual_volatility"})
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "NAMES",
+    "compute",
+    "drawdown_of",
+    "group_stats",
+    "returns_of",
+    "scalar",
+]
 
 
 def returns_of(value: np.ndarray, init_cash: np.ndarray) -> np.ndarray:

@@ -10,8 +10,7 @@ from it (the pane's cancel) stops the run between steps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -21,52 +20,12 @@ from services.backtest import metrics as m
 from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, sweep
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
 from services.backtest.rules import BacktestConfig, rules_for
+from services.backtest.spec import Request
 from services.costs import CostConfig
-from services.data.bars import split_symbol
-from strategies import Strategy, get
+from strategies import Strategy
 
 Progress = Callable[[int, int, str], None]
 SWEEP_CHUNK = 1024  # columns per kernel call when progress is reported
-
-
-@dataclass(frozen=True)
-class Request:
-    strategy: str
-    symbols: tuple[str, ...]
-    start: date | None = None
-    end: date | None = None
-    adjust: str = "qfq"
-    freq: str = "1d"
-    params: Mapping[str, float] = field(default_factory=dict)
-    grid: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
-    metric: str = "sharpe"
-    fees: float | None = None
-    overrides: Mapping[str, Any] = field(default_factory=dict)  # Setup fields: init_cash, ...
-    oos: float | None = None
-    walk_forward: tuple[int, int] | None = None
-
-    def check(self) -> Strategy:
-        """The strategy, after every field is checked; ValueError says what is wrong."""
-        strategy = get(self.strategy)
-        if not self.symbols:
-            raise ValueError("name at least one symbol (--symbol 600519.SSE)")
-        for symbol in self.symbols:
-            split_symbol(symbol)
-        if self.adjust not in ("none", "qfq", "hfq"):
-            raise ValueError(f"--adjust must be none, qfq or hfq, got {self.adjust!r}")
-        if self.metric not in m.NAMES:
-            raise ValueError(f"unknown metric {self.metric!r}: choose one of {', '.join(m.NAMES)}")
-        if self.start and self.end and self.start > self.end:
-            raise ValueError(f"--start {self.start} is after --end {self.end}")
-        if len(self.symbols) > 1 and (self.grid or self.oos or self.walk_forward):
-            raise ValueError(
-                "sweeps, --oos and --walk-forward run on one symbol; "
-                "several symbols make a portfolio with fixed --param values"
-            )
-        strategy.params(self.params)
-        if self.grid:
-            strategy.combinations(self.grid, self.params)
-        return strategy
 
 
 def execute(
@@ -237,55 +196,3 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 clean[k] = v
         out.append(clean)
     return out
-
-
-def parse_pair(text: str, flag: str) -> tuple[str, float]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"{flag} expects K=V, got {text!r}")
-    try:
-        return key.strip(), float(value)
-    except ValueError:
-        raise ValueError(f"{flag} {key}: expected a number, got {value!r}") from None
-
-
-def parse_axis(text: str) -> tuple[str, tuple[float, ...]]:
-    """``fast=2:100:1`` (inclusive) or ``k=1.5,2,2.5`` into a parameter's values."""
-    key, sep, spec = text.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--grid expects K=START:STOP:STEP or K=a,b,c, got {text!r}")
-    try:
-        if ":" in spec:
-            parts = [float(p) for p in spec.split(":")]
-            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
-                raise ValueError
-            start, stop, step = parts
-            count = round((stop - start) / step) + 1
-            values = tuple(
-                round(start + i * step, 10) for i in range(count) if start + i * step <= stop + 1e-9
-            )
-        else:
-            values = tuple(float(v) for v in spec.split(","))
-    except ValueError:
-        raise ValueError(
-            f"--grid {key}: expected START:STOP:STEP with STOP >= START and STEP > 0, "
-            f"or a,b,c; got {spec!r}"
-        ) from None
-    return key.strip(), values
-
-
-def parse_windows(text: str) -> tuple[int, int]:
-    train, sep, test = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        return int(train), int(test)
-    except ValueError:
-        raise ValueError(
-            f"--walk-forward expects TRAIN:TEST in bars, e.g. 500:125; got {text!r}"
-        ) from None
-
-
-def parse_words(text: str, parse: Callable[[str], tuple[str, Any]]) -> dict[str, Any]:
-    """``"fast=10 slow=30"`` (pairs separated by spaces or semicolons) through ``parse``."""
-    return dict(parse(word) for word in text.replace(";", " ").split())

@@ -23,9 +23,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from services.backtest.request import Request
 from services.backtest.rules import BacktestConfig
 from services.backtest.runs import RunStore, code_version
+from services.backtest.spec import Request
 from services.bus import Bus
 from services.costs import CostConfig
 from services.events import EVENT_BACKTEST, BacktestUpdate

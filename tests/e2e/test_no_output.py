@@ -1,8 +1,8 @@
 """Nothing is written to stdout or stderr while the console runs.
 
 The real CLI path (file logging, services, vnpy, the ArcticDB worker, an
-order, a fill, the kill switch) runs with Textual's headless driver, which
-draws nothing, so every byte on the captured pipes would be a leak.
+order, a fill, the kill switch, a backtest in its worker process) runs with
+Textual's headless driver, which draws nothing, so every byte on the captured pipes would be a leak.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ async def drive(pilot):
     await pilot.pause(0.3)
     assert app.services.control.state.name == "HALTED"
     assert app.services.portfolio.view().positions, "the buy should have filled"
+    await pilot.press("B")                   # a backtest in the worker process
+    await pilot.press("ctrl+s")
+    for _ in range(1200):
+        await pilot.pause(0.1)
+        if app.services.backtests.runs.list():
+            break
+    assert app.services.backtests.runs.list(), "the backtest did not finish"
+    await pilot.press("escape")
     app.exit()
 
 run = QuantdeskApp.run
@@ -43,7 +51,7 @@ def test_the_console_writes_nothing_outside_the_ui(tmp_path: Path) -> None:
         [sys.executable, "-c", SCRIPT, "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
         cwd=tmp_path,
         env={"HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
@@ -54,3 +62,5 @@ def test_the_console_writes_nothing_outside_the_ui(tmp_path: Path) -> None:
     assert "filled BUY 100 600519.SSE" in log  # it really traded, and logged to the file
     assert "trading state ACTIVE → HALTED" in log
     assert not (tmp_path / ".vntrader").exists()
+    assert "backtest 1 done: ma_cross 600519.SSE saved as run 1" in log
+    assert list((tmp_path / "cache" / "numba").rglob("*.nbi")), "numba cache not under the data dir"

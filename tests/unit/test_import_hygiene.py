@@ -11,7 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def modules(package: str) -> list[str]:
-    return [f"{package}.{m.name}" for m in pkgutil.iter_modules([str(REPO / package)])]
+    """Every module under ``package``, subpackages included."""
+    found = pkgutil.walk_packages([str(REPO / package)], prefix=f"{package}.")
+    return [m.name for m in found]
 
 
 def test_services_and_strategies_import_without_textual(tmp_path: Path) -> None:
@@ -39,3 +41,23 @@ def test_services_and_strategies_import_without_textual(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert not (home / ".vntrader").exists() and not (tmp_path / ".vntrader").exists()
     assert len(names) > 10
+
+
+def test_the_console_loads_no_backtest_engine_until_a_backtest_runs(tmp_path: Path) -> None:
+    """numba and vectorbt cost seconds to import: only the worker process and the CLI load them."""
+    code = (
+        "import sys\n"
+        "import console.app, console.cli, console.backtests, services.runtime\n"
+        "heavy = [m for m in ('numba', 'vectorbt', 'plotly', 'services.backtest.kernel') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
