@@ -29,20 +29,9 @@ TRADE = {"entry_time", "entry_price", "exit_time", "exit_price", "size", "pnl", 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bt")
-    assert (
-        main(
-            [
-                "--data-dir",
-                str(path),
-                "data",
-                "import",
-                str(REAL / "orcl-1995-2014.txt"),
-                "--symbol",
-                "ORCL.US",
-            ]
-        )
-        == 0
-    )
+    for name, symbol in (("orcl-1995-2014.txt", "ORCL.US"), ("yhoo-1996-2014.txt", "YHOO.US")):
+        args = ["--data-dir", str(path), "data", "import", str(REAL / name), "--symbol", symbol]
+        assert main(args) == 0
     return path
 
 
@@ -195,3 +184,41 @@ def test_walk_forward_and_heatmap_in_the_html_report(
     assert code == 0 and "walk-forward 1000:500" in out
     text = report.read_text()
     assert "Walk-forward windows" in text and "sharpe by fast (rows) and slow (columns)" in text
+
+
+def test_two_symbols_make_a_portfolio_sharing_cash(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(
+        capsys,
+        data_dir,
+        "backtest",
+        "ma_cross",
+        "--symbol",
+        "ORCL.US",
+        "--symbol",
+        "YHOO.US",
+        "--sizing",
+        "percent",
+        "--size",
+        "0.5",
+        "--json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["symbols"] == ["ORCL.US", "YHOO.US"] and doc["symbol"] == "ORCL.US,YHOO.US"
+    assert {t["symbol"] for t in doc["trades"]} == {"ORCL.US", "YHOO.US"}
+    assert doc["metrics"]["trades"] == len(doc["trades"])
+    code, _, err = cli(
+        capsys,
+        data_dir,
+        "backtest",
+        "ma_cross",
+        "--symbol",
+        "ORCL.US",
+        "--symbol",
+        "YHOO.US",
+        "--grid",
+        "fast=5,10",
+    )
+    assert code == 2 and "sweeps, --oos and --walk-forward run on one symbol" in err

@@ -163,3 +163,25 @@ def test_a_portfolio_shares_cash_and_sells_before_it_buys() -> None:
     ]
     assert sim.value.shape == (4, 1)
     assert sim.metrics["trades"][0] == 1
+
+
+def test_each_market_has_its_lots_and_costs_and_fees_replace_the_commission_rate() -> None:
+    config, costs = BacktestConfig(hk_lot=500), CostConfig()
+    hk = rules_for("00700.HK", config, costs)
+    us = rules_for("AAPL.US", config, costs)
+    assert (hk.lot, hk.stamp_duty_buy, hk.stamp_duty_sell, hk.commission_min) == (
+        500,
+        0.001,
+        0.001,
+        3.0,
+    )
+    assert (us.lot, us.stamp_duty_buy, us.commission_rate) == (1, 0.0, 0.0)
+    assert us.stamp_duty_sell == config.us_sec_fee_rate  # the SEC fee: sells only
+    assert (STOCK.stamp_duty_buy, STOCK.stamp_duty_sell) == (0.0, costs.stamp_duty_rate)
+    assert (ETF.stamp_duty_sell, ETF.transfer_fee_rate, ETF.commission_min) == (0.0, 0.0, 5.0)
+    assert rules_for("000300.INDEX", config, costs).commission_rate == 0.0
+    assert rules_for("600000.SSE", config, costs, fees=0.001).commission_rate == 0.001
+    with pytest.raises(ValueError, match="--fees is a fraction of notional"):
+        rules_for("600000.SSE", config, costs, fees=5)
+    with pytest.raises(ValueError, match="unsupported exchange"):
+        rules_for("FDAX.EUREX", config, costs)
