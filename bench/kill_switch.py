@@ -27,9 +27,25 @@ from bench.common import summary, write
 from console.app import QuantdeskApp
 from console.config import Config
 from services.events import OrderIntent
+from services.risk import RiskConfig
 from services.runtime import AccountConfig, build_services
 from services.simulator import SimConfig
 from services.watchlist import WatchlistStore
+
+NO_LIMITS = RiskConfig(
+    max_order_notional=0,
+    max_position_value=0,
+    max_position_pct=0,
+    max_gross_exposure=0,
+    max_orders_per_second=0,
+    max_orders_per_minute=0,
+    max_orders_per_day=0,
+    max_cancels_per_symbol=0,
+    max_active_orders=0,
+    duplicate_window_s=0,
+    price_band_pct=0,
+    stale_quote_s=0,  # the market is paused while the runs go on
+)
 
 ORDERS = 500
 QUEUED = 100_000
@@ -44,6 +60,7 @@ async def run(runs: int) -> dict[str, object]:
         costs=config.costs,
         account=AccountConfig(initial_cash=1e12),
         paced=False,
+        risk=NO_LIMITS,  # 500 working orders on one symbol: the bench measures the kill path
     )
     app = QuantdeskApp(
         services,

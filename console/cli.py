@@ -101,6 +101,7 @@ def run_console(data_dir: Path, config: Config) -> int:
             jobs=config.jobs,
             universes=config.universes,
             backtest=config.backtest,
+            risk=config.risk,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
 from services.instruments import DEFAULT_UNIVERSE, Universe
+from services.risk import RiskConfig
 from services.runtime import AccountConfig
 from services.scheduler import JobsConfig
 from services.settings import ConfigValueError, require
@@ -103,6 +104,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
     watchlist: WatchlistSection = field(default_factory=WatchlistSection)
     ui: UISection = field(default_factory=UISection)
     universes: dict[str, tuple[str, ...]] = field(default_factory=dict)

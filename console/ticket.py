@@ -126,7 +126,8 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
                 errors["price"] = f"Price must be a number, got {price_text!r}."
         intent = OrderIntent(uuid.uuid4().hex[:12], vt_symbol, self.side, self.kind, qty, price)
         for v in self.check(intent):
-            errors.setdefault(v.field if v.field in FIELDS else "state", v.message)
+            message = f"{v.rule}: {v.message}" if v.field == "risk" else v.message
+            errors.setdefault(v.field if v.field in FIELDS else "state", message)
         return (None if errors else intent), errors
 
     # -- steps -----------------------------------------------------------------------------------

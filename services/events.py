@@ -35,6 +35,7 @@ __all__ = [
     "EVENT_LOG_RECORDED",
     "EVENT_ORDER",
     "EVENT_POSITION",
+    "EVENT_RISK_ALERT",
     "EVENT_SESSION_ROLLED",
     "EVENT_TICK",
     "EVENT_TIMER",
@@ -60,6 +61,7 @@ EVENT_SESSION_ROLLED = "qd.SessionRolled"
 EVENT_LOG_RECORDED = "qd.LogRecorded"
 EVENT_JOB = "qd.Job"
 EVENT_BACKTEST = "qd.Backtest"
+EVENT_RISK_ALERT = "qd.RiskAlert"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -171,3 +173,15 @@ class BacktestUpdate:
     total: int = 0
     doc: dict[str, object] | None = None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class RiskAlert:
+    """A limit was breached while trading (not by one order): what, by how much, what was done."""
+
+    rule: str
+    message: str
+    value: float
+    limit: float
+    action: str  # "halted"
+    at: datetime

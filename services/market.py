@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from vnpy.event import Event
 from vnpy.trader.object import TickData
 
@@ -43,10 +45,14 @@ class MarketCache:
     def __init__(self) -> None:
         self._ticks: dict[str, TickData] = {}
         self._trails: dict[str, Trail] = {}
+        self._received: dict[str, float] = {}  # monotonic time of the last tick
+        self.version = 0  # bumped on every tick: marks derived from quotes can be cached
 
     def on_tick(self, event: Event) -> None:
         tick: TickData = event.data
         self._ticks[tick.vt_symbol] = tick
+        self._received[tick.vt_symbol] = time.monotonic()
+        self.version += 1
         trail = self._trails.get(tick.vt_symbol)
         if trail is None:
             trail = self._trails[tick.vt_symbol] = Trail()
@@ -54,6 +60,10 @@ class MarketCache:
 
     def get(self, vt_symbol: str) -> TickData | None:
         return self._ticks.get(vt_symbol)
+
+    def received(self, vt_symbol: str) -> float | None:
+        """When the last tick of ``vt_symbol`` arrived (``time.monotonic``), None if never."""
+        return self._received.get(vt_symbol)
 
     def trail(self, vt_symbol: str, last: int) -> tuple[float, ...]:
         """The last ``last`` minute closes of today."""

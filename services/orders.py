@@ -1,4 +1,4 @@
-"""The single order path: intent → checks → journal (write-ahead) → gateway.
+"""The single order path: intent → checks and risk rules → journal (write-ahead) → gateway.
 
 Manual tickets and (later) strategies both submit :class:`OrderIntent`s
 here. The service also knows every order it sent that has not reached a
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
 
 from vnpy.event import Event
@@ -33,6 +35,7 @@ from services.instruments import Universe
 from services.journal import Journal
 from services.market import MarketCache
 from services.portfolio import Portfolio
+from services.risk import RiskConfig, RiskContext, evaluate
 
 log = logging.getLogger("quantdesk.orders")
 
@@ -46,6 +49,13 @@ class SubmitResult:
     @property
     def accepted(self) -> bool:
         return self.vt_orderid is not None
+
+
+@dataclass(frozen=True)
+class _Aggregates:
+    reserved: float  # cash held by working limit buys
+    sells: dict[str, int]  # shares of working sells per symbol
+    signatures: frozenset[tuple[str, str, int, float]]  # of every working order
 
 
 @dataclass
@@ -73,6 +83,7 @@ class OrderService:
         portfolio: Portfolio,
         control: TradingControl,
         costs: CostConfig,
+        risk: RiskConfig | None = None,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -82,8 +93,16 @@ class OrderService:
         self.portfolio = portfolio
         self.control = control
         self.costs = costs
+        self.risk = risk or RiskConfig()
         self._lock = threading.RLock()
         self._working: dict[str, _Sent] = {}
+        # what the rate, duplicate and daily-count rules need (reset each trading day)
+        self._sent_times: deque[float] = deque(maxlen=max(self.risk.max_orders_per_minute, 64))
+        self._signatures: dict[tuple[str, str, int, float], float] = {}
+        self._orders_today = 0
+        self._cancels_today: Counter[str] = Counter()
+        self.day_peak_equity = 0.0  # raised by every context and by the risk monitor
+        self._agg: _Aggregates | None = None  # None: the working orders changed since
 
     # -- queries --------------------------------------------------------------------
     def working_ids(self) -> list[str]:
@@ -95,15 +114,9 @@ class OrderService:
         inst = self.universe.get(intent.vt_symbol) if intent.vt_symbol in self.universe else None
         tick = self.market.get(intent.vt_symbol)
         with self._lock:
-            working_sells = sum(
-                s.remaining
-                for s in self._working.values()
-                if s.intent.vt_symbol == intent.vt_symbol and s.intent.side == "sell"
-            )
-            # Market buys are immediate-or-cancel, so only limit buys hold cash for long.
-            reserved = sum(
-                s.remaining * s.req.price for s in self._working.values() if s.intent.side == "buy"
-            )
+            agg = self._aggregates()
+        working_sells = agg.sells.get(intent.vt_symbol, 0)
+        reserved = agg.reserved
         ref = 0.0
         if tick is not None:
             ref = (tick.ask_price_1 or tick.limit_up) if intent.side == "buy" else tick.bid_price_1
@@ -119,8 +132,67 @@ class OrderService:
             state_reason=self.control.reason,
         )
 
+    def risk_context(self, intent: OrderIntent, ref_price: float) -> RiskContext:
+        """What the risk rules see for ``intent`` right now."""
+        now = time.monotonic()
+        tick = self.market.get(intent.vt_symbol)
+        received = self.market.received(intent.vt_symbol)
+        view = self.portfolio.view()
+        position = next((p for p in view.positions if p.vt_symbol == intent.vt_symbol), None)
+        with self._lock:
+            self.day_peak_equity = max(self.day_peak_equity, view.equity)
+            agg = self._aggregates()
+            return RiskContext(
+                now=now,
+                price=intent.price if intent.kind == "limit" and intent.price else ref_price,
+                last_price=tick.last_price if tick else 0.0,
+                quote_age_s=now - received if received is not None else float("inf"),
+                exchange_time=tick.datetime if tick else None,
+                equity=view.equity,
+                position_value=position.market_value if position else 0.0,
+                gross_value=view.market_value,
+                day_pnl=view.day_pnl,
+                day_peak_equity=self.day_peak_equity,
+                active_orders=len(self._working),
+                sent_times=tuple(self._sent_times),
+                signatures=self._signatures,
+                working_signatures=agg.signatures,
+                orders_today=self._orders_today,
+                cancels_today=self._cancels_today[intent.vt_symbol],
+            )
+
+    def _aggregates(self) -> _Aggregates:
+        """Sums over the working orders, recomputed only after they change (lock held)."""
+        if self._agg is None:
+            sells: dict[str, int] = {}
+            reserved = 0.0
+            for sent in self._working.values():
+                i = sent.intent
+                if i.side == "sell":
+                    sells[i.vt_symbol] = sells.get(i.vt_symbol, 0) + sent.remaining
+                else:  # market buys are immediate-or-cancel: only limit buys hold cash long
+                    reserved += sent.remaining * sent.req.price
+            sigs = frozenset(
+                (s.intent.vt_symbol, s.intent.side, s.intent.qty, s.intent.price or 0.0)
+                for s in self._working.values()
+            )
+            self._agg = _Aggregates(reserved, sells, sigs)
+        return self._agg
+
     def check(self, intent: OrderIntent) -> list[Violation]:
-        return check_intent(intent, self.context(intent), self.costs)
+        """The order checks, then every risk rule: all the reasons ``intent`` must not go out."""
+        ctx = self.context(intent)
+        out = check_intent(intent, ctx, self.costs)
+        if ctx.instrument is not None:
+            out += evaluate(intent, self.risk_context(intent, ctx.ref_price), self.risk)
+        return out
+
+    def new_day(self) -> None:
+        """A new trading day: daily counts and the day's peak equity start again."""
+        with self._lock:
+            self._orders_today = 0
+            self._cancels_today.clear()
+            self.day_peak_equity = self.portfolio.view().equity
 
     # -- commands -------------------------------------------------------------------
     def submit(self, intent: OrderIntent) -> SubmitResult:
@@ -150,6 +222,14 @@ class OrderService:
             self.journal.record("submit", intent.intent_id, {"request": req.__dict__})
             vt_orderid = self.gateway.send_order(req)
             self._working[vt_orderid] = _Sent(intent, req)
+            self._agg = None
+            now = time.monotonic()
+            self._sent_times.append(now)
+            self._signatures[(intent.vt_symbol, intent.side, intent.qty, intent.price or 0.0)] = now
+            if len(self._signatures) > 1024:  # keep the recent ones only
+                horizon = now - self.risk.duplicate_window_s
+                self._signatures = {k: t for k, t in self._signatures.items() if t > horizon}
+            self._orders_today += 1
             self.journal.record("sent", vt_orderid, {"intent_id": intent.intent_id})
         self.bus.publish(EVENT_INTENT_SUBMITTED, IntentSubmitted(intent, vt_orderid))
         log.info(
@@ -185,6 +265,7 @@ class OrderService:
         return ids
 
     def _cancel(self, vt_orderid: str, sent: _Sent) -> None:
+        self._cancels_today[sent.intent.vt_symbol] += 1
         orderid = vt_orderid.split(".", 1)[1]
         self.gateway.cancel_order(CancelRequest(orderid, sent.req.symbol, sent.req.exchange))
 
@@ -198,3 +279,4 @@ class OrderService:
             sent.traded = int(order.traded)
             if not order.is_active():
                 del self._working[order.vt_orderid]
+            self._agg = None

@@ -33,15 +33,22 @@ class Portfolio:
         self.costs = costs
         self._book = Book(initial_cash)
         self._lock = threading.Lock()
+        self._version = 0  # bumped on every fill and day roll
+        self._cached: tuple[tuple[int, int], AccountView] | None = None
 
     def view(self) -> AccountView:
-        """The account marked at the latest quotes."""
+        """The account marked at the latest quotes (cached until a quote or a fill changes it)."""
         with self._lock:
+            key = (self.market.version, self._version)
+            if self._cached is not None and self._cached[0] == key:
+                return self._cached[1]
             for vt_symbol in self._book.positions:
                 tick = self.market.get(vt_symbol)
                 if tick is not None:
                     self._book.mark(vt_symbol, tick.last_price, tick.pre_close)
-            return self._book.view()
+            view = self._book.view()
+            self._cached = (key, view)
+            return view
 
     def sellable(self, vt_symbol: str) -> int:
         with self._lock:
@@ -73,6 +80,7 @@ class Portfolio:
         with self._lock:
             try:
                 self._book.apply_fill(trade.vt_symbol, side, int(trade.volume), trade.price, fee)
+                self._version += 1
             except BookError as exc:  # the broker filled what our ledger says is impossible
                 log.error("ledger disagrees with broker fill %s: %s", trade.vt_tradeid, exc)
                 return
@@ -88,4 +96,5 @@ class Portfolio:
     def on_session_rolled(self, event: Event) -> None:
         with self._lock:
             self._book.roll_day(event.data.closes)
+            self._version += 1
         log.info("new trading day %s: bought shares are sellable now (T+1)", event.data.trading_day)

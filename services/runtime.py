@@ -29,6 +29,7 @@ from services.events import (
     EVENT_ORDER,
     EVENT_SESSION_ROLLED,
     EVENT_TICK,
+    EVENT_TIMER,
     EVENT_TRADE,
     JobStatus,
 )
@@ -37,6 +38,8 @@ from services.journal import Journal
 from services.market import MarketCache
 from services.orders import OrderService
 from services.portfolio import Portfolio
+from services.risk import RiskConfig
+from services.risk_monitor import RiskMonitor
 from services.scheduler import JobResult, JobsConfig, Scheduler
 from services.settings import require
 from services.sim_gateway import SimGateway
@@ -87,6 +90,7 @@ class Services:
     fetch: FetchConfig
     universes: dict[str, tuple[str, ...]]
     backtests: BacktestRunner
+    risk: RiskMonitor
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
@@ -208,6 +212,7 @@ def build_services(
     jobs: JobsConfig | None = None,
     universes: dict[str, tuple[str, ...]] | None = None,
     backtest: BacktestConfig | None = None,
+    risk: RiskConfig | None = None,
 ) -> Services:
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -227,7 +232,9 @@ def build_services(
         portfolio=portfolio,
         control=control,
         costs=costs,
+        risk=risk,
     )
+    monitor = RiskMonitor(bus, portfolio, control, orders, orders.risk)
     # Order matters: journal first, then our ledgers; the UI bridge registers last.
     bus.register(EVENT_ORDER, journal.on_order)
     bus.register(EVENT_TRADE, journal.on_trade)
@@ -235,6 +242,8 @@ def build_services(
     bus.register(EVENT_TRADE, portfolio.on_trade)
     bus.register(EVENT_ORDER, orders.on_order)
     bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled)
+    bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled)
+    bus.register(EVENT_TIMER, monitor.on_timer)
     bus.register(EVENT_LOG, _log_gateway)
     jobs = jobs or JobsConfig()
     scheduler = Scheduler(bus, journal, jobs)
@@ -256,6 +265,7 @@ def build_services(
         fetch=fetch or FetchConfig(),
         universes=universes or {},
         backtests=backtests,
+        risk=monitor,
         paced=paced,
     )
     if jobs.daily_sync:

@@ -80,6 +80,24 @@ async def test_invalid_tickets_show_inline_errors_and_send_nothing(app: Quantdes
         assert app.services.journal.entries("submit") == []
 
 
+async def test_a_risk_rejection_shows_the_rule_the_value_and_the_limit(app: QuantdeskApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 20)
+        await pilot.press("b")
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        tick = app.services.market.get("600519.SSE")
+        assert tick is not None
+        far = round(tick.last_price * 0.95, 2)
+        ticket.query_one("#price", Input).value = f"{far:.2f}"
+        await pilot.press("enter")
+        assert ticket.pending is None
+        text = error_text(ticket, "state")
+        assert text.startswith("price_band: Price ")
+        assert "5.0% from the last" in text and "the band is 3%" in text
+        assert app.services.journal.entries("submit") == []
+
+
 async def test_ctrl_k_from_a_modal_with_an_input_focused_cancels_and_halts(
     app: QuantdeskApp,
 ) -> None:

@@ -55,7 +55,9 @@ def test_halted_screen(snap_compare: Any, tmp_path: Path) -> None:
     async def kill(pilot: Pilot[None]) -> None:
         app: Any = pilot.app
         await settle(pilot, 50)
-        app.services.orders.submit(OrderIntent("k", "600036.SSE", "buy", "limit", 100, 40.0))
+        last = app.services.market.get("600036.SSE").last_price
+        price = round(last * 0.98, 2)  # inside the 3 % price band, below the market: it works
+        app.services.orders.submit(OrderIntent("k", "600036.SSE", "buy", "limit", 100, price))
         await settle(pilot)
         await pilot.press("ctrl+k")
         await settle(pilot)

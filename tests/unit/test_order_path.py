@@ -56,7 +56,7 @@ def test_broker_updates_are_journaled_before_later_handlers_run(services: Servic
             len(services.journal.entries("order", e.data.vt_orderid))
         ),
     )
-    services.orders.submit(buy(services, offset=-50))
+    services.orders.submit(buy(services, offset=-30))
     assert services.bus.wait_idle()
     assert rows_when_ui_saw and all(n >= 1 for n in rows_when_ui_saw)
 
