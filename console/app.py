@@ -113,6 +113,13 @@ class QuantdeskApp(App[None]):
             self.bridge.start()
         self.query_one(Watchlist).focus()
         self.prepare_market()
+        for note in self.services.recovery_notes:
+            restored = note.startswith("restored")
+            self.notify(
+                note,
+                severity="information" if restored else "warning",
+                timeout=10 if restored else 20,
+            )
         if self.services.control.state is TradingState.HALTED:
             self.notify(
                 f"Trading is HALTED since {self.services.control.since:%Y-%m-%d %H:%M:%S} "

@@ -141,6 +141,10 @@ class Journal:
             },
         )
 
+    def on_session_rolled(self, event: Event) -> None:
+        rolled = event.data
+        self.record("day", str(rolled.trading_day), {"closes": rolled.closes})
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -61,6 +61,16 @@ class PaperBroker:
         self.reserved_cash = 0.0
         self._reserved_shares: dict[str, int] = {}
 
+    def restore(self, book: Book, last_order: int, last_trade: int) -> None:
+        """Resume after a restart: the account as journaled, ids above every one issued.
+
+        The paper venue lives in this process, so its working orders died with the
+        previous one; ids continue so that none is ever reused.
+        """
+        self.book = book
+        self._order_ids = itertools.count(last_order + 1)
+        self._trade_ids = itertools.count(last_trade + 1)
+
     # -- queries ----------------------------------------------------------------
     @property
     def available_cash(self) -> float:

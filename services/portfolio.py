@@ -63,6 +63,12 @@ class Portfolio:
         with self._lock:
             return self._book.cash
 
+    def restore(self, book: Book) -> None:
+        """Start from a ledger rebuilt from the journal (after a restart)."""
+        with self._lock:
+            self._book = book
+            self._version += 1
+
     # -- bus handlers ---------------------------------------------------------------
     def on_trade(self, event: Event) -> None:
         trade = event.data

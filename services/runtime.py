@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from services.journal import Journal
 from services.market import MarketCache
 from services.orders import OrderService
 from services.portfolio import Portfolio
+from services.recovery import restore
 from services.risk import RiskConfig
 from services.risk_monitor import RiskMonitor
 from services.scheduler import JobResult, JobsConfig, Scheduler
@@ -91,6 +92,7 @@ class Services:
     universes: dict[str, tuple[str, ...]]
     backtests: BacktestRunner
     risk: RiskMonitor
+    recovery_notes: list[str] = field(default_factory=list)
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
@@ -241,10 +243,14 @@ def build_services(
     bus.register(EVENT_TICK, market.on_tick)
     bus.register(EVENT_TRADE, portfolio.on_trade)
     bus.register(EVENT_ORDER, orders.on_order)
+    bus.register(EVENT_SESSION_ROLLED, journal.on_session_rolled)
     bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled)
     bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled)
     bus.register(EVENT_TIMER, monitor.on_timer)
     bus.register(EVENT_LOG, _log_gateway)
+    notes = restore(journal, portfolio, gateway.broker, account.initial_cash)
+    for note in notes:
+        (log.info if note.startswith("restored") else log.warning)("%s", note)
     jobs = jobs or JobsConfig()
     scheduler = Scheduler(bus, journal, jobs)
     store_ = Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
@@ -266,6 +272,7 @@ def build_services(
         universes=universes or {},
         backtests=backtests,
         risk=monitor,
+        recovery_notes=notes,
         paced=paced,
     )
     if jobs.daily_sync:

@@ -1,0 +1,212 @@
+"""Rebuild what the console knew from the journal: after a crash, a SIGKILL, or for
+``quantdesk state`` from another shell while the console runs.
+
+The journal is the record: fills rebuild the ledger (positions, cash, realized
+P&L, with day rolls for T+1), the last update of each order says whether it is
+still open, an order sent but never acknowledged is open with status SENT, and
+the trading state is the persisted one. Nothing here talks to a broker;
+``reconcile`` compares the rebuilt view with the broker's and lists every
+difference so that none is hidden.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.book import Book, BookError, Side
+from services.journal import Journal
+
+ACTIVE = {"SUBMITTING", "NOTTRADED", "PARTTRADED", "SENT"}
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    vt_orderid: str
+    intent_id: str
+    vt_symbol: str
+    side: str
+    kind: str
+    qty: int
+    price: float | None
+    traded: int
+    status: str  # the last broker status, or SENT when none arrived
+
+
+@dataclass
+class Rebuilt:
+    book: Book
+    open_orders: list[OpenOrder]
+    state: str
+    state_reason: str
+    entries: int
+    fills: int
+    max_order_number: int  # the highest numeric broker order id seen: new ids go above it
+    max_trade_number: int
+    problems: list[str] = field(default_factory=list)  # fills the ledger could not take
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (``quantdesk state --json``)."""
+        positions = [
+            {
+                "vt_symbol": p.vt_symbol,
+                "qty": p.qty,
+                "sellable": p.sellable,
+                "avg_price": round(p.avg_price, 6),
+                "realized": round(p.realized, 2),
+                "last_fill_or_close": p.last,
+            }
+            for p in sorted(self.book.positions.values(), key=lambda p: p.vt_symbol)
+            if p.qty
+        ]
+        return {
+            "state": self.state,
+            "state_reason": self.state_reason,
+            "cash": round(self.book.cash, 2),
+            "realized": round(
+                self.book.closed_realized + sum(p.realized for p in self.book.positions.values()),
+                2,
+            ),
+            "positions": positions,
+            "open_orders": [o.__dict__ for o in self.open_orders],
+            "journal_entries": self.entries,
+            "fills": self.fills,
+            "problems": self.problems,
+        }
+
+
+def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
+    """Replay the journal into a ledger, the open orders and the trading state."""
+    book = Book(initial_cash)
+    intents: dict[str, dict[str, Any]] = {}
+    sent: dict[str, str] = {}  # vt_orderid -> intent_id
+    last_update: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    fills = max_order = max_trade = 0
+    seen_trades: set[str] = set()
+    entries = journal.entries()
+    for entry in entries:
+        kind, ref, payload = entry["kind"], entry["ref"], entry["payload"]
+        if kind == "intent":
+            intents[ref] = payload["intent"]
+        elif kind == "sent":
+            sent[ref] = payload["intent_id"]
+            max_order = max(max_order, _number(ref))
+        elif kind == "order":
+            last_update[ref] = payload
+            max_order = max(max_order, _number(ref))
+        elif kind == "fill":
+            trade_id = payload.get("vt_tradeid") or f"{ref}#{entry['seq']}"
+            if trade_id in seen_trades:  # a fill journaled twice is booked once
+                continue
+            seen_trades.add(trade_id)
+            max_trade = max(max_trade, _number(trade_id))
+            side: Side = "buy" if payload["direction"] == "LONG" else "sell"
+            try:
+                book.apply_fill(
+                    payload["vt_symbol"],
+                    side,
+                    int(payload["volume"]),
+                    float(payload["price"]),
+                    float(payload.get("fee") or 0.0),
+                )
+                fills += 1
+            except BookError as exc:
+                problems.append(f"fill {trade_id} not booked: {exc}")
+        elif kind == "day":
+            book.roll_day({k: float(v) for k, v in payload.get("closes", {}).items()})
+    open_orders = []
+    for vt_orderid, intent_id in sent.items():
+        update = last_update.get(vt_orderid)
+        status = update["status"] if update else "SENT"
+        if status not in ACTIVE:
+            continue
+        intent = intents.get(intent_id, {})
+        open_orders.append(
+            OpenOrder(
+                vt_orderid,
+                intent_id,
+                intent.get("vt_symbol", update["vt_symbol"] if update else ""),
+                intent.get("side", ""),
+                intent.get("kind", ""),
+                int(intent.get("qty", 0)),
+                intent.get("price"),
+                int(update["traded"]) if update else 0,
+                status,
+            )
+        )
+    state, reason = "ACTIVE", ""
+    saved = journal.get_state("trading_state")
+    if saved:
+        data = json.loads(saved)
+        state, reason = data["state"], data.get("reason", "")
+    return Rebuilt(
+        book, open_orders, state, reason, len(entries), fills, max_order, max_trade, problems
+    )
+
+
+def reconcile(rebuilt: Rebuilt, broker: Book, broker_orders: set[str]) -> list[str]:
+    """Every difference between the journal's view and the broker's, in words."""
+    out = []
+    if abs(rebuilt.book.cash - broker.cash) > 0.005:
+        out.append(f"cash: journal {rebuilt.book.cash:,.2f}, broker {broker.cash:,.2f}")
+    for symbol in sorted(set(rebuilt.book.positions) | set(broker.positions)):
+        ours, theirs = rebuilt.book.qty(symbol), broker.qty(symbol)
+        if ours != theirs:
+            out.append(f"{symbol}: journal holds {ours}, broker {theirs}")
+    for order in rebuilt.open_orders:
+        if order.vt_orderid not in broker_orders:
+            out.append(
+                f"order {order.vt_orderid} ({order.side} {order.qty} {order.vt_symbol}) is open "
+                f"in the journal ({order.status}) but unknown to the broker"
+            )
+    return out
+
+
+def _number(vt_id: str) -> int:
+    """The numeric part of ``SIM.17`` (0 when there is none)."""
+    tail = vt_id.rsplit(".", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def restore(journal: Journal, portfolio: Any, broker: Any, initial_cash: float) -> list[str]:
+    """At start: the ledger and the paper venue's account from the journal; what changed.
+
+    Orders that were open when the process stopped died with the in-process paper
+    venue: they are journaled as cancelled and listed, never silently dropped.
+    """
+    rebuilt = rebuild(journal, initial_cash)
+    if not rebuilt.entries:
+        return []
+    portfolio.restore(copy.deepcopy(rebuilt.book))
+    broker.restore(copy.deepcopy(rebuilt.book), rebuilt.max_order_number, rebuilt.max_trade_number)
+    held = sum(1 for p in rebuilt.book.positions.values() if p.qty)
+    notes = [
+        f"restored from the journal: {rebuilt.fills} fills, {held} positions, "
+        f"cash {rebuilt.book.cash:,.2f}, trading {rebuilt.state}"
+    ]
+    for order in rebuilt.open_orders:
+        journal.record(
+            "order",
+            order.vt_orderid,
+            {
+                "vt_symbol": order.vt_symbol,
+                "direction": "LONG" if order.side == "buy" else "SHORT",
+                "type": order.kind.upper(),
+                "price": order.price,
+                "volume": order.qty,
+                "traded": order.traded,
+                "status": "CANCELLED",
+                "reason": "lost at restart: the paper venue stopped with the process",
+                "at": None,
+            },
+        )
+        notes.append(
+            f"order {order.vt_orderid} ({order.side} {order.qty} {order.vt_symbol}, "
+            f"{order.traded} filled, was {order.status}) was lost when the process stopped: "
+            "journaled as cancelled"
+        )
+    notes += rebuilt.problems
+    return notes
