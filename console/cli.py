@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from console import backtest_cli, data_cli
+    from console import backtest_cli, data_cli, ops_cli
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -41,11 +41,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILE",
         help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)",
     )
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="run the services and scheduled jobs without the UI, until SIGTERM (for systemd)",
+    )
     parser.add_argument("--version", action="version", version="quantdesk 0.1.0")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cli.add_parser(commands)
     backtest_cli.add_parser(commands)
     backtest_cli.add_runs_parser(commands)
+    ops_cli.add_parsers(commands)
     return parser.parse_args(argv)
 
 
@@ -73,16 +79,19 @@ def main(argv: list[str] | None = None) -> int:
 
         setup_file_logging(data_dir)
         return backtest_cli.run(args, data_dir, config)
+    if args.command in ("halt", "state", "journal"):
+        from console import ops_cli
+
+        return ops_cli.run(args, data_dir, config)
     if args.command == "runs":
         from console import backtest_cli
 
         return backtest_cli.runs_command(args, data_dir)
-    return run_console(data_dir, config)
+    return run_console(data_dir, config, headless=args.headless)
 
 
-def run_console(data_dir: Path, config: Config) -> int:
+def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
-    from console.app import QuantdeskApp
     from services.journal import JournalError
     from services.logs import BusLogHandler, setup_file_logging
     from services.runtime import build_services
@@ -108,8 +117,18 @@ def run_console(data_dir: Path, config: Config) -> int:
         return EXIT_USAGE
     logging.getLogger().addHandler(BusLogHandler(services.bus))
     logging.getLogger("quantdesk").info(
-        "quantdesk starting: data %s, config %s, log %s", data_dir, config.source, log_path
+        "quantdesk starting%s: data %s, config %s, log %s",
+        " headless" if headless else "",
+        data_dir,
+        config.source,
+        log_path,
     )
+    if headless:
+        from console.ops_cli import run_headless
+
+        return run_headless(data_dir, config, services)
+    from console.app import QuantdeskApp
+
     watchlist = WatchlistStore(
         data_dir / "watchlist.json", config.watchlist.symbols, services.universe
     )

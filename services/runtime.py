@@ -20,6 +20,7 @@ from services.backtest.rules import BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.bus import Bus
 from services.control import TradingControl
+from services.control_server import ControlServer
 from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sources import make_source
@@ -93,6 +94,7 @@ class Services:
     backtests: BacktestRunner
     risk: RiskMonitor
     recovery_notes: list[str] = field(default_factory=list)
+    control_server: ControlServer | None = None
     mode: str = "DEMO"
     paced: bool = True
     started: bool = False
@@ -107,6 +109,10 @@ class Services:
             return
         if prev_closes:
             self.gateway.market.set_prev_closes(prev_closes)
+        self.control_server = ControlServer(
+            self.data_dir, lambda reason: self.kill_switch(f"{reason} (from another shell)")
+        )
+        self.control_server.start()
         self.bus.start()
         self.gateway.connect({"paced": self.paced})
         self.started = True
@@ -176,6 +182,8 @@ class Services:
         return day in calendar if calendar and calendar[-1] >= day else day.weekday() < 5
 
     def stop(self) -> None:
+        if self.control_server is not None:
+            self.control_server.stop()
         self.backtests.stop()
         self.scheduler.stop()
         if not self.started:
