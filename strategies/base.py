@@ -41,6 +41,8 @@ class Strategy:
     grid: Mapping[str, Sequence[float]]
     signal: SignalFn
     checks: Callable[[Params], None] = field(default=lambda p: None)
+    describe: Callable[[Params, str], str] = field(default=lambda p, side: f"{side} signal")
+    """The signal in words for a trader reviewing the order, e.g. "MA(10) crossed above MA(30)"."""
 
     def params(self, overrides: Params | None = None) -> dict[str, float]:
         """Defaults with ``overrides`` applied; unknown names and bad values raise ValueError."""

@@ -49,4 +49,9 @@ STRATEGY = Strategy(
     grid={"window": list(range(10, 60, 5)), "k": [1.0, 1.5, 2.0, 2.5, 3.0]},
     signal=signal,
     checks=_checks,
+    describe=lambda p, side: (
+        f"close crossed below the lower band (MA {p['window']:g} - {p['k']:g} sd)"
+        if side == "buy"
+        else f"close crossed back above the {p['window']:g}-bar middle band"
+    ),
 )

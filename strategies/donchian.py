@@ -33,4 +33,9 @@ STRATEGY = Strategy(
     grid={"window": [10, 20, 40, 55], "exit_window": [5, 10, 20]},
     signal=signal,
     checks=_checks,
+    describe=lambda p, side: (
+        f"close broke above the {p['window']:g}-bar high"
+        if side == "buy"
+        else f"close broke below the {p['exit_window']:g}-bar low"
+    ),
 )

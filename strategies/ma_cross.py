@@ -47,4 +47,7 @@ STRATEGY = Strategy(
     grid={"fast": list(range(5, 30, 5)), "slow": list(range(20, 120, 10))},
     signal=signal,
     checks=_checks,
+    describe=lambda p, side: (
+        f"MA({p['fast']:g}) crossed {'above' if side == 'buy' else 'below'} MA({p['slow']:g})"
+    ),
 )

@@ -52,4 +52,9 @@ STRATEGY = Strategy(
     grid={"window": [7, 10, 14, 21, 28], "lower": [20, 25, 30, 35], "upper": [65, 70, 75, 80]},
     signal=signal,
     checks=_checks,
+    describe=lambda p, side: (
+        f"RSI({p['window']:g}) crossed below {p['lower']:g}"
+        if side == "buy"
+        else f"RSI({p['window']:g}) crossed above {p['upper']:g}"
+    ),
 )

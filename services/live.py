@@ -1,0 +1,222 @@
+"""Strategies running live: bars from ticks, the strategy function over the rolling
+window, an order proposal from the last row.
+
+The same function as the backtest (``strategies/``) sees the bars up to the one
+that just closed; an entry on the last row while flat proposes a buy, an exit
+while holding proposes a sell of what is sellable. A proposal goes to the review
+queue, or straight to the order path when the strategy is auto-approved -- both
+end in ``OrderService.submit``, the single order path with every risk rule.
+What the runner needs from the rest (positions, where proposals go) is
+injected, so a test can replay history bar by bar against a venue that fills at
+the next bar's open and compare the trades with the backtest's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+from vnpy.event import Event
+from vnpy.trader.object import TickData
+
+from services.events import OrderIntent
+from strategies import get
+
+log = logging.getLogger("quantdesk.live")
+MAX_BARS = 600  # per symbol: the window a strategy sees (moving averages need far fewer)
+FIELDS = ("open", "high", "low", "close", "volume")
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One ``[[strategies]]`` entry of config.toml."""
+
+    id: str
+    strategy: str
+    symbols: tuple[str, ...]
+    params: Mapping[str, float] = field(default_factory=dict)
+    freq: str = "1m"
+    size: int = 100  # shares per entry (rounded to the lot by the order checks)
+    auto_approve: bool = False
+    enabled: bool = True  # running from the start
+
+    def check(self) -> None:
+        """ValueError naming what is wrong (unknown strategy or parameter, bad size)."""
+        get(self.strategy).params(self.params)
+        if self.freq not in ("1m", "1d"):
+            raise ValueError(f"freq must be 1m or 1d, got {self.freq!r}")
+        if self.size <= 0:
+            raise ValueError(f"size must be a positive number of shares, got {self.size}")
+        if not self.symbols:
+            raise ValueError("symbols: name at least one")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """An order a strategy wants, with the reason in words, waiting for review or sent."""
+
+    intent: OrderIntent
+    strategy_id: str
+    reason: str
+    ref_price: float  # the price when proposed (staleness is measured from it)
+    bar_time: datetime
+    proposed_at: float = field(default_factory=time.monotonic)
+
+
+Position = Callable[[str], tuple[int, int]]  # vt_symbol -> (qty, sellable)
+Price = Callable[[str, str], float]  # vt_symbol, side -> the touch to price a limit order at
+
+
+class BarBuilder:
+    """One-minute bars from ticks: a bar closes when the first tick of a later minute arrives."""
+
+    def __init__(self, on_bar: Callable[[str, dict[str, float], datetime], None]) -> None:
+        self.on_bar = on_bar
+        self._bars: dict[str, tuple[datetime, dict[str, float], float]] = {}
+
+    def on_tick(self, tick: TickData) -> None:
+        minute = tick.datetime.replace(second=0, microsecond=0)
+        price, volume = tick.last_price, float(tick.volume)
+        current = self._bars.get(tick.vt_symbol)
+        if current is not None and minute > current[0]:
+            self.on_bar(tick.vt_symbol, current[1], current[0])
+            current = None
+        if current is None:
+            bar = {"open": price, "high": price, "low": price, "close": price, "volume": 0.0}
+            self._bars[tick.vt_symbol] = (minute, bar, volume)
+            return
+        _start, bar, day_volume = current
+        bar["high"] = max(bar["high"], price)
+        bar["low"] = min(bar["low"], price)
+        bar["close"] = price
+        bar["volume"] = max(0.0, volume - day_volume)  # tick volume is the day's running total
+
+
+class LiveRunner:
+    """Runs the configured strategies on closed bars; proposes orders."""
+
+    def __init__(
+        self,
+        specs: list[StrategySpec],
+        position: Position,
+        price: Price,
+        propose: Callable[[Proposal, bool], None],
+    ) -> None:
+        for spec in specs:
+            spec.check()
+        self.specs = {s.id: s for s in specs}
+        self.running = {s.id for s in specs if s.enabled}
+        self.position = position
+        self.price = price
+        self.propose = propose  # (proposal, auto_approve)
+        self._bars: dict[tuple[str, str], _Window] = {}
+        self._pending: set[tuple[str, str, str]] = set()  # (strategy, symbol, side) awaiting
+        self._ids = itertools.count(1)
+        self.builder = BarBuilder(lambda symbol, bar, at: self.on_bar(symbol, "1m", bar, at))
+        self.proposals = 0
+
+    # -- control -------------------------------------------------------------------------
+    def start(self, strategy_id: str) -> None:
+        if strategy_id not in self.specs:
+            raise ValueError(f"no strategy {strategy_id!r} in [[strategies]]")
+        self.running.add(strategy_id)
+        log.info("strategy %s started", strategy_id)
+
+    def stop(self, strategy_id: str) -> None:
+        self.running.discard(strategy_id)
+        log.info("strategy %s stopped", strategy_id)
+
+    def stop_all(self, reason: str) -> list[str]:
+        stopped, self.running = sorted(self.running), set()
+        if stopped:
+            log.warning("strategies stopped (%s): %s", reason, ", ".join(stopped))
+        return stopped
+
+    def settled(self, strategy_id: str, vt_symbol: str, side: str) -> None:
+        """The proposal for (strategy, symbol, side) left the queue (sent, rejected, expired)."""
+        self._pending.discard((strategy_id, vt_symbol, side))
+
+    # -- data ------------------------------------------------------------------------------
+    def seed(self, vt_symbol: str, freq: str, bars: pd.DataFrame) -> None:
+        """Stored history before the live bars, so the window is warm from the start."""
+        window = self._bars[(vt_symbol, freq)] = _Window()
+        values = bars[list(FIELDS)].to_numpy()[-MAX_BARS:]
+        for at, row in zip(bars.index[-MAX_BARS:], values, strict=True):
+            window.append(pd.Timestamp(at).to_pydatetime(), dict(zip(FIELDS, row, strict=True)))
+
+    def on_tick(self, event: Event) -> None:
+        self.builder.on_tick(event.data)
+
+    def on_bar(self, vt_symbol: str, freq: str, bar: dict[str, float], at: datetime) -> None:
+        """A bar closed: append it and run every running strategy on this symbol."""
+        window = self._bars.setdefault((vt_symbol, freq), _Window())
+        if window.times and at <= window.times[-1]:
+            return  # a bar we already have (seeded from the store)
+        window.append(at, bar)
+        for spec in self.specs.values():
+            if spec.id in self.running and spec.freq == freq and vt_symbol in spec.symbols:
+                self._evaluate(spec, vt_symbol, window)
+
+    def _evaluate(self, spec: StrategySpec, vt_symbol: str, window: _Window) -> None:
+        strategy = get(spec.strategy)
+        signals = strategy.run(window.frame(), spec.params)
+        qty, sellable = self.position(vt_symbol)
+        at = window.times[-1]
+        side = ""
+        if signals.entries.iloc[-1] and qty == 0:
+            side, size = "buy", spec.size
+        elif signals.exits.iloc[-1] and sellable > 0:
+            side, size = "sell", sellable
+        if not side or (spec.id, vt_symbol, side) in self._pending:
+            return
+        price = self.price(vt_symbol, side)
+        params = strategy.params(spec.params)
+        reason = (
+            f"{strategy.describe(params, side)} at {at:%H:%M}"
+            if spec.freq == "1m"
+            else f"{strategy.describe(params, side)} on {at:%Y-%m-%d}"
+        )
+        intent = OrderIntent(
+            f"{spec.id}-{next(self._ids)}-{uuid.uuid4().hex[:6]}",
+            vt_symbol,
+            side,  # type: ignore[arg-type]
+            "limit",
+            int(size),
+            price,
+            source=f"strategy:{spec.id}",
+        )
+        self._pending.add((spec.id, vt_symbol, side))
+        self.proposals += 1
+        log.info(
+            "%s proposes %s %d %s @ %s: %s", spec.id, side.upper(), size, vt_symbol, price, reason
+        )
+        self.propose(Proposal(intent, spec.id, reason, price, at), spec.auto_approve)
+
+
+class _Window:
+    """The last ``MAX_BARS`` bars of one symbol, column-wise (cheap to turn into a frame)."""
+
+    def __init__(self) -> None:
+        self.times: list[datetime] = []
+        self.columns: dict[str, list[float]] = {f: [] for f in FIELDS}
+
+    def append(self, at: datetime, bar: Mapping[str, float]) -> None:
+        self.times.append(at)
+        for name, values in self.columns.items():
+            values.append(float(bar.get(name, 0.0)))
+        if len(self.times) > MAX_BARS * 2:  # trim in batches, not on every bar
+            del self.times[:-MAX_BARS]
+            for values in self.columns.values():
+                del values[:-MAX_BARS]
+
+    def frame(self) -> pd.DataFrame:
+        n = min(len(self.times), MAX_BARS)
+        return pd.DataFrame(
+            {k: v[-n:] for k, v in self.columns.items()}, index=pd.DatetimeIndex(self.times[-n:])
+        )
