@@ -28,6 +28,8 @@ from console.bridge import (
     LogLine,
     MarketRefreshed,
     OrdersUpdated,
+    ReviewChanged,
+    RiskAlerted,
     StateChanged,
     TradeFilled,
 )
@@ -41,6 +43,8 @@ from panes.keys import KEYS, bindings
 from panes.log import LogPane
 from panes.orders import Orders
 from panes.positions import Positions
+from panes.review import ReviewTable
+from panes.strategies import StrategiesTable
 from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.checks import estimated_cost
 from services.control import RearmRefused
@@ -88,10 +92,13 @@ class QuantdeskApp(App[None]):
                 yield Watchlist(self.instruments, self.watchlist_store.load(), id="watchlist")
                 with Vertical(id="side"):
                     yield Jobs(id="jobs")
+                    yield StrategiesTable(id="strategies")
                     yield LogPane(id="log")
             with Horizontal(id="bottom"):
                 yield Positions(self.instruments, id="positions")
-                yield Orders(id="orders")
+                with Vertical(id="order-side"):
+                    yield ReviewTable(id="review")
+                    yield Orders(id="orders")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -112,6 +119,7 @@ class QuantdeskApp(App[None]):
         if self.bridge_thread:
             self.bridge.start()
         self.query_one(Watchlist).focus()
+        self.refresh_strategies()
         self.prepare_market()
         for note in self.services.recovery_notes:
             restored = note.startswith("restored")
@@ -144,6 +152,9 @@ class QuantdeskApp(App[None]):
             header.bus = message.bus
             if self.on_frame is not None:
                 self.on_frame(message.ticks)
+            review = self.services.review
+            if review is not None and self.query_one(ReviewTable).row_count:
+                self.refresh_review()  # verdicts and staleness move with the market
         finally:
             self.bridge.applied()
 
@@ -191,6 +202,135 @@ class QuantdeskApp(App[None]):
                 f"Backtest {update.state}: {detail} (B opens backtests)",
                 severity="information" if update.state == "done" else "error",
             )
+
+    # -- strategies and the review queue ---------------------------------------------------
+    def refresh_review(self) -> None:
+        if self.services.review is not None:
+            self.query_one(ReviewTable).show(self.services.review.items())
+
+    def refresh_strategies(self) -> None:
+        live = self.services.live
+        if live is not None:
+            self.query_one(StrategiesTable).show(list(live.specs.values()), live.running)
+
+    @on(ReviewChanged)
+    def handle_review(self) -> None:
+        self.refresh_review()
+
+    @on(RiskAlerted)
+    def handle_risk_alert(self, message: RiskAlerted) -> None:
+        a = message.alert
+        self.notify(
+            f"RISK: {a.message}. Trading HALTED (ctrl+r re-arms).", severity="error", timeout=20
+        )
+
+    @on(StrategiesTable.ToggleRequested)
+    def handle_toggle_strategy(self, message: StrategiesTable.ToggleRequested) -> None:
+        live = self.services.live
+        if live is None:
+            return
+        if message.strategy_id in live.running:
+            live.stop(message.strategy_id)
+            self.notify(f"Strategy {message.strategy_id} stopped")
+        else:
+            live.start(message.strategy_id)
+            self.notify(f"Strategy {message.strategy_id} started")
+        self.refresh_strategies()
+
+    @on(ReviewTable.Decided)
+    def handle_decided(self, message: ReviewTable.Decided) -> None:
+        review = self.services.review
+        if review is None:
+            return
+        if message.action == "reject":
+            review.reject(message.intent_id)
+            self.notify("Proposal rejected")
+        elif message.action == "approve":
+            self._approve(message.intent_id)
+        else:
+            self._edit(message.intent_id)
+
+    @on(ReviewTable.DecidedAll)
+    def handle_decided_all(self, message: ReviewTable.DecidedAll) -> None:
+        review = self.services.review
+        if review is None:
+            return
+        if message.action == "reject":
+            n = review.reject_all(message.strategy_id, "rejected by the trader (all)")
+            self.notify(f"{n} proposals of {message.strategy_id} rejected")
+            return
+        results = review.approve_all(message.strategy_id)
+        sent = sum(1 for r in results if not isinstance(r, str) and r.accepted)
+        left = [r for r in results if isinstance(r, str)]
+        refused = [r for r in results if not isinstance(r, str) and not r.accepted]
+        self.notify(
+            f"{sent} of {len(results)} proposals of {message.strategy_id} sent"
+            + (f"; {len(left)} stale left in the queue" if left else "")
+            + (f"; {len(refused)} refused by the checks" if refused else ""),
+            severity="information" if sent == len(results) else "warning",
+        )
+
+    def _approve(self, intent_id: str, qty: int | None = None, price: float | None = None) -> None:
+        from services.review import ReviewError
+
+        review = self.services.review
+        assert review is not None
+        try:
+            result = review.approve(intent_id, qty, price)
+        except ReviewError as exc:
+            self.notify(str(exc), severity="warning", timeout=8)
+            return
+        intent = result.intent
+        if result.accepted:
+            self.notify(
+                f"Sent {intent.side.upper()} {intent.qty:,} {intent.vt_symbol} "
+                f"as {result.vt_orderid}"
+            )
+        else:
+            self.notify(
+                "Refused: " + " ".join(f"{v.rule}: {v.message}" for v in result.violations),
+                severity="error",
+                timeout=10,
+            )
+
+    def _edit(self, intent_id: str) -> None:
+        review = self.services.review
+        assert review is not None
+        item = next((i for i in review.items() if i.proposal.intent.intent_id == intent_id), None)
+        if item is None:
+            return
+        intent = item.proposal.intent
+
+        def parse(text: str) -> tuple[int, float] | str:
+            parts = text.split()
+            try:
+                qty = int(parts[0])
+                price = float(parts[1]) if len(parts) > 1 else float(intent.price or 0)
+            except (ValueError, IndexError):
+                return "Type a quantity and a price, e.g. 200 1466.50"
+            if qty <= 0 or price <= 0:
+                return "Quantity and price must be positive"
+            return qty, price
+
+        def validate(text: str) -> str:
+            got = parse(text)
+            return got if isinstance(got, str) else ""
+
+        def done(text: str | None) -> None:
+            if text:
+                got = parse(text)
+                if not isinstance(got, str):
+                    self._approve(intent_id, got[0], got[1])
+
+        self.push_screen(
+            TextPromptScreen(
+                f"Edit {intent.side} {intent.vt_symbol}: quantity and price "
+                f"(now {intent.qty} @ {intent.price:g}), then enter sends it:",
+                validate,
+                placeholder=f"{intent.qty} {intent.price:g}",
+            ),
+            done,
+        )
 
     @on(LogLine)
     def handle_log(self, message: LogLine) -> None:
@@ -277,12 +417,14 @@ class QuantdeskApp(App[None]):
         self._show_killed(message.cancelled)
 
     def _show_killed(self, cancelled: list[str]) -> None:
+        self.refresh_strategies()
+        self.refresh_review()
         header = self.query_one(StatusHeader)
         header.state = TradingState.HALTED
         header.state_reason = self.services.control.reason
         self.notify(
-            f"KILL SWITCH: trading HALTED, cancel sent for {len(cancelled)} working orders. "
-            "ctrl+r to re-arm.",
+            f"KILL SWITCH: trading HALTED, cancel sent for {len(cancelled)} working orders, "
+            "strategies stopped, proposals rejected. ctrl+r to re-arm.",
             severity="error",
             timeout=10,
         )

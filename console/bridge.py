@@ -31,6 +31,8 @@ from services.events import (
     EVENT_JOB,
     EVENT_LOG_RECORDED,
     EVENT_ORDER,
+    EVENT_REVIEW,
+    EVENT_RISK_ALERT,
     EVENT_TICK,
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
@@ -38,6 +40,7 @@ from services.events import (
     HandlerFailed,
     JobUpdated,
     LogRecorded,
+    RiskAlert,
     TradingStateChanged,
 )
 from services.runtime import Services
@@ -88,6 +91,16 @@ class JobChanged(Message, bubble=False):
 
 
 @dataclass
+class ReviewChanged(Message, bubble=False):
+    pending: int
+
+
+@dataclass
+class RiskAlerted(Message, bubble=False):
+    alert: RiskAlert
+
+
+@dataclass
 class BacktestChanged(Message, bubble=False):
     update: BacktestUpdate
 
@@ -129,6 +142,8 @@ class Bridge:
         bus.register(EVENT_HANDLER_FAILED, self.on_handler_failed)
         bus.register(EVENT_JOB, self.on_job)
         bus.register(EVENT_BACKTEST, self.on_backtest)
+        bus.register(EVENT_REVIEW, lambda e: self.app.post_message(ReviewChanged(e.data)))
+        bus.register(EVENT_RISK_ALERT, lambda e: self.app.post_message(RiskAlerted(e.data)))
 
     def start(self) -> None:
         self._stop.clear()

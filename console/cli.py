@@ -111,6 +111,8 @@ def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
             universes=config.universes,
             backtest=config.backtest,
             risk=config.risk,
+            strategies=list(config.strategies),
+            review=config.review,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

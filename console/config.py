@@ -22,6 +22,8 @@ from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
 from services.instruments import DEFAULT_UNIVERSE, Universe
+from services.live import StrategySpec
+from services.review import ReviewConfig
 from services.risk import RiskConfig
 from services.runtime import AccountConfig
 from services.scheduler import JobsConfig
@@ -91,6 +93,18 @@ class UISection:
         require(4 <= self.refresh_hz <= 20, "refresh_hz", f"must be 4–20, got {self.refresh_hz}")
 
 
+DEMO_STRATEGIES = (
+    StrategySpec(
+        id="demo-ma",
+        strategy="ma_cross",
+        symbols=("600519.SSE", "510300.SSE"),
+        params={"fast": 5, "slow": 20},
+        freq="1m",
+        size=100,
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration."""
@@ -105,10 +119,13 @@ class Config:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     watchlist: WatchlistSection = field(default_factory=WatchlistSection)
     ui: UISection = field(default_factory=UISection)
     universes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Named symbol lists for `data sync --universe NAME` and [data] universe."""
+    strategies: tuple[StrategySpec, ...] = DEMO_STRATEGIES
+    """[[strategies]]: what runs live, on which symbols, with which parameters."""
     keys: dict[str, str] = field(default_factory=dict)
     """Key remapping by binding id, e.g. kill = "ctrl+x" (ids are listed in the help screen)."""
     source: str = "built-in defaults"
@@ -117,7 +134,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else typing.get_type_hints(Config)[f.name]
     for f in fields(Config)
-    if f.name not in ("keys", "universes", "source")
+    if f.name not in ("keys", "universes", "source", "strategies")
 }
 
 
@@ -156,7 +173,7 @@ def load_config(path: Path | None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], source: str) -> Config:
-    _reject_unknown(raw, set(SECTIONS) | {"keys", "universes"}, source, "")
+    _reject_unknown(raw, set(SECTIONS) | {"keys", "universes", "strategies"}, source, "")
     built: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         section = raw.get(name, {})
@@ -178,7 +195,61 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
             f"{source}: [data] universe: {exc} (or name one of [universes]: "
             f"{', '.join(sorted(universes)) or 'none defined'})"
         ) from None
-    return Config(**built, universes=universes, keys=dict(keys), source=source)
+    strategies = _strategies(raw["strategies"], source) if "strategies" in raw else DEMO_STRATEGIES
+    return Config(
+        **built, universes=universes, strategies=strategies, keys=dict(keys), source=source
+    )
+
+
+STRATEGY_KEYS = {
+    "id": str,
+    "strategy": str,
+    "symbols": list,
+    "params": dict,
+    "freq": str,
+    "size": int,
+    "auto_approve": bool,
+    "enabled": bool,
+}
+
+
+def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: strategies must be [[strategies]] tables")
+    out: list[StrategySpec] = []
+    for n, entry in enumerate(entries, 1):
+        where = f"{source}: [[strategies]] #{n}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table")
+        _reject_unknown(entry, set(STRATEGY_KEYS), source, f"[strategies] #{n}")
+        for key in ("id", "strategy", "symbols"):
+            if key not in entry:
+                raise ConfigError(f"{where}: {key} is required")
+        for key, kind in STRATEGY_KEYS.items():
+            value = entry.get(key)
+            if value is not None and (
+                not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
+            ):
+                raise ConfigError(f"{where} {key}: expected {kind.__name__}, got {value!r}")
+        if any(s.id == entry["id"] for s in out):
+            raise ConfigError(f"{where}: id {entry['id']!r} is used twice")
+        try:
+            symbols = tuple(resolve_universe(",".join(entry["symbols"])))
+            spec = StrategySpec(
+                id=entry["id"],
+                strategy=entry["strategy"],
+                symbols=symbols,
+                params={k: float(v) for k, v in entry.get("params", {}).items()},
+                freq=entry.get("freq", "1m"),
+                size=entry.get("size", 100),
+                auto_approve=entry.get("auto_approve", False),
+                enabled=entry.get("enabled", True),
+            )
+            spec.check()
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{where} ({entry['id']}): {exc}") from None
+        out.append(spec)
+    return tuple(out)
 
 
 def _universes(table: Any, source: str) -> dict[str, tuple[str, ...]]:

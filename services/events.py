@@ -35,6 +35,7 @@ __all__ = [
     "EVENT_LOG_RECORDED",
     "EVENT_ORDER",
     "EVENT_POSITION",
+    "EVENT_REVIEW",
     "EVENT_RISK_ALERT",
     "EVENT_SESSION_ROLLED",
     "EVENT_TICK",
@@ -62,6 +63,7 @@ EVENT_LOG_RECORDED = "qd.LogRecorded"
 EVENT_JOB = "qd.Job"
 EVENT_BACKTEST = "qd.Backtest"
 EVENT_RISK_ALERT = "qd.RiskAlert"
+EVENT_REVIEW = "qd.Review"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]

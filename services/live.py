@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from vnpy.event import Event
@@ -67,6 +68,7 @@ class Proposal:
     ref_price: float  # the price when proposed (staleness is measured from it)
     bar_time: datetime
     proposed_at: float = field(default_factory=time.monotonic)
+    restored: bool = False  # pending when the process stopped: stale until edited
 
 
 Position = Callable[[str], tuple[int, int]]  # vt_symbol -> (qty, sellable)
@@ -220,3 +222,25 @@ class _Window:
         return pd.DataFrame(
             {k: v[-n:] for k, v in self.columns.items()}, index=pd.DatetimeIndex(self.times[-n:])
         )
+
+
+def proposal_from_journal(payload: Mapping[str, Any]) -> Proposal:
+    """A journaled proposal (``proposed`` entry) back as a Proposal, marked restored."""
+    i = payload["intent"]
+    intent = OrderIntent(
+        i["intent_id"],
+        i["vt_symbol"],
+        i["side"],
+        i["kind"],
+        int(i["qty"]),
+        i["price"],
+        source=i.get("source", "strategy"),
+    )
+    return Proposal(
+        intent,
+        str(payload["strategy"]),
+        str(payload["reason"]),
+        float(payload["ref_price"]),
+        datetime.fromisoformat(str(payload["bar_time"])),
+        restored=True,
+    )

@@ -46,6 +46,7 @@ class Rebuilt:
     max_order_number: int  # the highest numeric broker order id seen: new ids go above it
     max_trade_number: int
     problems: list[str] = field(default_factory=list)  # fills the ledger could not take
+    pending: list[dict[str, Any]] = field(default_factory=list)  # proposals awaiting review
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (``quantdesk state --json``)."""
@@ -71,6 +72,7 @@ class Rebuilt:
             ),
             "positions": positions,
             "open_orders": [o.__dict__ for o in self.open_orders],
+            "pending_intents": self.pending,
             "journal_entries": self.entries,
             "fills": self.fills,
             "problems": self.problems,
@@ -86,6 +88,7 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
     problems: list[str] = []
     fills = max_order = max_trade = 0
     seen_trades: set[str] = set()
+    proposed: dict[str, dict[str, Any]] = {}
     entries = journal.entries()
     for entry in entries:
         kind, ref, payload = entry["kind"], entry["ref"], entry["payload"]
@@ -115,6 +118,11 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
                 fills += 1
             except BookError as exc:
                 problems.append(f"fill {trade_id} not booked: {exc}")
+        elif kind == "proposed":
+            if not payload.get("auto"):
+                proposed[ref] = payload
+        elif kind in ("approved", "declined"):
+            proposed.pop(ref, None)
         elif kind == "day":
             book.roll_day({k: float(v) for k, v in payload.get("closes", {}).items()})
     open_orders = []
@@ -142,9 +150,11 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
     if saved:
         data = json.loads(saved)
         state, reason = data["state"], data.get("reason", "")
-    return Rebuilt(
+    rebuilt = Rebuilt(
         book, open_orders, state, reason, len(entries), fills, max_order, max_trade, problems
     )
+    rebuilt.pending = list(proposed.values())
+    return rebuilt
 
 
 def reconcile(rebuilt: Rebuilt, broker: Book, broker_orders: set[str]) -> list[str]:
@@ -171,15 +181,18 @@ def _number(vt_id: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def restore(journal: Journal, portfolio: Any, broker: Any, initial_cash: float) -> list[str]:
-    """At start: the ledger and the paper venue's account from the journal; what changed.
+def restore(
+    journal: Journal, portfolio: Any, broker: Any, initial_cash: float
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """At start: the ledger and the paper venue's account from the journal; what changed,
+    and the proposals still awaiting review.
 
     Orders that were open when the process stopped died with the in-process paper
     venue: they are journaled as cancelled and listed, never silently dropped.
     """
     rebuilt = rebuild(journal, initial_cash)
     if not rebuilt.entries:
-        return []
+        return [], []
     portfolio.restore(copy.deepcopy(rebuilt.book))
     broker.restore(copy.deepcopy(rebuilt.book), rebuilt.max_order_number, rebuilt.max_trade_number)
     held = sum(1 for p in rebuilt.book.positions.values() if p.qty)
@@ -208,5 +221,10 @@ def restore(journal: Journal, portfolio: Any, broker: Any, initial_cash: float) 
             f"{order.traded} filled, was {order.status}) was lost when the process stopped: "
             "journaled as cancelled"
         )
+    if rebuilt.pending:
+        notes.append(
+            f"{len(rebuilt.pending)} strategy proposals were awaiting review when the process "
+            "stopped: back in the review queue, stale until edited"
+        )
     notes += rebuilt.problems
-    return notes
+    return notes, rebuilt.pending

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from vnpy.event import Event
 
 from services.backtest.rules import BacktestConfig
@@ -33,13 +34,16 @@ from services.events import (
     EVENT_TIMER,
     EVENT_TRADE,
     JobStatus,
+    OrderIntent,
 )
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.journal import Journal
+from services.live import LiveRunner, StrategySpec, proposal_from_journal
 from services.market import MarketCache
 from services.orders import OrderService
 from services.portfolio import Portfolio
 from services.recovery import restore
+from services.review import ReviewConfig, ReviewQueue
 from services.risk import RiskConfig
 from services.risk_monitor import RiskMonitor
 from services.scheduler import JobResult, JobsConfig, Scheduler
@@ -93,6 +97,8 @@ class Services:
     universes: dict[str, tuple[str, ...]]
     backtests: BacktestRunner
     risk: RiskMonitor
+    live: LiveRunner | None = None
+    review: ReviewQueue | None = None
     recovery_notes: list[str] = field(default_factory=list)
     control_server: ControlServer | None = None
     mode: str = "DEMO"
@@ -130,10 +136,37 @@ class Services:
             if not self.store.symbols("1d"):
                 seeded = self._seed_demo_history()
             closes = self.last_closes()
+            self.seed_strategies()
         except (StoreError, OSError, ValueError) as exc:
             log.error("market data store unusable (%s): the market opens at reference prices", exc)
             return MarketPrep(None, {}, "", str(exc))
         return MarketPrep(info, closes, seeded, "")
+
+    def seed_strategies(self) -> None:
+        """Warm each strategy's window with stored bars, so it can act on the first live bar."""
+        if self.live is None:
+            return
+        for spec in self.live.specs.values():
+            for symbol in spec.symbols:
+                try:
+                    self.live.seed(symbol, spec.freq, self.store.read_bars(symbol, spec.freq))
+                except StoreError as exc:
+                    log.warning("strategy %s starts cold on %s: %s", spec.id, symbol, exc)
+
+    def evaluate_daily(self) -> None:
+        """After the daily sync: daily strategies see the new day's bar."""
+        if self.live is None:
+            return
+        for spec in self.live.specs.values():
+            if spec.freq != "1d":
+                continue
+            for symbol in spec.symbols:
+                try:
+                    bars = self.store.read_bars(symbol, "1d").tail(1)
+                except StoreError:
+                    continue
+                for at, row in bars.iterrows():
+                    self.live.on_bar(symbol, "1d", dict(row), pd.Timestamp(at).to_pydatetime())
 
     def last_closes(self) -> dict[str, float]:
         """The last stored daily close before the simulated day, per listed instrument."""
@@ -169,6 +202,7 @@ class Services:
         summary = Syncer(self.store, source, self.data).sync(
             symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)
         )
+        self.evaluate_daily()
         state: JobStatus = "failed"
         if summary.exit_code == 0:
             state = "ok"
@@ -195,12 +229,18 @@ class Services:
         self.started = False
 
     def kill_switch(self, reason: str = "kill switch") -> list[str]:
-        """HALT first (nothing new goes out), then cancel every working order.
+        """HALT first (nothing new goes out), cancel every working order, stop every
+        strategy and reject every proposal awaiting review.
 
         Called directly from the UI thread: it never waits behind the bus queue.
         """
         self.control.halt(reason)
-        return self.orders.cancel_all(reason)
+        cancelled = self.orders.cancel_all(reason)
+        if self.live is not None:
+            self.live.stop_all(reason)
+        if self.review is not None:
+            self.review.reject_all(None, reason)
+        return cancelled
 
 
 def _log_gateway(event: Event) -> None:
@@ -223,6 +263,8 @@ def build_services(
     universes: dict[str, tuple[str, ...]] | None = None,
     backtest: BacktestConfig | None = None,
     risk: RiskConfig | None = None,
+    strategies: list[StrategySpec] | None = None,
+    review: ReviewConfig | None = None,
 ) -> Services:
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +298,25 @@ def build_services(
     bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled)
     bus.register(EVENT_TIMER, monitor.on_timer)
     bus.register(EVENT_LOG, _log_gateway)
-    notes = restore(journal, portfolio, gateway.broker, account.initial_cash)
+    notes, pending = restore(journal, portfolio, gateway.broker, account.initial_cash)
+
+    def position(vt_symbol: str) -> tuple[int, int]:
+        probe = OrderIntent("probe", vt_symbol, "sell", "market", 0, None)
+        return portfolio.qty(vt_symbol), orders.context(probe).sellable  # less working sells
+
+    def touch(vt_symbol: str, side: str) -> float:
+        tick = market.get(vt_symbol)
+        if tick is None:
+            return 0.0
+        price = (tick.ask_price_1 if side == "buy" else tick.bid_price_1) or tick.last_price
+        return universe.get(vt_symbol).round_price(price) if vt_symbol in universe else price
+
+    queue = ReviewQueue(bus, journal, orders, market, review or ReviewConfig())
+    live = LiveRunner(strategies or [], position, touch, queue.propose)
+    queue.on_settled = live.settled
+    for item in pending:
+        queue.restore(proposal_from_journal(item))
+    bus.register(EVENT_TICK, live.on_tick)
     for note in notes:
         (log.info if note.startswith("restored") else log.warning)("%s", note)
     jobs = jobs or JobsConfig()
@@ -281,6 +341,8 @@ def build_services(
         backtests=backtests,
         risk=monitor,
         recovery_notes=notes,
+        live=live,
+        review=queue,
         paced=paced,
     )
     if jobs.daily_sync:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,42 @@ def test_named_universes(tmp_path: Path) -> None:
     path.write_text('[universes]\ncore = ["600519", "60"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[universes\] core: cannot read symbol '60'"):
         load_config(path)
+
+
+def test_strategies_are_declared_in_config_and_mistakes_name_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[[strategies]]\nid = "a"\nstrategy = "rsi"\nsymbols = ["510300"]\n'
+        "params = { window = 10 }\nauto_approve = true\n",
+        encoding="utf-8",
+    )
+    [spec] = load_config(path).strategies
+    assert (spec.id, spec.symbols, spec.params, spec.auto_approve) == (
+        "a",
+        ("510300.SSE",),
+        {"window": 10.0},
+        True,
+    )
+    path.write_text("", encoding="utf-8")
+    assert [s.id for s in load_config(path).strategies] == ["demo-ma"]  # the default
+    path.write_text("strategies = []\n", encoding="utf-8")
+    assert load_config(path).strategies == ()
+    for body, message in (
+        (
+            '[[strategies]]\nid = "a"\nstrategy = "ma_cross"\nsymbols = ["600519"]\n'
+            "params = { fastt = 3 }\n",
+            "#1 (a): ma_cross has no parameter 'fastt'",
+        ),
+        ('[[strategies]]\nid = "a"\nstrategy = "ma_cross"\n', "#1: symbols is required"),
+        (
+            '[[strategies]]\nid = "a"\nstrategy = "ma_cross"\nsymbols = ["600519"]\nsize = "100"\n',
+            "#1 size: expected int",
+        ),
+        (
+            '[[strategies]]\nid = "a"\nstrategy = "ma_cross"\nsymbols = ["600519"]\nsise = 1\n',
+            "unknown key 'sise' (did you mean 'size'?)",
+        ),
+    ):
+        path.write_text(body, encoding="utf-8")
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_config(path)

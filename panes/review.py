@@ -1,0 +1,94 @@
+"""The review queue: strategies' proposed orders, each with its reason and risk verdict.
+
+a / enter approves, r rejects, e edits quantity or price, A approves and R rejects
+every proposal of the selected row's strategy. Stale proposals are marked and
+cannot be approved as they are.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+
+from panes.format import palette
+from panes.keys import bindings
+from panes.table import KeyedTable
+
+
+class ReviewTable(KeyedTable):
+    BINDINGS = bindings("review")
+
+    @dataclass
+    class Decided(Message):
+        intent_id: str
+        action: str  # "approve", "reject", "edit"
+
+    @dataclass
+    class DecidedAll(Message):
+        strategy_id: str
+        action: str  # "approve", "reject"
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self.border_title = "Review queue"
+        self.strategy_of: dict[str, str] = {}
+
+    def on_mount(self) -> None:
+        for name, width in (("Order", 20), ("Why", 28), ("Risk", 20)):
+            self.add_column(name, key=name.lower(), width=width)
+
+    def show(self, items: Sequence[Any]) -> None:
+        """``items``: ReviewItems (proposal, verdict, stale, notional), oldest first."""
+        keep = self.selected_key
+        self.clear()
+        self.strategy_of = {}
+        for item in items:
+            p, intent = item.proposal, item.proposal.intent
+            side_style = palette.up if intent.side == "buy" else palette.down
+            if item.stale:
+                risk = Text("STALE\n" + item.stale.removeprefix("stale: "), style="bold yellow")
+            elif item.verdict:
+                v = item.verdict[0]
+                risk = Text(f"✗ {v.rule}\n{v.value} (limit {v.limit})", style="bold red")
+            else:
+                risk = Text("✓ passes every check", style="green")
+            order = Text()
+            order.append(f"{intent.side.upper()} {intent.qty:,} ", style=f"bold {side_style}")
+            order.append(intent.vt_symbol)
+            price = f"{intent.price:g}" if intent.price else "market"
+            order.append(f"\n@ {price} = {item.notional:,.0f}")
+            why = "\n".join(textwrap.wrap(f"{p.strategy_id}: {p.reason}", 28)[:2])
+            self.add_row(order, why, risk, key=intent.intent_id, height=2)
+            self.strategy_of[intent.intent_id] = p.strategy_id
+        self.border_title = f"Review queue ({len(items)})" if items else "Review queue"
+        if keep in self.strategy_of:
+            self.move_cursor(row=self.get_row_index(keep))
+
+    def _decide(self, action: str) -> None:
+        if self.selected_key is not None:
+            self.post_message(self.Decided(self.selected_key, action))
+
+    def action_approve(self) -> None:
+        self._decide("approve")
+
+    def action_reject(self) -> None:
+        self._decide("reject")
+
+    def action_edit(self) -> None:
+        self._decide("edit")
+
+    def _all(self, action: str) -> None:
+        key = self.selected_key
+        if key is not None:
+            self.post_message(self.DecidedAll(self.strategy_of[key], action))
+
+    def action_approve_all(self) -> None:
+        self._all("approve")
+
+    def action_reject_all(self) -> None:
+        self._all("reject")

@@ -1,0 +1,88 @@
+"""Review keys in the console: approve, reject, edit, approve-all, a stale proposal."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import datetime
+
+from textual.widgets import Input
+
+from console.app import QuantdeskApp
+from console.dialogs import TextPromptScreen
+from panes.orders import Orders
+from panes.review import ReviewTable
+from services.events import OrderIntent
+from services.live import Proposal
+from tests.ui.conftest import settle
+
+SIZE = (160, 48)
+
+
+def propose(app: QuantdeskApp, n: int, strategy: str = "s1", qty: int = 100, **kw: object) -> None:
+    tick = app.services.market.get("510300.SSE")
+    assert tick is not None and app.services.review is not None
+    intent = OrderIntent(f"p{n}", "510300.SSE", "buy", "limit", qty, tick.ask_price_1)
+    p = Proposal(
+        intent,
+        strategy,
+        "MA(5) crossed above MA(20) at 10:01",
+        tick.ask_price_1,
+        datetime(2026, 11, 23, 10, 1),
+    )
+    app.services.review.propose(replace(p, **kw), auto=False)  # type: ignore[arg-type]
+
+
+def cell(table: ReviewTable, key: str, column: str) -> str:
+    return str(table.get_cell(key, column))
+
+
+async def test_approve_reject_edit_and_approve_all_by_keys(app: QuantdeskApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 20)
+        for n in (1, 2, 3):
+            propose(app, n)
+        propose(app, 4, strategy="s2", qty=150)
+        await settle(pilot)
+        table = app.query_one(ReviewTable)
+        assert table.row_count == 4 and "MA(5) crossed above" in cell(table, "p1", "why")
+        assert "passes every check" in cell(table, "p1", "risk")
+        assert "lot_size" in cell(table, "p4", "risk")  # the verdict before approval
+        await pilot.press("6")
+        assert table.has_focus
+        await pilot.press("a")  # approve p1
+        await settle(pilot)
+        assert "p1" not in table.rows
+        assert any(o.vt_symbol == "510300.SSE" for o in app.query_one(Orders).orders.values())
+        await pilot.press("r")  # reject p2
+        await settle(pilot)
+        assert sorted(str(k.value) for k in table.rows) == ["p3", "p4"]
+        table.move_cursor(row=table.get_row_index("p4"))
+        await pilot.press("e")  # edit p4 to a whole lot
+        prompt = app.screen
+        assert isinstance(prompt, TextPromptScreen)
+        prompt.query_one(Input).value = "200"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "p4" not in table.rows
+        assert app.services.journal.entries("intent", "p4-e")[0]["payload"]["verdict"] == "accepted"
+        propose(app, 5)
+        await settle(pilot)
+        table.move_cursor(row=table.get_row_index("p3"))
+        await pilot.press("A")  # every s1 proposal: p3 and p5
+        await settle(pilot)
+        assert table.row_count == 0
+
+
+async def test_a_stale_proposal_is_marked_and_approving_it_explains(app: QuantdeskApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 20)
+        propose(app, 6, proposed_at=time.monotonic() - 1000)
+        await settle(pilot)
+        table = app.query_one(ReviewTable)
+        assert "STALE" in cell(table, "p6", "risk")
+        table.focus()
+        await pilot.press("a")
+        await settle(pilot)
+        assert "p6" in table.rows  # still there: it cannot go as it is
+        assert app.services.journal.entries("intent", "p6") == []
