@@ -1,10 +1,13 @@
-"""Kill switch latency: ctrl+k pressed → every cancel request issued.
+"""Kill switch latency: ctrl+k pressed → every cancel issued, every strategy stopped.
 
-500 working orders rest at the simulated broker and 100,000 events sit in
-the bus queue (the dispatcher is busy working through them) when ctrl+k is
-pressed in the real App (headless, driven by Pilot). The clock stops when
-the gateway has received the 500th cancel request. Repeated ``--runs``
-times (re-armed, orders re-placed, queue refilled each time). Target p99 <= 100 ms.
+500 working orders rest at the simulated broker, 200 strategy proposals wait
+in the review queue, 4 strategies run, and 100,000 events sit in the bus queue
+(the dispatcher is busy working through them) when ctrl+k is pressed in the
+real App (headless, driven by Pilot). Two clocks: until the gateway has the
+500th cancel request (``latency_ms``), and until the kill switch has also
+stopped every strategy and rejected (and journaled) every proposal
+(``all_done_ms``). Repeated ``--runs`` times (re-armed, orders and proposals
+re-placed, queue refilled each time). Target p99 <= 100 ms.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,6 +31,7 @@ from bench.common import summary, write
 from console.app import QuantdeskApp
 from console.config import Config
 from services.events import OrderIntent
+from services.live import Proposal, StrategySpec
 from services.risk import RiskConfig
 from services.runtime import AccountConfig, build_services
 from services.simulator import SimConfig
@@ -48,6 +53,7 @@ NO_LIMITS = RiskConfig(
 )
 
 ORDERS = 500
+INTENTS = 200
 QUEUED = 100_000
 
 
@@ -61,6 +67,10 @@ async def run(runs: int) -> dict[str, object]:
         account=AccountConfig(initial_cash=1e12),
         paced=False,
         risk=NO_LIMITS,  # 500 working orders on one symbol: the bench measures the kill path
+        strategies=[
+            StrategySpec(f"s{i}", "ma_cross", ("600519.SSE",), {"fast": 5, "slow": 20})
+            for i in range(4)
+        ],
     )
     app = QuantdeskApp(
         services,
@@ -78,9 +88,18 @@ async def run(runs: int) -> dict[str, object]:
         last_cancel[0] = time.perf_counter()
 
     services.gateway.cancel_order = timed_cancel  # type: ignore[method-assign]
+    done_at = [0.0]
+    real_kill = services.kill_switch
+
+    def timed_kill(reason: str = "kill switch") -> list[str]:
+        cancelled = real_kill(reason)
+        done_at[0] = time.perf_counter()  # cancels issued, strategies stopped, intents rejected
+        return cancelled
+
+    services.kill_switch = timed_kill  # type: ignore[method-assign]
     services.bus.register("bench.gate", lambda e: e.data.wait(30))
     services.bus.register("bench.noise", lambda e: None)
-    latencies, depths = [], []
+    latencies, totals, depths = [], [], []
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()  # the store opens, then the market
         while not services.started:
@@ -97,6 +116,11 @@ async def run(runs: int) -> dict[str, object]:
                 assert result.accepted, result.violations
             await asyncio.to_thread(services.bus.wait_idle, 60)
             assert len(services.orders.working_ids()) == ORDERS
+            assert services.review is not None and services.live is not None
+            for i in range(INTENTS):
+                intent = OrderIntent(f"q{run_no}-{i}", "600519.SSE", "buy", "limit", 100, price)
+                services.review.restore(Proposal(intent, "s0", "bench", price, datetime.now()))
+            services.live.running = set(services.live.specs)
             gate = threading.Event()
             services.bus.put(Event("bench.gate", gate))  # hold the dispatcher while filling
             for _ in range(QUEUED):
@@ -107,11 +131,17 @@ async def run(runs: int) -> dict[str, object]:
             start = time.perf_counter()
             await pilot.press("ctrl+k")
             assert cancels[0] == ORDERS, cancels[0]
+            assert services.review.items() == [] and services.live.running == set()
             latencies.append((last_cancel[0] - start) * 1000)
+            totals.append((done_at[0] - start) * 1000)
             await asyncio.to_thread(services.bus.wait_idle, 60)
             services.control.rearm("ARM")
         await pilot.pause()
-    return {"latency_ms": summary(latencies), "bus_depth_at_press": summary(depths)}
+    return {
+        "latency_ms": summary(latencies),
+        "all_done_ms": summary(totals),
+        "bus_depth_at_press": summary(depths),
+    }
 
 
 def main() -> None:
@@ -124,6 +154,8 @@ def main() -> None:
         "kill_switch",
         {
             "working_orders": ORDERS,
+            "pending_intents": INTENTS,
+            "strategies": 4,
             "queued_events": QUEUED,
             "runs": args.runs,
             **figures,

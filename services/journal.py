@@ -89,6 +89,31 @@ class Journal:
                 raise JournalError(f"journal write failed ({self.path}): {exc}") from exc
             return int(cur.lastrowid or 0)
 
+    def record_many(self, rows: list[tuple[str, str, Any]]) -> None:
+        """Append (kind, ref, payload) rows in one transaction: one commit for a batch."""
+        now = datetime.now().isoformat()
+        values = [
+            (now, kind, ref, json.dumps(_plain(payload), ensure_ascii=False, default=str))
+            for kind, ref, payload in rows
+        ]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                # Multi-row INSERTs: each statement step releases and re-takes the GIL, and
+                # with a busy dispatcher thread every re-take can wait a switch interval.
+                for lo in range(0, len(values), 200):
+                    chunk = values[lo : lo + 200]
+                    marks = ",".join(["(?, ?, ?, ?)"] * len(chunk))
+                    self._db.execute(
+                        f"INSERT INTO entries(at, kind, ref, payload) VALUES {marks}",
+                        [v for row in chunk for v in row],
+                    )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise JournalError(f"journal write failed ({self.path}): {exc}") from exc
+
     def entries(self, kind: str | None = None, ref: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, at, kind, ref, payload FROM entries"
         where, args = [], []

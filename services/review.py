@@ -164,14 +164,23 @@ class ReviewQueue:
         return out
 
     def reject_all(self, strategy_id: str | None, reason: str) -> int:
-        """Every pending proposal of ``strategy_id`` (all strategies when None)."""
+        """Every pending proposal of ``strategy_id`` (all strategies when None), journaled
+        in one transaction: the kill switch sweeps hundreds at once."""
         with self._lock:
-            ids = [
-                i
-                for i, p in self._items.items()
+            gone = [
+                self._items.pop(i)
+                for i, p in list(self._items.items())
                 if strategy_id is None or p.strategy_id == strategy_id
             ]
-        return sum(self.reject(i, reason) for i in ids)
+        if not gone:
+            return 0
+        self.journal.record_many(
+            [("declined", p.intent.intent_id, {"reason": reason}) for p in gone]
+        )
+        for p in gone:
+            self.on_settled(p.strategy_id, p.intent.vt_symbol, p.intent.side)
+        self._changed()
+        return len(gone)
 
     def _send(self, proposal: Proposal, intent: OrderIntent, how: str) -> SubmitResult:
         self.journal.record(
