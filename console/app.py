@@ -449,6 +449,48 @@ class QuantdeskApp(App[None]):
 
         self.push_screen(rearm_prompt(), done)
 
+    def action_flatten(self) -> None:
+        """After a HALT: preview one closing order per position, send them on confirmation."""
+        if self.services.control.state is not TradingState.HALTED:
+            self.notify("Flatten follows a halt: press ctrl+k first", severity="warning")
+            return
+        intents, notes = self.services.flatten_preview()
+        if not intents:
+            self.notify(
+                "Nothing to flatten" + (": " + "; ".join(notes) if notes else ""), timeout=10
+            )
+            return
+        lines = [f"SELL {i.qty:,} {i.vt_symbol} limit {i.price:g} (reduce-only)" for i in intents]
+        text = (
+            "[b]Flatten: one closing order per position[/b]\n"
+            + "\n".join(lines)
+            + ("\n[dim]" + "\n".join(notes) + "[/dim]" if notes else "")
+            + "\nTrading goes to REDUCING: only orders that reduce a position pass."
+        )
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                self.notify("Flatten cancelled: still HALTED")
+                return
+            results = self.services.flatten(intents)
+            sent = sum(r.accepted for r in results)
+            header = self.query_one(StatusHeader)
+            header.state = self.services.control.state
+            header.state_reason = self.services.control.reason
+            refused = [
+                f"{r.intent.vt_symbol}: " + "; ".join(v.message for v in r.violations)
+                for r in results
+                if not r.accepted
+            ]
+            self.notify(
+                f"Flatten: {sent} of {len(results)} closing orders sent; trading REDUCING"
+                + ("; refused: " + " ".join(refused) if refused else ""),
+                severity="warning" if refused else "information",
+                timeout=12,
+            )
+
+        self.push_screen(ConfirmScreen(text, yes="Send", no="Cancel"), done)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.config.keys))

@@ -25,6 +25,7 @@ class Key:
 KEYS: tuple[Key, ...] = (
     Key("kill", "ctrl+k", "kill_switch", "KILL: halt + cancel all", "global", priority=True),
     Key("rearm", "ctrl+r", "rearm", "Re-arm trading", "global"),
+    Key("flatten", "ctrl+f", "flatten", "Flatten (after a halt)", "global"),
     Key("help", "question_mark,f1", "help", "Help", "global"),
     Key("quit", "q,ctrl+q", "request_quit", "Quit", "global"),
     Key("focus_watchlist", "1", "focus_pane('watchlist')", "Watchlist", "global", show=False),

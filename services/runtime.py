@@ -8,6 +8,7 @@ by the console after this) does the UI bridge see them.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,12 +36,13 @@ from services.events import (
     EVENT_TRADE,
     JobStatus,
     OrderIntent,
+    TradingState,
 )
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.journal import Journal
 from services.live import LiveRunner, StrategySpec, proposal_from_journal
 from services.market import MarketCache
-from services.orders import OrderService
+from services.orders import OrderService, SubmitResult
 from services.portfolio import Portfolio
 from services.recovery import restore
 from services.review import ReviewConfig, ReviewQueue
@@ -227,6 +229,42 @@ class Services:
         self.bus.stop()
         self.journal.close()
         self.started = False
+
+    def flatten_preview(self) -> tuple[list[OrderIntent], list[str]]:
+        """One reduce-only closing order per position, limit-priced inside the price band;
+        and what cannot be closed today (T+1, no quote) in words."""
+        band = self.orders.risk.price_band_pct or 0.02
+        intents: list[OrderIntent] = []
+        notes: list[str] = []
+        for pos in self.portfolio.view().positions:
+            tick = self.market.get(pos.vt_symbol)
+            if pos.sellable <= 0:
+                notes.append(f"{pos.vt_symbol}: {pos.qty} held, none sellable today (T+1)")
+                continue
+            if tick is None or not tick.bid_price_1:
+                notes.append(f"{pos.vt_symbol}: no bid to price a closing order against")
+                continue
+            inst = self.universe.get(pos.vt_symbol)
+            price = inst.round_price(max(tick.bid_price_1 * (1 - band / 2), tick.limit_down))
+            intents.append(
+                OrderIntent(
+                    f"flatten-{uuid.uuid4().hex[:10]}",
+                    pos.vt_symbol,
+                    "sell",
+                    "limit",
+                    pos.sellable,
+                    price,
+                    source="flatten",
+                )
+            )
+            if pos.sellable < pos.qty:
+                notes.append(f"{pos.vt_symbol}: {pos.qty - pos.sellable} bought today stay (T+1)")
+        return intents, notes
+
+    def flatten(self, intents: list[OrderIntent]) -> list[SubmitResult]:
+        """Trading to REDUCING (only closing orders pass), then send the closing orders."""
+        self.control.set_state(TradingState.REDUCING, "flatten after a halt")
+        return [self.orders.submit(intent) for intent in intents]
 
     def kill_switch(self, reason: str = "kill switch") -> list[str]:
         """HALT first (nothing new goes out), cancel every working order, stop every

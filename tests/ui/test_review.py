@@ -86,3 +86,39 @@ async def test_a_stale_proposal_is_marked_and_approving_it_explains(app: Quantde
         await settle(pilot)
         assert "p6" in table.rows  # still there: it cannot go as it is
         assert app.services.journal.entries("intent", "p6") == []
+
+
+async def test_flatten_after_a_halt_previews_and_sends_reduce_only_orders(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console.dialogs import ConfirmScreen
+    from services.events import TradingState
+    from tests.ui.conftest import build_app
+
+    app = build_app(tmp_path, speed=3600, ticks_per_second=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 5)
+        services = app.services
+        tick = services.market.get("600036.SSE")
+        assert tick is not None
+        buy = OrderIntent("b", "600036.SSE", "buy", "limit", 300, tick.ask_price_1)
+        assert services.orders.submit(buy).accepted
+        await settle(pilot)
+        await pilot.press("ctrl+f")  # not halted yet: refused with a hint
+        assert not isinstance(app.screen, ConfirmScreen)
+        while services.gateway.market.trading_day.day == 23:  # T+1: sellable tomorrow
+            services.gateway.advance(50)
+        await settle(pilot, 3)
+        await pilot.press("ctrl+k")
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        preview = app.screen
+        assert isinstance(preview, ConfirmScreen)
+        assert "SELL 300 600036.SSE limit" in preview.question and "REDUCING" in preview.question
+        await pilot.press("y")
+        await settle(pilot)
+        assert services.control.state is TradingState.REDUCING
+        [entry] = [e for e in services.journal.entries("intent") if e["ref"].startswith("flatten-")]
+        assert entry["payload"]["verdict"] == "accepted"
+        assert (
+            entry["payload"]["intent"]["side"] == "sell"
+            and entry["payload"]["intent"]["qty"] == 300
+        )
