@@ -495,6 +495,12 @@ class QuantdeskApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.config.keys))
 
+    def action_risk(self) -> None:
+        from console.risk_screen import RiskScreen
+
+        if not isinstance(self.screen, RiskScreen):
+            self.push_screen(RiskScreen(self.services.risk))
+
     def action_backtests(self) -> None:
         if self.backtests is None:
             watchlist = self.query_one(Watchlist)
@@ -610,6 +616,7 @@ class QuantdeskApp(App[None]):
         )
         yield SystemCommand("Cancel all working orders", "Without halting", self.handle_cancel_all)
         yield SystemCommand("Backtests", "Run, sweep and compare backtests", self.action_backtests)
+        yield SystemCommand("Risk limits", "Each limit's use; change a limit", self.action_risk)
         yield SystemCommand("Help", "Every key", self.action_help)
         yield SystemCommand("Quit", "Asks first when orders are working", self.action_request_quit)
         yield from super().get_system_commands(screen)

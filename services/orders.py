@@ -187,6 +187,17 @@ class OrderService:
             out += evaluate(intent, self.risk_context(intent, ctx.ref_price), self.risk)
         return out
 
+    def risk_snapshot(self) -> dict[str, int]:
+        """Counts for the risk pane: orders in the last minute, working, today."""
+        now = time.monotonic()
+        with self._lock:
+            per_minute = sum(1 for t in self._sent_times if t > now - 60)
+            return {
+                "per_minute": per_minute,
+                "active": len(self._working),
+                "today": self._orders_today,
+            }
+
     def new_day(self) -> None:
         """A new trading day: daily counts and the day's peak equity start again."""
         with self._lock:

@@ -28,6 +28,7 @@ from services.data.fetch import FetchConfig
 from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
 from services.events import (
+    EVENT_INTENT_REJECTED,
     EVENT_LOG,
     EVENT_ORDER,
     EVENT_SESSION_ROLLED,
@@ -335,6 +336,7 @@ def build_services(
     bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled)
     bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled)
     bus.register(EVENT_TIMER, monitor.on_timer)
+    bus.register(EVENT_INTENT_REJECTED, monitor.on_rejected)
     bus.register(EVENT_LOG, _log_gateway)
     notes, pending = restore(journal, portfolio, gateway.broker, account.initial_cash)
 

@@ -122,3 +122,30 @@ async def test_flatten_after_a_halt_previews_and_sends_reduce_only_orders(tmp_pa
             entry["payload"]["intent"]["side"] == "sell"
             and entry["payload"]["intent"]["qty"] == 300
         )
+
+
+async def test_the_risk_screen_shows_use_and_the_last_rejection(app: QuantdeskApp) -> None:
+    from console.risk_screen import RiskScreen
+    from panes.risk import LimitsTable, RejectionsTable
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 20)
+        tick = app.services.market.get("600519.SSE")
+        assert tick is not None
+        app.services.orders.submit(
+            OrderIntent("big", "600519.SSE", "buy", "limit", 200_000, tick.ask_price_1)
+        )
+        await settle(pilot)
+        await pilot.press("L")
+        screen = app.screen
+        assert isinstance(screen, RiskScreen)
+        limits = screen.query_one(LimitsTable)
+        assert limits.row_count == 8 and "2,000" in str(
+            limits.get_cell("max_orders_per_day", "limit")
+        )
+        rejections = screen.query_one(RejectionsTable)
+        rows = [[str(c) for c in rejections.get_row_at(i)] for i in range(rejections.row_count)]
+        assert {r[1] for r in rows} == {"BUY 200,000 600519.SSE"}
+        assert ["order_qty", "200000", "100000"] in [r[2:5] for r in rows]  # rule, value, limit
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RiskScreen)

@@ -236,3 +236,51 @@ def test_the_monitor_halts_on_a_daily_loss_and_raises_an_alert(services: Service
     )
     assert "day loss" in services.control.reason
     assert services.risk.check() is None  # once: already halted
+
+
+def test_limits_tighten_at_once_loosen_on_confirmation_and_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from services.risk_monitor import NeedsConfirmation
+    from tests.conftest import make_services
+
+    svc = make_services(tmp_path)
+    monitor = svc.risk
+    assert monitor.set_limit("max_active_orders", 10) == "tightened"
+    assert svc.orders.risk.max_active_orders == 10  # the order path uses it at once
+    with pytest.raises(NeedsConfirmation, match="max_active_orders 10 → 80 loosens a limit"):
+        monitor.set_limit("max_active_orders", 80)
+    assert svc.orders.risk.max_active_orders == 10
+    with pytest.raises(NeedsConfirmation, match="0 turns it off"):
+        monitor.set_limit("max_daily_loss", 0)
+    assert monitor.set_limit("max_active_orders", 80, confirmed=True) == "loosened"
+    [tight, loose] = svc.journal.entries("limit")
+    assert (tight["payload"]["new"], loose["payload"]["loosened"]) == (10, True)
+    from services.settings import ConfigValueError
+
+    with pytest.raises(ConfigValueError, match="max_position_pct"):
+        monitor.set_limit("max_position_pct", 1.5, confirmed=True)
+    svc.stop()
+    again = make_services(tmp_path)
+    assert again.orders.risk.max_active_orders == 80  # changed live, kept across the restart
+    again.stop()
+
+
+def test_the_risk_screen_numbers_and_recent_rejections(services: Services) -> None:
+    services.gateway.advance(20)
+    assert services.bus.wait_idle()
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    assert services.orders.submit(
+        OrderIntent("b", "600519.SSE", "buy", "limit", 100, tick.ask_price_1)
+    ).accepted
+    refused = services.orders.submit(
+        OrderIntent("x", "600519.SSE", "buy", "limit", 100_001, tick.ask_price_1)
+    )
+    assert not refused.accepted
+    assert services.bus.wait_idle()
+    uses = {u.name: u for u in services.risk.usage()}
+    assert uses["max_orders_per_day"].used == 1 and uses["max_active_orders"].used == 0
+    assert uses["max_position_value"].used == pytest.approx(100 * tick.last_price, rel=0.01)
+    [(_, rejected)] = list(services.risk.rejections)
+    assert rejected.intent.intent_id == "x" and {v.rule for v in rejected.violations} >= {
+        "order_qty"
+    }

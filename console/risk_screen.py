@@ -1,0 +1,87 @@
+"""The risk screen (L): trading state, each limit's use, recent rejections; edit limits."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from console.dialogs import ConfirmScreen, TextPromptScreen
+from panes.keys import bindings
+from panes.risk import LimitsTable, RejectionsTable, number
+from services.risk_monitor import NeedsConfirmation, RiskMonitor
+from services.settings import ConfigValueError
+
+
+class RiskScreen(Screen[None]):
+    BINDINGS = bindings("risk")
+
+    def __init__(self, monitor: RiskMonitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="risk-body"):
+            yield Static("", id="risk-state")
+            yield LimitsTable(id="limits")
+            yield RejectionsTable(id="rejections")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_all()
+        self.set_interval(1.0, self.refresh_all)
+        self.query_one(LimitsTable).focus()
+
+    def refresh_all(self) -> None:
+        control = self.monitor.control
+        reason = f" — {control.reason}" if control.reason else ""
+        style = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "bold red"}[control.state.name]
+        self.query_one("#risk-state", Static).update(
+            f"Trading [{style}]{control.state.name}[/]{reason} since {control.since:%H:%M:%S}"
+        )
+        self.query_one(LimitsTable).show(self.monitor.usage())
+        self.query_one(RejectionsTable).show(list(self.monitor.rejections))
+
+    def on_limits_table_edit_requested(self, message: LimitsTable.EditRequested) -> None:
+        name = message.name
+        current = getattr(self.monitor.config, name)
+
+        def parse(text: str) -> float | str:
+            try:
+                value = float(text.strip().rstrip("%")) / (100 if text.strip().endswith("%") else 1)
+            except ValueError:
+                return f"Type a number (0 turns the limit off), e.g. {current:g}"
+            return value if value >= 0 else "A limit cannot be negative"
+
+        def validate(text: str) -> str:
+            got = parse(text)
+            return got if isinstance(got, str) else ""
+
+        def apply(value: float, confirmed: bool) -> None:
+            try:
+                how = self.monitor.set_limit(name, value, confirmed=confirmed)
+            except NeedsConfirmation as exc:
+                self.app.push_screen(
+                    ConfirmScreen(f"[b]{exc}[/b]\nIt is journaled.", yes="Loosen", no="Keep"),
+                    lambda yes: apply(value, True) if yes else self.notify("Limit kept"),
+                )
+                return
+            except (ConfigValueError, ValueError) as exc:
+                self.notify(f"{name}: {exc}", severity="error")
+                return
+            self.notify(f"{name} {how}: now {number(name, getattr(self.monitor.config, name))}")
+            self.refresh_all()
+
+        def done(text: str | None) -> None:
+            if text:
+                got = parse(text)
+                if not isinstance(got, str):
+                    apply(got, False)
+
+        self.app.push_screen(
+            TextPromptScreen(f"New value for {name} (now {current:g}; 0 = off):", validate), done
+        )
+
+    def action_close(self) -> None:
+        self.app.pop_screen()

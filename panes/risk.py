@@ -1,0 +1,98 @@
+"""Risk pane widgets: each limit with its use as a bar, and the latest rejections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+
+from panes.keys import bindings
+from panes.table import KeyedTable
+
+BAR = 20
+
+
+def bar(fraction: float) -> Text:
+    """A 20-cell bar, green under 70 %, yellow under 90 %, red beyond."""
+    filled = max(0, min(BAR, round(fraction * BAR)))
+    style = "green" if fraction < 0.7 else "yellow" if fraction < 0.9 else "bold red"
+    return Text("█" * filled + "·" * (BAR - filled), style=style)
+
+
+def number(name: str, value: float) -> str:
+    if name.endswith("_pct") or name == "max_gross_exposure":
+        return f"{value:.1%}"
+    return f"{value:,.0f}"
+
+
+class LimitsTable(KeyedTable):
+    BINDINGS = bindings("limits")
+
+    @dataclass
+    class EditRequested(Message):
+        name: str
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self.border_title = "Limits (e edits: tightening applies at once, loosening asks)"
+
+    def on_mount(self) -> None:
+        for label, key, width in (
+            ("Limit", "label", 30),
+            ("Use", "bar", BAR),
+            ("Now", "now", 12),
+            ("Limit", "limit", 12),
+        ):
+            self.add_column(label, key=key, width=width)
+
+    def show(self, uses: Sequence[Any]) -> None:
+        for u in uses:
+            limit = number(u.name, u.limit) if u.limit else "off"
+            cells = (
+                u.label,
+                bar(u.fraction),
+                Text(number(u.name, u.used), justify="right"),
+                Text(limit, justify="right"),
+            )
+            if u.name in self.rows:
+                for key, value in zip(("bar", "now", "limit"), cells[1:], strict=True):
+                    self.update_cell(u.name, key, value)
+            else:
+                self.add_row(*cells, key=u.name)
+
+    def action_edit_limit(self) -> None:
+        if self.selected_key is not None:
+            self.post_message(self.EditRequested(self.selected_key))
+
+
+class RejectionsTable(KeyedTable):
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self.border_title = "Recent rejections"
+
+    def on_mount(self) -> None:
+        for label, width in (
+            ("Time", 8),
+            ("Order", 26),
+            ("Rule", 16),
+            ("Value", 12),
+            ("Limit", 14),
+            ("Why", 60),
+        ):
+            self.add_column(label, key=label.lower(), width=width)
+
+    def show(self, rejections: Sequence[tuple[datetime, Any]]) -> None:
+        self.clear()
+        n = 0
+        for at, rejected in rejections:  # a row per rule the order broke
+            i = rejected.intent
+            order = f"{i.side.upper()} {i.qty:,} {i.vt_symbol}"
+            for v in rejected.violations:
+                self.add_row(
+                    f"{at:%H:%M:%S}", order, v.rule, v.value, v.limit, v.message, key=str(n)
+                )
+                n += 1
