@@ -499,7 +499,7 @@ class QuantdeskApp(App[None]):
         from console.risk_screen import RiskScreen
 
         if not isinstance(self.screen, RiskScreen):
-            self.push_screen(RiskScreen(self.services.risk))
+            self.push_screen(RiskScreen(self.services.risk, self.services.execution))
 
     def action_backtests(self) -> None:
         if self.backtests is None:

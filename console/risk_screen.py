@@ -1,4 +1,5 @@
-"""The risk screen (L): trading state, each limit's use, recent rejections; edit limits."""
+"""The risk screen (L): trading state, each limit's use, recent rejections, execution
+quality per order source; edit limits."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from textual.widgets import Footer, Static
 
 from console.dialogs import ConfirmScreen, TextPromptScreen
 from panes.keys import bindings
-from panes.risk import LimitsTable, RejectionsTable, number
+from panes.risk import ExecutionTable, LimitsTable, RejectionsTable, number
+from services.execution import ExecutionMonitor
 from services.risk_monitor import NeedsConfirmation, RiskMonitor
 from services.settings import ConfigValueError
 
@@ -17,15 +19,17 @@ from services.settings import ConfigValueError
 class RiskScreen(Screen[None]):
     BINDINGS = bindings("risk")
 
-    def __init__(self, monitor: RiskMonitor) -> None:
+    def __init__(self, monitor: RiskMonitor, execution: ExecutionMonitor | None = None) -> None:
         super().__init__()
         self.monitor = monitor
+        self.execution = execution
 
     def compose(self) -> ComposeResult:
         with Vertical(id="risk-body"):
             yield Static("", id="risk-state")
             yield LimitsTable(id="limits")
             yield RejectionsTable(id="rejections")
+            yield ExecutionTable(id="execution")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -42,6 +46,8 @@ class RiskScreen(Screen[None]):
         )
         self.query_one(LimitsTable).show(self.monitor.usage())
         self.query_one(RejectionsTable).show(list(self.monitor.rejections))
+        if self.execution is not None:
+            self.query_one(ExecutionTable).show(self.execution.by_source())
 
     def on_limits_table_edit_requested(self, message: LimitsTable.EditRequested) -> None:
         name = message.name

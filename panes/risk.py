@@ -96,3 +96,40 @@ class RejectionsTable(KeyedTable):
                     f"{at:%H:%M:%S}", order, v.rule, v.value, v.limit, v.message, key=str(n)
                 )
                 n += 1
+
+
+class ExecutionTable(KeyedTable):
+    """Per order source: orders, fill rate, median latencies, mean slippage."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        self.border_title = "Execution (latency from the intent; slippage vs the limit, + is worse)"
+
+    def on_mount(self) -> None:
+        for label, width in (
+            ("Source", 18),
+            ("Orders", 7),
+            ("Fill rate", 9),
+            ("Intent→send ms", 14),
+            ("Ack ms", 8),
+            ("Fill ms", 8),
+            ("Slippage bp", 11),
+        ):
+            self.add_column(label, key=label, width=width)
+
+    def show(self, rows: Sequence[Any]) -> None:
+        def ms(v: float | None) -> Text:
+            return Text("–" if v is None else f"{v:.1f}", justify="right")
+
+        self.clear()
+        for r in rows:
+            self.add_row(
+                r.source,
+                Text(str(r.orders), justify="right"),
+                Text(f"{r.fill_rate:.0%}", justify="right"),
+                ms(r.median_intent_to_submit_ms),
+                ms(r.median_ack_ms),
+                ms(r.median_fill_ms),
+                ms(r.mean_slippage_bps),
+                key=r.source,
+            )

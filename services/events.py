@@ -107,6 +107,8 @@ class Violation:
 class IntentSubmitted:
     intent: OrderIntent
     vt_orderid: str
+    sent_at: float = 0.0  # time.monotonic() just before the gateway was called
+    sent_wall: datetime | None = None
 
 
 @dataclass(frozen=True)

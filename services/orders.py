@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from vnpy.event import Event
 from vnpy.trader.constant import Direction, Exchange, OrderType
@@ -231,6 +232,7 @@ class OrderService:
                 reference=intent.intent_id,
             )
             self.journal.record("submit", intent.intent_id, {"request": req.__dict__})
+            sent_at, sent_wall = time.monotonic(), datetime.now()
             vt_orderid = self.gateway.send_order(req)
             self._working[vt_orderid] = _Sent(intent, req)
             self._agg = None
@@ -242,7 +244,9 @@ class OrderService:
                 self._signatures = {k: t for k, t in self._signatures.items() if t > horizon}
             self._orders_today += 1
             self.journal.record("sent", vt_orderid, {"intent_id": intent.intent_id})
-        self.bus.publish(EVENT_INTENT_SUBMITTED, IntentSubmitted(intent, vt_orderid))
+        self.bus.publish(
+            EVENT_INTENT_SUBMITTED, IntentSubmitted(intent, vt_orderid, sent_at, sent_wall)
+        )
         log.info(
             "sent %s %s %d %s%s as %s",
             intent.side.upper(),

@@ -29,6 +29,7 @@ from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
 from services.events import (
     EVENT_INTENT_REJECTED,
+    EVENT_INTENT_SUBMITTED,
     EVENT_LOG,
     EVENT_ORDER,
     EVENT_SESSION_ROLLED,
@@ -39,6 +40,7 @@ from services.events import (
     OrderIntent,
     TradingState,
 )
+from services.execution import ExecutionMonitor
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.journal import Journal
 from services.live import LiveRunner, StrategySpec, proposal_from_journal
@@ -101,6 +103,7 @@ class Services:
     backtests: BacktestRunner
     risk: RiskMonitor
     live: LiveRunner | None = None
+    execution: ExecutionMonitor | None = None
     review: ReviewQueue | None = None
     recovery_notes: list[str] = field(default_factory=list)
     control_server: ControlServer | None = None
@@ -337,6 +340,10 @@ def build_services(
     bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled)
     bus.register(EVENT_TIMER, monitor.on_timer)
     bus.register(EVENT_INTENT_REJECTED, monitor.on_rejected)
+    execution = ExecutionMonitor()
+    bus.register(EVENT_INTENT_SUBMITTED, execution.on_submitted)
+    bus.register(EVENT_ORDER, execution.on_order)
+    bus.register(EVENT_TRADE, execution.on_trade)
     bus.register(EVENT_LOG, _log_gateway)
     notes, pending = restore(journal, portfolio, gateway.broker, account.initial_cash)
 
@@ -381,6 +388,7 @@ def build_services(
         backtests=backtests,
         risk=monitor,
         recovery_notes=notes,
+        execution=execution,
         live=live,
         review=queue,
         paced=paced,

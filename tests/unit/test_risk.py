@@ -284,3 +284,24 @@ def test_the_risk_screen_numbers_and_recent_rejections(services: Services) -> No
     assert rejected.intent.intent_id == "x" and {v.rule for v in rejected.violations} >= {
         "order_qty"
     }
+
+
+def test_execution_latency_slippage_and_fill_rate_per_source(services: Services) -> None:
+    services.gateway.advance(20)
+    assert services.bus.wait_idle()
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    limit = tick.ask_price_1 + 1.0  # crosses: fills at the ask, better than the limit
+    fills = services.orders.submit(OrderIntent("e1", "600519.SSE", "buy", "limit", 100, limit))
+    rests = OrderIntent("e2", "600036.SSE", "buy", "limit", 100, 42.5, source="strategy:x")
+    services.orders.submit(rests)
+    assert services.bus.wait_idle()
+    execution = services.execution
+    assert execution is not None
+    rec = execution.order(str(fills.vt_orderid))
+    assert rec is not None and rec.filled == 100
+    assert rec.ack_ms is not None and rec.fill_ms is not None and 0 <= rec.ack_ms <= rec.fill_ms
+    assert rec.slippage_bps == pytest.approx((tick.ask_price_1 / limit - 1) * 10_000)  # < 0
+    by = {s.source: s for s in execution.by_source()}
+    assert by["manual"].fill_rate == 1.0 and by["strategy:x"].fill_rate == 0.0
+    assert by["strategy:x"].orders == 1 and by["strategy:x"].mean_slippage_bps is None
