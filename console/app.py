@@ -34,7 +34,13 @@ from console.bridge import (
     TradeFilled,
 )
 from console.config import Config
-from console.dialogs import ConfirmScreen, HelpScreen, TextPromptScreen, rearm_prompt
+from console.dialogs import (
+    ConfirmScreen,
+    HelpScreen,
+    TableScreen,
+    TextPromptScreen,
+    rearm_prompt,
+)
 from console.ticket import TicketDefaults, TicketScreen
 from panes.format import palette
 from panes.header import StatusHeader
@@ -236,6 +242,27 @@ class QuantdeskApp(App[None]):
             live.start(message.strategy_id)
             self.notify(f"Strategy {message.strategy_id} started")
         self.refresh_strategies()
+
+    @on(StrategiesTable.CompareRequested)
+    def handle_compare_strategy(self, message: StrategiesTable.CompareRequested) -> None:
+        from services.live import compare_with_backtest
+
+        live = self.services.live
+        if live is None:
+            return
+        spec = live.specs[message.strategy_id]
+        rows = [
+            {"symbol": symbol, **row}
+            for symbol in spec.symbols
+            for row in compare_with_backtest(live, spec.id, symbol)
+        ]
+        self.push_screen(
+            TableScreen(
+                f"{spec.id}: live versus the same strategy backtested on the bars it saw",
+                rows,
+                "No signal since it started: nothing to compare yet.",
+            )
+        )
 
     @on(ReviewTable.Decided)
     def handle_decided(self, message: ReviewTable.Decided) -> None:

@@ -116,3 +116,26 @@ class HelpScreen(ModalScreen[None]):
 
     def action_dismiss_help(self) -> None:
         self.dismiss(None)
+
+
+class TableScreen(ModalScreen[None]):
+    """A read-only table in a dialog (esc closes)."""
+
+    BINDINGS = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, title: str, rows: list[dict[str, str]], empty: str) -> None:
+        super().__init__()
+        self.title_text, self.rows, self.empty = title, rows, empty
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            if not self.rows:
+                yield Static(f"[b]{escape(self.title_text)}[/b]\n{escape(self.empty)}")
+                return
+            table = Table(*self.rows[0], title=self.title_text, title_justify="left")
+            for row in self.rows:
+                table.add_row(*(escape(str(v)) for v in row.values()))
+            yield Static(table)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

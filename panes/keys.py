@@ -56,6 +56,7 @@ KEYS: tuple[Key, ...] = (
     Key("approve_all", "A", "approve_all", "Approve all of this strategy", "review"),
     Key("reject_all", "R", "reject_all", "Reject all of this strategy", "review"),
     Key("toggle_strategy", "s", "toggle_strategy", "Start / stop", "strategies"),
+    Key("compare_strategy", "c", "compare_strategy", "Live vs backtest", "strategies"),
     Key("backtest_run", "ctrl+s", "run_backtest", "Run backtest", "backtest"),
     Key("backtest_back", "escape", "cancel_or_close", "Cancel run / back", "backtest"),
     Key("backtest_export", "ctrl+e", "export_report", "Export HTML report", "backtest"),

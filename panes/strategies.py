@@ -20,6 +20,10 @@ class StrategiesTable(KeyedTable):
     class ToggleRequested(Message):
         strategy_id: str
 
+    @dataclass
+    class CompareRequested(Message):
+        strategy_id: str
+
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
         self.border_title = "Strategies"
@@ -46,3 +50,7 @@ class StrategiesTable(KeyedTable):
     def action_toggle_strategy(self) -> None:
         if self.selected_key is not None:
             self.post_message(self.ToggleRequested(self.selected_key))
+
+    def action_compare_strategy(self) -> None:
+        if self.selected_key is not None:
+            self.post_message(self.CompareRequested(self.selected_key))

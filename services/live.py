@@ -31,6 +31,7 @@ from strategies import get
 
 log = logging.getLogger("quantdesk.live")
 MAX_BARS = 600  # per symbol: the window a strategy sees (moving averages need far fewer)
+KEEP_BARS = 20_000  # per symbol: bars kept for the live-versus-backtest comparison
 FIELDS = ("open", "high", "low", "close", "volume")
 
 
@@ -75,6 +76,15 @@ Position = Callable[[str], tuple[int, int]]  # vt_symbol -> (qty, sellable)
 Price = Callable[[str, str], float]  # vt_symbol, side -> the touch to price a limit order at
 
 
+@dataclass
+class Proposed:
+    strategy_id: str
+    vt_symbol: str
+    side: str
+    bar_time: datetime
+    outcome: str = ""  # "" while awaiting review
+
+
 class BarBuilder:
     """One-minute bars from ticks: a bar closes when the first tick of a later minute arrives."""
 
@@ -114,6 +124,7 @@ class LiveRunner:
             spec.check()
         self.specs = {s.id: s for s in specs}
         self.running = {s.id for s in specs if s.enabled}
+        self._last_bar = datetime.min
         self.position = position
         self.price = price
         self.propose = propose  # (proposal, auto_approve)
@@ -122,27 +133,38 @@ class LiveRunner:
         self._ids = itertools.count(1)
         self.builder = BarBuilder(lambda symbol, bar, at: self.on_bar(symbol, "1m", bar, at))
         self.proposals = 0
+        self.history: list[Proposed] = []  # what was proposed, on which bar, what became of it
+        self.live_since: dict[tuple[str, str], datetime] = {}  # first bar seen live
+        self.run_log: list[tuple[datetime, str, bool]] = []  # (bar time, strategy, running)
 
     # -- control -------------------------------------------------------------------------
     def start(self, strategy_id: str) -> None:
         if strategy_id not in self.specs:
             raise ValueError(f"no strategy {strategy_id!r} in [[strategies]]")
         self.running.add(strategy_id)
+        self.run_log.append((self._last_bar, strategy_id, True))
         log.info("strategy %s started", strategy_id)
 
     def stop(self, strategy_id: str) -> None:
         self.running.discard(strategy_id)
+        self.run_log.append((self._last_bar, strategy_id, False))
         log.info("strategy %s stopped", strategy_id)
 
     def stop_all(self, reason: str) -> list[str]:
         stopped, self.running = sorted(self.running), set()
+        self.run_log += [(self._last_bar, s, False) for s in stopped]
         if stopped:
             log.warning("strategies stopped (%s): %s", reason, ", ".join(stopped))
         return stopped
 
-    def settled(self, strategy_id: str, vt_symbol: str, side: str) -> None:
+    def settled(self, strategy_id: str, vt_symbol: str, side: str, outcome: str = "") -> None:
         """The proposal for (strategy, symbol, side) left the queue (sent, rejected, expired)."""
         self._pending.discard((strategy_id, vt_symbol, side))
+        for entry in reversed(self.history):
+            if (entry.strategy_id, entry.vt_symbol, entry.side) == (strategy_id, vt_symbol, side):
+                if not entry.outcome:
+                    entry.outcome = outcome or "settled"
+                break
 
     # -- data ------------------------------------------------------------------------------
     def seed(self, vt_symbol: str, freq: str, bars: pd.DataFrame) -> None:
@@ -161,6 +183,8 @@ class LiveRunner:
         if window.times and at <= window.times[-1]:
             return  # a bar we already have (seeded from the store)
         window.append(at, bar)
+        self.live_since.setdefault((vt_symbol, freq), at)
+        self._last_bar = at
         for spec in self.specs.values():
             if spec.id in self.running and spec.freq == freq and vt_symbol in spec.symbols:
                 self._evaluate(spec, vt_symbol, window)
@@ -195,6 +219,7 @@ class LiveRunner:
         )
         self._pending.add((spec.id, vt_symbol, side))
         self.proposals += 1
+        self.history.append(Proposed(spec.id, vt_symbol, side, at))
         log.info(
             "%s proposes %s %d %s @ %s: %s", spec.id, side.upper(), size, vt_symbol, price, reason
         )
@@ -202,7 +227,8 @@ class LiveRunner:
 
 
 class _Window:
-    """The last ``MAX_BARS`` bars of one symbol, column-wise (cheap to turn into a frame)."""
+    """Bars of one symbol, column-wise (cheap to turn into a frame): the strategy sees the
+    last ``MAX_BARS``; up to ``KEEP_BARS`` are kept for the comparison with the backtest."""
 
     def __init__(self) -> None:
         self.times: list[datetime] = []
@@ -212,13 +238,14 @@ class _Window:
         self.times.append(at)
         for name, values in self.columns.items():
             values.append(float(bar.get(name, 0.0)))
-        if len(self.times) > MAX_BARS * 2:  # trim in batches, not on every bar
-            del self.times[:-MAX_BARS]
+        if len(self.times) > KEEP_BARS * 2:  # trim in batches, not on every bar
+            del self.times[:-KEEP_BARS]
             for values in self.columns.values():
-                del values[:-MAX_BARS]
+                del values[:-KEEP_BARS]
 
-    def frame(self) -> pd.DataFrame:
-        n = min(len(self.times), MAX_BARS)
+    def frame(self, last: int = MAX_BARS) -> pd.DataFrame:
+        """The last ``last`` bars (the strategy's window; 0 for every bar kept)."""
+        n = min(len(self.times), last or len(self.times))
         return pd.DataFrame(
             {k: v[-n:] for k, v in self.columns.items()}, index=pd.DatetimeIndex(self.times[-n:])
         )
@@ -244,3 +271,69 @@ def proposal_from_journal(payload: Mapping[str, Any]) -> Proposal:
         datetime.fromisoformat(str(payload["bar_time"])),
         restored=True,
     )
+
+
+def compare_with_backtest(
+    runner: LiveRunner, strategy_id: str, vt_symbol: str
+) -> list[dict[str, str]]:
+    """The same strategy as a backtest on the bars the runner saw live, against what it did.
+
+    One row per bar where either acted: what the backtest would do (entry while flat,
+    exit while holding, fills assumed), what the live runner proposed and what became
+    of it, and why they differ when they do.
+    """
+    spec = runner.specs[strategy_id]
+    window = runner._bars.get((vt_symbol, spec.freq))
+    since = runner.live_since.get((vt_symbol, spec.freq))
+    if window is None or since is None:
+        return []
+    frame = window.frame(0)
+    signals = get(spec.strategy).run(frame, spec.params)
+    expected: dict[datetime, str] = {}
+    holding = False
+    for at, entry, exit_ in zip(frame.index, signals.entries, signals.exits, strict=True):
+        if at < since:
+            continue
+        if entry and not holding:
+            expected[at.to_pydatetime()] = "buy"
+            holding = True
+        elif exit_ and holding:
+            expected[at.to_pydatetime()] = "sell"
+            holding = False
+    live = {
+        p.bar_time: p
+        for p in runner.history
+        if p.strategy_id == strategy_id and p.vt_symbol == vt_symbol
+    }
+    rows = []
+    for at in sorted(set(expected) | set(live)):
+        want, got = expected.get(at, ""), live.get(at)
+        if got is not None and want == got.side:
+            why = "" if "sent" in got.outcome or not got.outcome else got.outcome
+        elif got is None:
+            running = _running_at(runner, strategy_id, at)
+            why = (
+                "the strategy was stopped"
+                if not running
+                else "the live position differed (an earlier order did not fill as assumed)"
+            )
+        else:
+            why = "the live position differed from the backtest's"
+        rows.append(
+            {
+                "bar": at.isoformat(sep=" ", timespec="minutes"),
+                "backtest": want or "-",
+                "live": got.side if got else "-",
+                "outcome": (got.outcome or "awaiting review") if got else "-",
+                "difference": why,
+            }
+        )
+    return rows
+
+
+def _running_at(runner: LiveRunner, strategy_id: str, at: datetime) -> bool:
+    state = runner.specs[strategy_id].enabled
+    for when, sid, running in runner.run_log:
+        if sid == strategy_id and when <= at:
+            state = running
+    return state

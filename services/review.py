@@ -61,7 +61,7 @@ class ReviewQueue:
         orders: OrderService,
         market: MarketCache,
         config: ReviewConfig,
-        on_settled: Callable[[str, str, str], None] = lambda s, v, side: None,
+        on_settled: Callable[[str, str, str, str], None] = lambda s, v, side, outcome: None,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -147,7 +147,9 @@ class ReviewQueue:
         if proposal is None:
             return False
         self.journal.record("declined", intent_id, {"reason": reason})
-        self.on_settled(proposal.strategy_id, proposal.intent.vt_symbol, proposal.intent.side)
+        self.on_settled(
+            proposal.strategy_id, proposal.intent.vt_symbol, proposal.intent.side, reason
+        )
         self._changed()
         return True
 
@@ -178,7 +180,7 @@ class ReviewQueue:
             [("declined", p.intent.intent_id, {"reason": reason}) for p in gone]
         )
         for p in gone:
-            self.on_settled(p.strategy_id, p.intent.vt_symbol, p.intent.side)
+            self.on_settled(p.strategy_id, p.intent.vt_symbol, p.intent.side, reason)
         self._changed()
         return len(gone)
 
@@ -189,7 +191,12 @@ class ReviewQueue:
             {"how": how, "sent_as": intent.intent_id, "qty": intent.qty, "price": intent.price},
         )
         result = self.orders.submit(intent)
-        self.on_settled(proposal.strategy_id, intent.vt_symbol, intent.side)
+        outcome = (
+            f"{how}, sent as {result.vt_orderid}"
+            if result.accepted
+            else f"{how}, refused: " + ", ".join(v.rule for v in result.violations)
+        )
+        self.on_settled(proposal.strategy_id, intent.vt_symbol, intent.side, outcome)
         if not result.accepted:
             log.warning(
                 "%s proposal %s refused: %s",

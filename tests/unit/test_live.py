@@ -107,3 +107,39 @@ def test_a_bad_strategy_declaration_says_what_is_wrong() -> None:
         StrategySpec("x", "macd", ("600519.SSE",)).check()
     with pytest.raises(ValueError, match="freq must be 1m or 1d"):
         StrategySpec("x", "rsi", ("600519.SSE",), freq="5m").check()
+
+
+def test_live_versus_backtest_says_where_and_why_they_differ() -> None:
+    from services.live import compare_with_backtest
+
+    bars = orcl().iloc[:1500]
+    proposals: list[Proposal] = []
+    held = {"qty": 0}
+    spec = StrategySpec("m", "ma_cross", ("ORCL.US",), {"fast": 10, "slow": 30}, freq="1d")
+    runner = LiveRunner(
+        [spec],
+        lambda s: (held["qty"], held["qty"]),
+        lambda s, side: 1.0,
+        lambda p, auto: proposals.append(p),
+    )
+    runner.seed("ORCL.US", "1d", bars.iloc[:300])
+    decided = 0
+    for at, row in bars.iloc[300:].iterrows():
+        runner.on_bar("ORCL.US", "1d", dict(row), at.to_pydatetime())
+        while decided < len(proposals):
+            p = proposals[decided]
+            decided += 1
+            if decided == 2:  # the trader rejects the second proposal (a sell): still holding
+                runner.settled("m", "ORCL.US", p.intent.side, "rejected by the trader")
+                continue
+            held["qty"] = 100 if p.intent.side == "buy" else 0
+            runner.settled("m", "ORCL.US", p.intent.side, "approved, sent as SIM.1")
+    rows = compare_with_backtest(runner, "m", "ORCL.US")
+    assert len(rows) >= len(proposals) > 4
+    assert rows[0]["difference"] == "" and rows[0]["backtest"] == rows[0]["live"] == "buy"
+    assert (
+        rows[1]["outcome"] == "rejected by the trader"
+        and rows[1]["difference"] == "rejected by the trader"
+    )
+    # after the rejected sell the live runner still held: the backtest's next buy never came live
+    assert any(r["live"] == "-" and "position differed" in r["difference"] for r in rows[2:])
