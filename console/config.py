@@ -210,6 +210,9 @@ STRATEGY_KEYS = {
     "size": int,
     "auto_approve": bool,
     "enabled": bool,
+    "stop_loss": float,
+    "take_profit": float,
+    "trailing_stop": float,
 }
 
 
@@ -227,8 +230,9 @@ def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
                 raise ConfigError(f"{where}: {key} is required")
         for key, kind in STRATEGY_KEYS.items():
             value = entry.get(key)
+            accepted = (int, float) if kind is float else kind  # 0 is a fine fraction
             if value is not None and (
-                not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
+                not isinstance(value, accepted) or isinstance(value, bool) != (kind is bool)
             ):
                 raise ConfigError(f"{where} {key}: expected {kind.__name__}, got {value!r}")
         if any(s.id == entry["id"] for s in out):
@@ -244,6 +248,9 @@ def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
                 size=entry.get("size", 100),
                 auto_approve=entry.get("auto_approve", False),
                 enabled=entry.get("enabled", True),
+                stop_loss=float(entry.get("stop_loss", 0.0)),
+                take_profit=float(entry.get("take_profit", 0.0)),
+                trailing_stop=float(entry.get("trailing_stop", 0.0)),
             )
             spec.check()
         except (ValueError, TypeError) as exc:

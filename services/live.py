@@ -47,6 +47,9 @@ class StrategySpec:
     size: int = 100  # shares per entry (rounded to the lot by the order checks)
     auto_approve: bool = False
     enabled: bool = True  # running from the start
+    stop_loss: float = 0.0  # fractions under/over the entry price; 0 = off
+    take_profit: float = 0.0
+    trailing_stop: float = 0.0
 
     def check(self) -> None:
         """ValueError naming what is wrong (unknown strategy or parameter, bad size)."""
@@ -55,6 +58,9 @@ class StrategySpec:
             raise ValueError(f"freq must be 1m or 1d, got {self.freq!r}")
         if self.size <= 0:
             raise ValueError(f"size must be a positive number of shares, got {self.size}")
+        for name in ("stop_loss", "take_profit", "trailing_stop"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a fraction between 0 and 1 (0 = off)")
         if not self.symbols:
             raise ValueError("symbols: name at least one")
 
@@ -119,6 +125,7 @@ class LiveRunner:
         position: Position,
         price: Price,
         propose: Callable[[Proposal, bool], None],
+        entry_price: Callable[[str], float] = lambda vt_symbol: 0.0,
     ) -> None:
         for spec in specs:
             spec.check()
@@ -128,6 +135,8 @@ class LiveRunner:
         self.position = position
         self.price = price
         self.propose = propose  # (proposal, auto_approve)
+        self.entry_price = entry_price  # average cost of the position, for the stops
+        self._peaks: dict[tuple[str, str], float] = {}  # highest high since entry
         self._bars: dict[tuple[str, str], _Window] = {}
         self._pending: set[tuple[str, str, str]] = set()  # (strategy, symbol, side) awaiting
         self._ids = itertools.count(1)
@@ -166,6 +175,33 @@ class LiveRunner:
                     entry.outcome = outcome or "settled"
                 break
 
+    def _stop_hit(self, spec: StrategySpec, vt_symbol: str, window: _Window, qty: int) -> str:
+        """A stop-loss, take-profit or trailing stop hit on the bar that just closed, in words."""
+        key = (spec.id, vt_symbol)
+        if qty <= 0:
+            self._peaks.pop(key, None)
+            return ""
+        entry = self.entry_price(vt_symbol)
+        if entry <= 0 or not (spec.stop_loss or spec.take_profit or spec.trailing_stop):
+            return ""
+        high, low = window.columns["high"][-1], window.columns["low"][-1]
+        peak = self._peaks.get(key, entry)  # the highest high up to the previous bar
+        self._peaks[key] = max(peak, high)
+        if spec.stop_loss and low <= entry * (1 - spec.stop_loss):
+            level = entry * (1 - spec.stop_loss)
+            return _stop_text("stop-loss", "low", low, level, spec.stop_loss, "under the entry")
+        if spec.trailing_stop and low <= peak * (1 - spec.trailing_stop):
+            level = peak * (1 - spec.trailing_stop)
+            return _stop_text(
+                "trailing stop", "low", low, level, spec.trailing_stop, "under the peak"
+            )
+        if spec.take_profit and high >= entry * (1 + spec.take_profit):
+            level = entry * (1 + spec.take_profit)
+            return _stop_text(
+                "take-profit", "high", high, level, spec.take_profit, "over the entry"
+            )
+        return ""
+
     # -- data ------------------------------------------------------------------------------
     def seed(self, vt_symbol: str, freq: str, bars: pd.DataFrame) -> None:
         """Stored history before the live bars, so the window is warm from the start."""
@@ -194,8 +230,11 @@ class LiveRunner:
         signals = strategy.run(window.frame(), spec.params)
         qty, sellable = self.position(vt_symbol)
         at = window.times[-1]
-        side = ""
-        if signals.entries.iloc[-1] and qty == 0:
+        side, why = "", ""
+        stop = self._stop_hit(spec, vt_symbol, window, qty)
+        if stop and sellable > 0:
+            side, size, why = "sell", sellable, stop
+        elif signals.entries.iloc[-1] and qty == 0:
             side, size = "buy", spec.size
         elif signals.exits.iloc[-1] and sellable > 0:
             side, size = "sell", sellable
@@ -203,11 +242,8 @@ class LiveRunner:
             return
         price = self.price(vt_symbol, side)
         params = strategy.params(spec.params)
-        reason = (
-            f"{strategy.describe(params, side)} at {at:%H:%M}"
-            if spec.freq == "1m"
-            else f"{strategy.describe(params, side)} on {at:%Y-%m-%d}"
-        )
+        words = why or strategy.describe(params, side)
+        reason = f"{words} at {at:%H:%M}" if spec.freq == "1m" else f"{words} on {at:%Y-%m-%d}"
         intent = OrderIntent(
             f"{spec.id}-{next(self._ids)}-{uuid.uuid4().hex[:6]}",
             vt_symbol,
@@ -224,6 +260,10 @@ class LiveRunner:
             "%s proposes %s %d %s @ %s: %s", spec.id, side.upper(), size, vt_symbol, price, reason
         )
         self.propose(Proposal(intent, spec.id, reason, price, at), spec.auto_approve)
+
+
+def _stop_text(kind: str, bound: str, price: float, level: float, pct: float, ref: str) -> str:
+    return f"{kind}: {bound} {price:g} reached {level:.3f} ({pct:.0%} {ref})"
 
 
 class _Window:

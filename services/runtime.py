@@ -359,7 +359,12 @@ def build_services(
         return universe.get(vt_symbol).round_price(price) if vt_symbol in universe else price
 
     queue = ReviewQueue(bus, journal, orders, market, review or ReviewConfig())
-    live = LiveRunner(strategies or [], position, touch, queue.propose)
+
+    def entry(vt_symbol: str) -> float:
+        held = [p for p in portfolio.view().positions if p.vt_symbol == vt_symbol]
+        return held[0].avg_price if held else 0.0
+
+    live = LiveRunner(strategies or [], position, touch, queue.propose, entry)
     queue.on_settled = live.settled
     for item in pending:
         queue.restore(proposal_from_journal(item))

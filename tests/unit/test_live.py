@@ -143,3 +143,32 @@ def test_live_versus_backtest_says_where_and_why_they_differ() -> None:
     )
     # after the rejected sell the live runner still held: the backtest's next buy never came live
     assert any(r["live"] == "-" and "position differed" in r["difference"] for r in rows[2:])
+
+
+def test_stops_are_managed_by_the_runner_and_propose_like_signals() -> None:
+    proposals: list[Proposal] = []
+    spec = StrategySpec(
+        "t",
+        "ma_cross",
+        ("X.US",),
+        {"fast": 2, "slow": 3},
+        freq="1d",
+        stop_loss=0.05,
+        trailing_stop=0.1,
+    )
+    runner = LiveRunner(
+        [spec],
+        lambda s: (100, 100),
+        lambda s, side: 1.0,
+        lambda p, a: proposals.append(p),
+        entry_price=lambda s: 100.0,
+    )
+    start = datetime(2026, 1, 5)
+    bars = [(101, 104, 99), (104, 112, 103), (110, 111, 100.5)]  # (close, high, low)
+    for n, (close, high, low) in enumerate(bars):
+        bar = {"open": close, "high": high, "low": low, "close": close, "volume": 1.0}
+        runner.on_bar("X.US", "1d", bar, start + timedelta(days=n))
+    # bar 3: low 100.5 is 10 % under the 112 peak of bar 2 (the stop-loss at 95 is not hit)
+    [p] = proposals
+    assert p.intent.side == "sell" and p.intent.qty == 100
+    assert p.reason.startswith("trailing stop: low 100.5 reached 100.800 (10% under the peak)")
