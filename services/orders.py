@@ -199,6 +199,22 @@ class OrderService:
                 "today": self._orders_today,
             }
 
+    def adopt(self, vt_orderid: str, intent: OrderIntent, traded: int) -> None:
+        """A working order from before a restart, tracked again (the kill switch cancels it)."""
+        code, _, exchange = intent.vt_symbol.partition(".")
+        req = OrderRequest(
+            symbol=code,
+            exchange=Exchange(exchange),
+            direction=Direction.LONG if intent.side == "buy" else Direction.SHORT,
+            type=OrderType.LIMIT,
+            volume=intent.qty,
+            price=intent.price or 0.0,
+            reference=intent.intent_id,
+        )
+        with self._lock:
+            self._working[vt_orderid] = _Sent(intent, req, traded)
+            self._agg = None
+
     def new_day(self) -> None:
         """A new trading day: daily counts and the day's peak equity start again."""
         with self._lock:

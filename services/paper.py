@@ -22,8 +22,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from vnpy.trader.constant import Direction, OrderType, Status
+from vnpy.trader.constant import Direction, Exchange, OrderType, Status
 from vnpy.trader.object import OrderData, OrderRequest, TradeData
 
 from services.book import Book, BookError, Side
@@ -70,6 +71,46 @@ class PaperBroker:
         self.book = book
         self._order_ids = itertools.count(last_order + 1)
         self._trade_ids = itertools.count(last_trade + 1)
+
+    def restore_orders(self, orders: list[Any]) -> list[OrderData]:
+        """Working limit orders from the journal (``recovery.OpenOrder``), working again.
+
+        The paper venue stands for a broker, and a broker keeps a client's day orders
+        when the client crashes: their cash and shares are reserved again, ids kept.
+        """
+        restored = []
+        for o in orders:
+            inst = self.universe.get(o.vt_symbol) if o.vt_symbol in self.universe else None
+            if inst is None or o.kind != "limit" or not o.price:
+                continue
+            code, _, exchange = o.vt_symbol.partition(".")
+            req = OrderRequest(
+                symbol=code,
+                exchange=Exchange(exchange),
+                direction=Direction.LONG if o.side == "buy" else Direction.SHORT,
+                type=OrderType.LIMIT,
+                volume=o.qty,
+                price=o.price,
+                reference=o.intent_id,
+            )
+            order = req.create_order_data(o.vt_orderid.rsplit(".", 1)[-1], self.gateway_name)
+            order.traded = o.traded
+            order.status = Status.PARTTRADED if o.traded else Status.NOTTRADED
+            working = _Working(order, inst)
+            left = o.qty - o.traded
+            if o.side == "buy":
+                fee = fees_for(
+                    self.costs, is_etf=inst.kind == "etf", is_sell=False, qty=left, price=o.price
+                )
+                working.reserved_cash = left * o.price + fee.total
+                self.reserved_cash += working.reserved_cash
+            else:
+                self._reserved_shares[o.vt_symbol] = (
+                    self._reserved_shares.get(o.vt_symbol, 0) + left
+                )
+            self._working[order.vt_orderid] = working
+            restored.append(replace_order(order))
+        return restored
 
     # -- queries ----------------------------------------------------------------
     @property

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.book import Book, BookError, Side
+from services.events import OrderIntent
 from services.journal import Journal
 
 ACTIVE = {"SUBMITTING", "NOTTRADED", "PARTTRADED", "SENT"}
@@ -182,17 +183,20 @@ def _number(vt_id: str) -> int:
 
 
 def restore(
-    journal: Journal, portfolio: Any, broker: Any, initial_cash: float
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """At start: the ledger and the paper venue's account from the journal; what changed,
-    and the proposals still awaiting review.
+    journal: Journal, portfolio: Any, broker: Any, orders: Any, initial_cash: float
+) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
+    """At start: the ledger, the paper venue's account and its working orders from the
+    journal; what happened, in words; the proposals still awaiting review; and the
+    restored orders (to publish once the bus runs).
 
-    Orders that were open when the process stopped died with the in-process paper
-    venue: they are journaled as cancelled and listed, never silently dropped.
+    Working limit orders are working again at the paper venue (a broker keeps day
+    orders when its client crashes) and tracked by the order service. An order that
+    cannot be restored (a market order caught in flight) is journaled as cancelled and
+    listed: nothing is dropped silently.
     """
     rebuilt = rebuild(journal, initial_cash)
     if not rebuilt.entries:
-        return [], []
+        return [], [], []
     portfolio.restore(copy.deepcopy(rebuilt.book))
     broker.restore(copy.deepcopy(rebuilt.book), rebuilt.max_order_number, rebuilt.max_trade_number)
     held = sum(1 for p in rebuilt.book.positions.values() if p.qty)
@@ -200,7 +204,16 @@ def restore(
         f"restored from the journal: {rebuilt.fills} fills, {held} positions, "
         f"cash {rebuilt.book.cash:,.2f}, trading {rebuilt.state}"
     ]
+    restored = broker.restore_orders(rebuilt.open_orders)
+    back = {o.vt_orderid for o in restored}
     for order in rebuilt.open_orders:
+        if order.vt_orderid in back:
+            side: Side = "buy" if order.side == "buy" else "sell"
+            intent = OrderIntent(
+                order.intent_id, order.vt_symbol, side, "limit", order.qty, order.price
+            )
+            orders.adopt(order.vt_orderid, intent, order.traded)
+            continue
         journal.record(
             "order",
             order.vt_orderid,
@@ -212,19 +225,21 @@ def restore(
                 "volume": order.qty,
                 "traded": order.traded,
                 "status": "CANCELLED",
-                "reason": "lost at restart: the paper venue stopped with the process",
+                "reason": "lost at restart: it was in flight when the process stopped",
                 "at": None,
             },
         )
         notes.append(
             f"order {order.vt_orderid} ({order.side} {order.qty} {order.vt_symbol}, "
-            f"{order.traded} filled, was {order.status}) was lost when the process stopped: "
-            "journaled as cancelled"
+            f"{order.traded} filled, was {order.status}) was in flight when the process "
+            "stopped: journaled as cancelled"
         )
+    if restored:
+        notes.append(f"{len(restored)} orders working before the stop are working again")
     if rebuilt.pending:
         notes.append(
             f"{len(rebuilt.pending)} strategy proposals were awaiting review when the process "
             "stopped: back in the review queue, stale until edited"
         )
     notes += rebuilt.problems
-    return notes, rebuilt.pending
+    return notes, rebuilt.pending, restored

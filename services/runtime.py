@@ -106,6 +106,7 @@ class Services:
     execution: ExecutionMonitor | None = None
     review: ReviewQueue | None = None
     recovery_notes: list[str] = field(default_factory=list)
+    restored_orders: list[Any] = field(default_factory=list)  # published once the bus runs
     control_server: ControlServer | None = None
     mode: str = "DEMO"
     paced: bool = True
@@ -126,6 +127,9 @@ class Services:
         )
         self.control_server.start()
         self.bus.start()
+        for order in self.restored_orders:  # journal, ledgers and the screen see them again
+            self.gateway.on_order(order)
+        self.restored_orders = []
         self.gateway.connect({"paced": self.paced})
         self.started = True
 
@@ -345,7 +349,9 @@ def build_services(
     bus.register(EVENT_ORDER, execution.on_order)
     bus.register(EVENT_TRADE, execution.on_trade)
     bus.register(EVENT_LOG, _log_gateway)
-    notes, pending = restore(journal, portfolio, gateway.broker, account.initial_cash)
+    notes, pending, restored_orders = restore(
+        journal, portfolio, gateway.broker, orders, account.initial_cash
+    )
 
     def position(vt_symbol: str) -> tuple[int, int]:
         probe = OrderIntent("probe", vt_symbol, "sell", "market", 0, None)
@@ -393,6 +399,7 @@ def build_services(
         backtests=backtests,
         risk=monitor,
         recovery_notes=notes,
+        restored_orders=restored_orders,
         execution=execution,
         live=live,
         review=queue,

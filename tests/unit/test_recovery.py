@@ -74,7 +74,7 @@ def test_the_journal_rebuilds_exactly_what_the_live_ledger_holds(tmp_path: Path)
         svc.stop()
 
 
-def test_a_restart_resumes_the_account_shows_lost_orders_and_never_reuses_ids(
+def test_a_restart_resumes_the_account_and_working_orders_and_never_reuses_ids(
     tmp_path: Path,
 ) -> None:
     svc = session(tmp_path)
@@ -98,8 +98,12 @@ def test_a_restart_resumes_the_account_shows_lost_orders_and_never_reuses_ids(
         assert again.control.state is TradingState.HALTED
         notes = again.recovery_notes
         assert notes[0].startswith("restored from the journal: 3 fills, 2 positions")
-        assert any("was lost when the process stopped" in n for n in notes)
-        assert rebuild(again.journal, 1_000_000.0).open_orders == []  # journaled as cancelled
+        assert "1 orders working before the stop are working again" in notes
+        [working] = rebuild(again.journal, 1_000_000.0).open_orders
+        assert working.intent_id == "w1"
+        assert again.orders.working_ids() == [working.vt_orderid]  # the kill switch would cancel it
+        assert [o.vt_orderid for o in again.gateway.broker.working_orders()] == [working.vt_orderid]
+        assert again.gateway.broker.reserved_cash > 0  # its cash is held again
         again.control.rearm("ARM")
         again.gateway.advance(3)
         assert again.bus.wait_idle()
