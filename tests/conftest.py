@@ -9,12 +9,18 @@ import pytest
 
 from services.costs import CostConfig
 from services.data.sync import DataConfig
+from services.live import StrategySpec
 from services.runtime import AccountConfig, Services, build_services
 from services.scheduler import JobsConfig
 from services.simulator import SimConfig
 
 
-def make_services(data_dir: Path, jobs: JobsConfig | None = None, **sim: object) -> Services:
+def make_services(
+    data_dir: Path,
+    jobs: JobsConfig | None = None,
+    strategies: list[StrategySpec] | None = None,
+    **sim: object,
+) -> Services:
     return build_services(
         data_dir,
         sim=SimConfig(**sim),  # type: ignore[arg-type]
@@ -23,6 +29,7 @@ def make_services(data_dir: Path, jobs: JobsConfig | None = None, **sim: object)
         paced=False,
         data=DataConfig(source="demo"),
         jobs=jobs or JobsConfig(daily_sync=""),
+        strategies=strategies,
     )
 
 

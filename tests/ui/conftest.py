@@ -11,6 +11,7 @@ import asyncio
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -38,11 +39,13 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield template
 
 
-def build_app(data_dir: Path, config: Config = NO_JOBS, **sim: object) -> QuantdeskApp:
+def build_app(
+    data_dir: Path, config: Config = NO_JOBS, strategies: list[Any] | None = None, **sim: object
+) -> QuantdeskApp:
     data_dir.mkdir(parents=True, exist_ok=True)
     if _TEMPLATE and not (data_dir / "arctic").exists():
         shutil.copytree(_TEMPLATE[0] / "arctic", data_dir / "arctic")
-    services = make_services(data_dir, jobs=config.jobs, **sim)
+    services = make_services(data_dir, jobs=config.jobs, strategies=strategies, **sim)
     store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols, services.universe)
     app = QuantdeskApp(services, config, store, bridge_thread=False)
     # Bus timings vary run to run; everything else on screen is deterministic.

@@ -149,3 +149,36 @@ async def test_the_risk_screen_shows_use_and_the_last_rejection(app: QuantdeskAp
         assert ["order_qty", "200000", "100000"] in [r[2:5] for r in rows]  # rule, value, limit
         await pilot.press("escape")
         assert not isinstance(app.screen, RiskScreen)
+
+
+async def test_strategies_start_stop_by_key_propose_on_bars_and_compare(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from console.dialogs import TableScreen
+    from panes.strategies import StrategiesTable
+    from services.live import StrategySpec
+    from tests.ui.conftest import build_app
+
+    spec = StrategySpec("fastma", "ma_cross", ("600519.SSE",), {"fast": 2, "slow": 3})
+    app = build_app(tmp_path, strategies=[spec], speed=600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, 5)
+        live = app.services.live
+        assert live is not None and live.running == {"fastma"}
+        table = app.query_one(StrategiesTable)
+        assert "running" in str(table.get_cell("fastma", "state"))
+        await pilot.press("7", "s")  # stop it
+        assert live.running == set() and "stopped" in str(table.get_cell("fastma", "state"))
+        await pilot.press("s")  # and start it again
+        assert live.running == {"fastma"}
+        for _ in range(30):  # minutes of quotes: bars close, MA(2)/MA(3) cross
+            await settle(pilot, 40)
+            if live.proposals:
+                break
+        assert live.proposals > 0
+        await settle(pilot)
+        review = app.query_one(ReviewTable)
+        assert review.row_count >= 1 and "fastma: MA(2) crossed" in str(review.get_row_at(0)[1])
+        table.focus()
+        await pilot.press("c")
+        assert isinstance(app.screen, TableScreen)
+        assert any(row["live"] != "-" for row in app.screen.rows)
+        await pilot.press("escape")
