@@ -37,7 +37,7 @@ class Positions(KeyedTable):
         self.add_column(right("Avail"), key="sellable", width=6)
         self.add_column(right("Avg"), key="avg", width=8)
         self.add_column(right("Last"), key="last", width=8)
-        self.add_column(right("Unrl P&L"), key="unrealized", width=10)
+        self.add_column(right("Unrl P&L"), key="unrealized", width=9)
         self.add_column(right("Real P&L"), key="realized", width=9)
         self.add_column(right("Day P&L"), key="day", width=9)
 

@@ -39,7 +39,7 @@ class ReviewTable(KeyedTable):
         self.strategy_of: dict[str, str] = {}
 
     def on_mount(self) -> None:
-        for name, width in (("Order", 20), ("Why", 28), ("Risk", 20)):
+        for name, width in (("Order", 20), ("Why", 27), ("Risk", 20)):
             self.add_column(name, key=name.lower(), width=width)
 
     def show(self, items: Sequence[Any]) -> None:
@@ -62,7 +62,7 @@ class ReviewTable(KeyedTable):
             order.append(intent.vt_symbol)
             price = f"{intent.price:g}" if intent.price else "market"
             order.append(f"\n@ {price} = {item.notional:,.0f}")
-            why = "\n".join(textwrap.wrap(f"{p.strategy_id}: {p.reason}", 28)[:2])
+            why = "\n".join(textwrap.wrap(f"{p.strategy_id}: {p.reason}", 27)[:2])
             self.add_row(order, why, risk, key=intent.intent_id, height=2)
             self.strategy_of[intent.intent_id] = p.strategy_id
         self.border_title = f"Review queue ({len(items)})" if items else "Review queue"
