@@ -39,6 +39,7 @@ svc = build_services(
                     max_drawdown_pct=0),
 )
 svc.start()
+state_at_start = svc.control.state.name
 if svc.control.state.name == "HALTED":
     svc.control.rearm("ARM")
 if mode == "check":
@@ -51,7 +52,8 @@ if mode == "check":
            "broker_working": sorted(o.vt_orderid for o in broker.working_orders()),
            "tracked": sorted(svc.orders.working_ids()),
            "problems": rebuilt.problems, "notes": svc.recovery_notes,
-           "cash": svc.portfolio.cash, "broker_cash": broker.book.cash}
+           "cash": svc.portfolio.cash, "broker_cash": broker.book.cash,
+           "state_at_start": state_at_start}
     print(json.dumps(out)); svc.stop(); sys.exit(0)
 symbols = ["600036.SSE", "000001.SZSE", "601318.SSE", "510300.SSE", "600900.SSE"]
 print("ready", flush=True)
@@ -70,6 +72,10 @@ for n in itertools.count():
         ids = svc.orders.working_ids()
         if ids:
             svc.orders.cancel(ids[0])
+    if n % 150 == 100:  # a halt now and then: kills also land while HALTED
+        svc.kill_switch("crash test halt")
+    if n % 150 == 130:
+        svc.control.rearm("ARM")
 """
 SESSION = "import json\n" + SESSION
 
@@ -104,6 +110,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         time.sleep(rng.uniform(0.05, 1.2))  # somewhere in submission, fills, journal writes
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+    before = [r["ref"] for r in entries(tmp_path) if r["kind"] == "state"]
     check = start(tmp_path, "check", "check")
     out, err = check.communicate(timeout=60)
     assert check.returncode == 0, err
@@ -123,5 +130,9 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     # orders working at the kills are working again: the journal, the venue and the order
     # service (which the kill switch cancels from) agree on which
     assert result["journal_open"] == result["broker_working"] == result["tracked"]
-    assert result["journal_open"], "resting orders were expected at the last kill"
-    assert any("working again" in n for n in result["notes"])
+    if before[-1] == "ACTIVE":  # (a kill during a halt leaves none: the halt cancelled them)
+        assert result["journal_open"], "resting orders were expected at the last kill"
+        assert any("working again" in n for n in result["notes"])
+    assert "HALTED" in before, "the flow halts now and then"
+    # a kill while HALTED comes back HALTED; one while ACTIVE comes back ACTIVE
+    assert result["state_at_start"] == before[-1]
