@@ -207,7 +207,8 @@ STRATEGY_KEYS = {
     "symbols": list,
     "params": dict,
     "freq": str,
-    "size": int,
+    "size": float,
+    "sizing": str,
     "auto_approve": bool,
     "enabled": bool,
     "stop_loss": float,
@@ -234,7 +235,8 @@ def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
             if value is not None and (
                 not isinstance(value, accepted) or isinstance(value, bool) != (kind is bool)
             ):
-                raise ConfigError(f"{where} {key}: expected {kind.__name__}, got {value!r}")
+                expected = "a number" if kind is float else kind.__name__
+                raise ConfigError(f"{where} {key}: expected {expected}, got {value!r}")
         if any(s.id == entry["id"] for s in out):
             raise ConfigError(f"{where}: id {entry['id']!r} is used twice")
         try:
@@ -245,7 +247,8 @@ def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
                 symbols=symbols,
                 params={k: float(v) for k, v in entry.get("params", {}).items()},
                 freq=entry.get("freq", "1m"),
-                size=entry.get("size", 100),
+                size=float(entry.get("size", 100)),
+                sizing=entry.get("sizing", "shares"),
                 auto_approve=entry.get("auto_approve", False),
                 enabled=entry.get("enabled", True),
                 stop_loss=float(entry.get("stop_loss", 0.0)),

@@ -44,7 +44,8 @@ class StrategySpec:
     symbols: tuple[str, ...]
     params: Mapping[str, float] = field(default_factory=dict)
     freq: str = "1m"
-    size: int = 100  # shares per entry (rounded to the lot by the order checks)
+    size: float = 100  # shares per entry, or the fraction of equity with sizing "percent"
+    sizing: str = "shares"  # "shares" or "percent" (of equity, rounded down to lots)
     auto_approve: bool = False
     enabled: bool = True  # running from the start
     stop_loss: float = 0.0  # fractions under/over the entry price; 0 = off
@@ -56,8 +57,16 @@ class StrategySpec:
         get(self.strategy).params(self.params)
         if self.freq not in ("1m", "1d"):
             raise ValueError(f"freq must be 1m or 1d, got {self.freq!r}")
+        if self.sizing not in ("shares", "percent"):
+            raise ValueError(f"sizing must be shares or percent, got {self.sizing!r}")
         if self.size <= 0:
-            raise ValueError(f"size must be a positive number of shares, got {self.size}")
+            raise ValueError(f"size must be positive, got {self.size}")
+        if self.sizing == "percent" and self.size > 1:
+            raise ValueError(
+                f"a percent size is a fraction of equity (0.1 = 10 %), got {self.size}"
+            )
+        if self.sizing == "shares" and int(self.size) != self.size:
+            raise ValueError(f"size in shares must be a whole number, got {self.size}")
         for name in ("stop_loss", "take_profit", "trailing_stop"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a fraction between 0 and 1 (0 = off)")
@@ -126,6 +135,8 @@ class LiveRunner:
         price: Price,
         propose: Callable[[Proposal, bool], None],
         entry_price: Callable[[str], float] = lambda vt_symbol: 0.0,
+        equity: Callable[[], float] = lambda: 0.0,
+        lot: Callable[[str], int] = lambda vt_symbol: 100,
     ) -> None:
         for spec in specs:
             spec.check()
@@ -136,6 +147,8 @@ class LiveRunner:
         self.price = price
         self.propose = propose  # (proposal, auto_approve)
         self.entry_price = entry_price  # average cost of the position, for the stops
+        self.equity = equity  # for percent sizing
+        self.lot = lot
         self._peaks: dict[tuple[str, str], float] = {}  # highest high since entry
         self._bars: dict[tuple[str, str], _Window] = {}
         self._pending: set[tuple[str, str, str]] = set()  # (strategy, symbol, side) awaiting
@@ -174,6 +187,14 @@ class LiveRunner:
                 if not entry.outcome:
                     entry.outcome = outcome or "settled"
                 break
+
+    def _entry_size(self, spec: StrategySpec, vt_symbol: str) -> int:
+        if spec.sizing == "shares":
+            return int(spec.size)
+        price, lot = self.price(vt_symbol, "buy"), self.lot(vt_symbol)
+        if price <= 0:
+            return 0
+        return int(spec.size * self.equity() / price / lot) * lot
 
     def _stop_hit(self, spec: StrategySpec, vt_symbol: str, window: _Window, qty: int) -> str:
         """A stop-loss, take-profit or trailing stop hit on the bar that just closed, in words."""
@@ -235,10 +256,10 @@ class LiveRunner:
         if stop and sellable > 0:
             side, size, why = "sell", sellable, stop
         elif signals.entries.iloc[-1] and qty == 0:
-            side, size = "buy", spec.size
+            side, size = "buy", self._entry_size(spec, vt_symbol)
         elif signals.exits.iloc[-1] and sellable > 0:
             side, size = "sell", sellable
-        if not side or (spec.id, vt_symbol, side) in self._pending:
+        if not side or size <= 0 or (spec.id, vt_symbol, side) in self._pending:
             return
         price = self.price(vt_symbol, side)
         params = strategy.params(spec.params)

@@ -370,7 +370,15 @@ def build_services(
         held = [p for p in portfolio.view().positions if p.vt_symbol == vt_symbol]
         return held[0].avg_price if held else 0.0
 
-    live = LiveRunner(strategies or [], position, touch, queue.propose, entry)
+    live = LiveRunner(
+        strategies or [],
+        position,
+        touch,
+        queue.propose,
+        entry,
+        equity=lambda: portfolio.view().equity,
+        lot=lambda s: universe.get(s).lot if s in universe else 100,
+    )
     queue.on_settled = live.settled
     for item in pending:
         queue.restore(proposal_from_journal(item))

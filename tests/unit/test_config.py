@@ -119,7 +119,7 @@ def test_strategies_are_declared_in_config_and_mistakes_name_the_entry(tmp_path:
         ('[[strategies]]\nid = "a"\nstrategy = "ma_cross"\n', "#1: symbols is required"),
         (
             '[[strategies]]\nid = "a"\nstrategy = "ma_cross"\nsymbols = ["600519"]\nsize = "100"\n',
-            "#1 size: expected int",
+            "#1 size: expected a number",
         ),
         (
             '[[strategies]]\nid = "a"\nstrategy = "ma_cross"\nsymbols = ["600519"]\nsise = 1\n',

@@ -172,3 +172,28 @@ def test_stops_are_managed_by_the_runner_and_propose_like_signals() -> None:
     [p] = proposals
     assert p.intent.side == "sell" and p.intent.qty == 100
     assert p.reason.startswith("trailing stop: low 100.5 reached 100.800 (10% under the peak)")
+
+
+def test_percent_sizing_buys_a_fraction_of_equity_in_whole_lots() -> None:
+    proposals: list[Proposal] = []
+    spec = StrategySpec(
+        "p", "ma_cross", ("X.US",), {"fast": 2, "slow": 3}, freq="1d", sizing="percent", size=0.5
+    )
+    runner = LiveRunner(
+        [spec],
+        lambda s: (0, 0),
+        lambda s, side: 1468.0,
+        lambda p, a: proposals.append(p),
+        equity=lambda: 1_000_000.0,
+        lot=lambda s: 100,
+    )
+    start = datetime(2026, 1, 5)
+    for n, close in enumerate([10, 10, 10, 12]):  # MA(2) crosses above MA(3) on the last bar
+        bar = {"open": close, "high": close, "low": close, "close": close, "volume": 1.0}
+        runner.on_bar("X.US", "1d", bar, start + timedelta(days=n))
+    [p] = proposals
+    assert p.intent.qty == 300  # 500,000 / 1,468 = 340.6 -> 3 lots of 100
+    with pytest.raises(ValueError, match="a percent size is a fraction of equity"):
+        StrategySpec("q", "ma_cross", ("X.US",), sizing="percent", size=5).check()
+    with pytest.raises(ValueError, match="sizing must be shares or percent"):
+        StrategySpec("q", "ma_cross", ("X.US",), sizing="lots").check()
