@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.config import Config
+from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -128,7 +129,7 @@ def runs_command(args: argparse.Namespace, data_dir: Path) -> int:
             a, b = store.load(args.a), store.load(args.b)
             table = Table("", f"run {args.a}", f"run {args.b}", box=None)
             for key, va, vb in compare(a, b):
-                table.add_row(key, _cell(key, va), _cell(key, vb))
+                table.add_row(key, _fmt(key, va), _fmt(key, vb))
             out.print(table)
         else:
             from services.backtest.report import write_report
@@ -139,12 +140,6 @@ def runs_command(args: argparse.Namespace, data_dir: Path) -> int:
         err.print(f"quantdesk runs: {exc}")
         return EXIT_USAGE
     return 0
-
-
-def _cell(key: str, value: Any) -> str:
-    if isinstance(value, float) or value is None:
-        return _fmt(key, value)
-    return str(value)
 
 
 def request_from(args: argparse.Namespace) -> Any:
@@ -268,23 +263,6 @@ def show(doc: dict[str, Any]) -> None:
     out.print(f"{len(doc['trades'])} closed trades")
     if "run_id" in doc:
         out.print(f"saved as run {doc['run_id']}")
-
-
-def _fmt(name: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if name in ("trades",):
-        return str(int(value))
-    if name in (
-        "total_return",
-        "annual_return",
-        "annual_volatility",
-        "max_drawdown",
-        "win_rate",
-        "exposure",
-    ):
-        return f"{value:.2%}"
-    return f"{value:.3f}"
 
 
 def _progress(quiet: bool) -> Any:

@@ -19,12 +19,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Label, ProgressBar, Select, Static
 
-from panes.backtests import EquityChart, HeatmapTable, MetricsTable, RunsTable, TradesTable, fmt
+from panes.backtests import EquityChart, HeatmapTable, MetricsTable, RunsTable, TradesTable
 from panes.keys import bindings
 from services.backtest.rules import SIZINGS, BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.backtest.runs import compare
 from services.backtest.spec import Request, parse_axis, parse_pair, parse_words
+from services.backtest.spec import format_value as fmt
 from services.events import BacktestUpdate
 from strategies import REGISTRY
 
@@ -275,13 +276,9 @@ class CompareScreen(ModalScreen[None]):
             "", f"run {self.a}", f"run {self.b}", box=None, title="Compare runs (esc closes)"
         )
         for key, va, vb in self.rows:
-            table.add_row(key, _cell(key, va), _cell(key, vb), style="bold" if va != vb else "")
+            table.add_row(key, fmt(key, va), fmt(key, vb), style="bold" if va != vb else "")
         with Vertical(classes="dialog compare"):
             yield Static(table)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)
-
-
-def _cell(key: str, value: Any) -> str:
-    return fmt(key, value) if isinstance(value, float) or value is None else str(value)

@@ -17,32 +17,9 @@ from textual.widget import Widget
 
 from panes.keys import bindings
 from panes.table import KeyedTable
+from services.backtest.spec import format_value as fmt
 
-PERCENT = {
-    "total_return",
-    "annual_return",
-    "annual_volatility",
-    "max_drawdown",
-    "win_rate",
-    "exposure",
-    "return",
-}
 EIGHTHS = " ▁▂▃▄▅▆▇█"
-
-
-def fmt(name: str, value: Any) -> str:
-    """A metric or trade field for a table cell."""
-    if value is None:
-        return "–"
-    if name in ("trades", "size"):
-        return f"{value:,.0f}"
-    if name in ("entry_price", "exit_price", "pnl", "fees"):
-        return f"{value:,.2f}"
-    if isinstance(value, float):
-        if name in PERCENT:
-            return f"{value:.2%}"
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.3f}"
-    return str(value)
 
 
 class MetricsTable(KeyedTable):

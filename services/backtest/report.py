@@ -11,14 +11,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-PERCENT = {
-    "total_return",
-    "annual_return",
-    "annual_volatility",
-    "max_drawdown",
-    "win_rate",
-    "exposure",
-}
+from services.backtest.spec import format_value
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:2px 10px;text-align:right}
@@ -141,13 +135,7 @@ def _table(title: str, rows: list[dict[str, Any]]) -> str:
 
 
 def _fmt(name: str, value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if name in PERCENT or name == "return":
-            return f"{value:.2%}"
-        return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.2f}"
-    return _e(str(value))
+    return _e(format_value(name, value))
 
 
 def _e(text: str) -> str:

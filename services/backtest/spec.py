@@ -35,6 +35,37 @@ NAMES = (
 LOWER_IS_BETTER = frozenset({"annual_volatility"})
 
 
+# Fields shown as percentages wherever a run is shown (screen, CLI, HTML report).
+PERCENT_FIELDS = frozenset(
+    {
+        "total_return",
+        "annual_return",
+        "annual_volatility",
+        "max_drawdown",
+        "win_rate",
+        "exposure",
+        "return",
+    }
+)
+
+
+def format_value(name: str, value: Any) -> str:
+    """A metric, trade field or parameter of a run as text, the same everywhere."""
+    if value is None:
+        return "–"
+    if name in ("trades", "size"):
+        return f"{value:,.0f}"
+    if name in ("entry_price", "exit_price", "pnl", "fees"):
+        return f"{value:,.2f}"
+    if isinstance(value, float):
+        if name in PERCENT_FIELDS:
+            return f"{value:.2%}"
+        if abs(value) >= 1000:
+            return f"{value:,.2f}"
+        return f"{value:g}" if value.is_integer() else f"{value:.3f}"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Request:
     strategy: str
