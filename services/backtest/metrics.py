@@ -11,6 +11,9 @@ risk-free rate, sample standard deviation, drawdown from the running peak
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 from services.backtest.spec import (
@@ -97,11 +100,14 @@ def group_stats(stats: np.ndarray, group_start: np.ndarray, group_held: np.ndarr
     return out
 
 
-def scalar(metrics: dict[str, np.ndarray], i: int = 0) -> dict[str, float | None]:
-    """One column's metrics as plain floats, NaN and infinities as None (valid JSON)."""
-    out: dict[str, float | None] = {}
-    for name in NAMES:
-        v = float(metrics[name][i])
-        out[name] = round(v, 10) if np.isfinite(v) else None
-    out["trades"] = int(metrics["trades"][i])
+def finite(value: float) -> float | None:
+    """A plain float rounded to 10 places, NaN and infinities as None (valid JSON)."""
+    v = float(value)
+    return round(v, 10) if np.isfinite(v) else None
+
+
+def scalar(metrics: Mapping[str, Any], i: int | None = 0) -> dict[str, float | None]:
+    """One column's metrics as plain floats (``i`` None: ``metrics`` holds one value each)."""
+    out = {name: finite(metrics[name] if i is None else metrics[name][i]) for name in NAMES}
+    out["trades"] = int(metrics["trades"] if i is None else metrics["trades"][i])
     return out

@@ -39,7 +39,7 @@ def sensitivity(result: SweepResult) -> dict[str, float | None]:
     best_value = float(best[metric])
     if around.empty or not np.isfinite(best_value):
         return {
-            "best": _finite(best_value),
+            "best": m.finite(best_value),
             "neighbours": 0,
             "mean": None,
             "min": None,
@@ -47,11 +47,11 @@ def sensitivity(result: SweepResult) -> dict[str, float | None]:
         }
     mean = float(around.mean())
     return {
-        "best": _finite(best_value),
+        "best": m.finite(best_value),
         "neighbours": len(around),
-        "mean": _finite(mean),
-        "min": _finite(float(around.min())),
-        "hold": _finite(mean / best_value) if best_value else None,
+        "mean": m.finite(mean),
+        "min": m.finite(float(around.min())),
+        "hold": m.finite(mean / best_value) if best_value else None,
     }
 
 
@@ -134,7 +134,3 @@ def walk_forward(
     found = m.compute(values, np.array([setup.init_cash]), stats, setup.ann_factor)
     found["exposure"] = np.array([np.nan])  # not tracked across windows
     return WalkForward(pd.DataFrame(rows), equity, m.scalar(found), all_trades)
-
-
-def _finite(value: float) -> float | None:
-    return round(value, 10) if np.isfinite(value) else None

@@ -66,7 +66,7 @@ def execute(
         chosen = _sweep(strategy, symbol, bars, combos, rules[0], setup, request, split, report)
         best = chosen.best()
         doc["sweep"] = [
-            {"params": _params(row, strategy), "metrics": _metrics(row)}
+            {"params": _params(row, strategy), "metrics": m.scalar(row, None)}
             for row in chosen.table.to_dict("records")
         ]
         doc["sensitivity"] = sensitivity(chosen)
@@ -150,15 +150,6 @@ def _result(result: RunResult) -> dict[str, Any]:
 
 def _params(row: Mapping[str, Any], strategy: Strategy) -> dict[str, float]:
     return {k: float(row[k]) for k in strategy.defaults}
-
-
-def _metrics(row: Mapping[str, Any]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for name in m.NAMES:
-        v = float(row[name])
-        out[name] = round(v, 10) if np.isfinite(v) else None
-    out["trades"] = int(row["trades"])
-    return out
 
 
 def _heatmap(chosen: SweepResult) -> dict[str, Any]:
