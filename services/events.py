@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from vnpy.event import EVENT_TIMER
+from vnpy.trader.constant import Direction, Exchange, OrderType
 from vnpy.trader.event import (  # re-exported so that callers need one import
     EVENT_ACCOUNT,
     EVENT_CONTRACT,
@@ -22,6 +23,7 @@ from vnpy.trader.event import (  # re-exported so that callers need one import
     EVENT_TICK,
     EVENT_TRADE,
 )
+from vnpy.trader.object import OrderRequest
 
 __all__ = [
     "EVENT_ACCOUNT",
@@ -90,6 +92,19 @@ class OrderIntent:
     price: float | None  # None for market orders
     source: str = "manual"
     created_at: datetime = field(default_factory=datetime.now)
+
+    def request(self) -> OrderRequest:
+        """The vnpy order request for this intent (its id is the request's reference)."""
+        code, _, exchange = self.vt_symbol.partition(".")
+        return OrderRequest(
+            symbol=code,
+            exchange=Exchange(exchange),
+            direction=Direction.LONG if self.side == "buy" else Direction.SHORT,
+            type=OrderType.LIMIT if self.kind == "limit" else OrderType.MARKET,
+            volume=self.qty,
+            price=self.price or 0.0,
+            reference=self.intent_id,
+        )
 
 
 @dataclass(frozen=True)

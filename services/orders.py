@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vnpy.event import Event
-from vnpy.trader.constant import Direction, Exchange, OrderType
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import CancelRequest, OrderData, OrderRequest
 
@@ -201,16 +200,7 @@ class OrderService:
 
     def adopt(self, vt_orderid: str, intent: OrderIntent, traded: int) -> None:
         """A working order from before a restart, tracked again (the kill switch cancels it)."""
-        code, _, exchange = intent.vt_symbol.partition(".")
-        req = OrderRequest(
-            symbol=code,
-            exchange=Exchange(exchange),
-            direction=Direction.LONG if intent.side == "buy" else Direction.SHORT,
-            type=OrderType.LIMIT,
-            volume=intent.qty,
-            price=intent.price or 0.0,
-            reference=intent.intent_id,
-        )
+        req = intent.request()
         with self._lock:
             self._working[vt_orderid] = _Sent(intent, req, traded)
             self._agg = None
@@ -237,16 +227,7 @@ class OrderService:
                 self.bus.publish(EVENT_INTENT_REJECTED, IntentRejected(intent, violations))
                 log.warning("order refused: %s", "; ".join(v.message for v in violations))
                 return SubmitResult(intent, None, violations)
-            code, _, exchange = intent.vt_symbol.partition(".")
-            req = OrderRequest(
-                symbol=code,
-                exchange=Exchange(exchange),
-                direction=Direction.LONG if intent.side == "buy" else Direction.SHORT,
-                type=OrderType.LIMIT if intent.kind == "limit" else OrderType.MARKET,
-                volume=intent.qty,
-                price=intent.price or 0.0,
-                reference=intent.intent_id,
-            )
+            req = intent.request()
             self.journal.record("submit", intent.intent_id, {"request": req.__dict__})
             sent_at, sent_wall = time.monotonic(), datetime.now()
             vt_orderid = self.gateway.send_order(req)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
-from vnpy.trader.constant import Direction, Exchange, OrderType, Status
+from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import OrderData, OrderRequest, TradeData
 
 from services.book import Book, BookError, Side
 from services.costs import CostConfig, fees_for
+from services.events import OrderIntent
 from services.instruments import Instrument, Universe
 from services.simulator import SimQuote
 
@@ -72,42 +72,38 @@ class PaperBroker:
         self._order_ids = itertools.count(last_order + 1)
         self._trade_ids = itertools.count(last_trade + 1)
 
-    def restore_orders(self, orders: list[Any]) -> list[OrderData]:
-        """Working limit orders from the journal (``recovery.OpenOrder``), working again.
+    def restore_orders(self, orders: list[tuple[str, OrderIntent, int]]) -> list[OrderData]:
+        """Working limit orders from the journal -- (vt_orderid, intent, traded) -- working
+        again; the ones it cannot take (a market order, an unlisted symbol) are left out.
 
         The paper venue stands for a broker, and a broker keeps a client's day orders
         when the client crashes: their cash and shares are reserved again, ids kept.
         """
         restored = []
-        for o in orders:
-            inst = self.universe.get(o.vt_symbol) if o.vt_symbol in self.universe else None
-            if inst is None or o.kind != "limit" or not o.price:
+        for vt_orderid, intent, traded in orders:
+            symbol = intent.vt_symbol
+            inst = self.universe.get(symbol) if symbol in self.universe else None
+            if inst is None or intent.kind != "limit" or not intent.price:
                 continue
-            code, _, exchange = o.vt_symbol.partition(".")
-            req = OrderRequest(
-                symbol=code,
-                exchange=Exchange(exchange),
-                direction=Direction.LONG if o.side == "buy" else Direction.SHORT,
-                type=OrderType.LIMIT,
-                volume=o.qty,
-                price=o.price,
-                reference=o.intent_id,
+            order = intent.request().create_order_data(
+                vt_orderid.rsplit(".", 1)[-1], self.gateway_name
             )
-            order = req.create_order_data(o.vt_orderid.rsplit(".", 1)[-1], self.gateway_name)
-            order.traded = o.traded
-            order.status = Status.PARTTRADED if o.traded else Status.NOTTRADED
+            order.traded = traded
+            order.status = Status.PARTTRADED if traded else Status.NOTTRADED
             working = _Working(order, inst)
-            left = o.qty - o.traded
-            if o.side == "buy":
+            left = intent.qty - traded
+            if intent.side == "buy":
                 fee = fees_for(
-                    self.costs, is_etf=inst.kind == "etf", is_sell=False, qty=left, price=o.price
+                    self.costs,
+                    is_etf=inst.kind == "etf",
+                    is_sell=False,
+                    qty=left,
+                    price=intent.price,
                 )
-                working.reserved_cash = left * o.price + fee.total
+                working.reserved_cash = left * intent.price + fee.total
                 self.reserved_cash += working.reserved_cash
             else:
-                self._reserved_shares[o.vt_symbol] = (
-                    self._reserved_shares.get(o.vt_symbol, 0) + left
-                )
+                self._reserved_shares[symbol] = self._reserved_shares.get(symbol, 0) + left
             self._working[order.vt_orderid] = working
             restored.append(replace_order(order))
         return restored

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.book import Book, BookError, Side
-from services.events import OrderIntent
+from services.events import OrderIntent, OrderKind
 from services.journal import Journal
 
 ACTIVE = {"SUBMITTING", "NOTTRADED", "PARTTRADED", "SENT"}
@@ -34,6 +34,11 @@ class OpenOrder:
     price: float | None
     traded: int
     status: str  # the last broker status, or SENT when none arrived
+
+    def intent(self) -> OrderIntent:
+        side: Side = "buy" if self.side == "buy" else "sell"
+        kind: OrderKind = "market" if self.kind == "market" else "limit"
+        return OrderIntent(self.intent_id, self.vt_symbol, side, kind, self.qty, self.price)
 
 
 @dataclass
@@ -204,15 +209,12 @@ def restore(
         f"restored from the journal: {rebuilt.fills} fills, {held} positions, "
         f"cash {rebuilt.book.cash:,.2f}, trading {rebuilt.state}"
     ]
-    restored = broker.restore_orders(rebuilt.open_orders)
+    candidates = [(o.vt_orderid, o.intent(), o.traded) for o in rebuilt.open_orders]
+    restored = broker.restore_orders(candidates)
     back = {o.vt_orderid for o in restored}
-    for order in rebuilt.open_orders:
-        if order.vt_orderid in back:
-            side: Side = "buy" if order.side == "buy" else "sell"
-            intent = OrderIntent(
-                order.intent_id, order.vt_symbol, side, "limit", order.qty, order.price
-            )
-            orders.adopt(order.vt_orderid, intent, order.traded)
+    for (vt_orderid, intent, traded), order in zip(candidates, rebuilt.open_orders, strict=True):
+        if vt_orderid in back:
+            orders.adopt(vt_orderid, intent, traded)
             continue
         journal.record(
             "order",
