@@ -88,6 +88,20 @@ def affordable_nb(
 
 
 @njit(cache=True)
+def _record_nb(
+    orders: np.ndarray, k: int, c: int, i: int, size: float, px: float, fee: float, side: int
+) -> None:
+    """Write order record ``k`` (vectorbt's ``order_dt``; side 0 buy, 1 sell)."""
+    orders[k]["id"] = k
+    orders[k]["col"] = c
+    orders[k]["idx"] = i
+    orders[k]["size"] = size
+    orders[k]["price"] = px
+    orders[k]["fees"] = fee
+    orders[k]["side"] = side
+
+
+@njit(cache=True)
 def simulate_nb(
     open_: np.ndarray,
     high: np.ndarray,
@@ -175,13 +189,7 @@ def simulate_nb(
                     stats[c, STAT_PROFIT] += pnl
                 else:
                     stats[c, STAT_LOSS] -= pnl
-                orders[k]["id"] = k
-                orders[k]["col"] = c
-                orders[k]["idx"] = i
-                orders[k]["size"] = size
-                orders[k]["price"] = px
-                orders[k]["fees"] = fee
-                orders[k]["side"] = 1
+                _record_nb(orders, k, c, i, size, px, fee, 1)
                 k += 1
                 pos[c] = 0.0
                 closed_now[c - group_start[g]] = True
@@ -227,13 +235,7 @@ def simulate_nb(
                 if next_open and not np.isnan(high[i, s]) and high[i, s] > px:
                     peak[c] = high[i, s]  # the bar's high came after an entry at its open
                 entry_bar[c] = i
-                orders[k]["id"] = k
-                orders[k]["col"] = c
-                orders[k]["idx"] = i
-                orders[k]["size"] = size
-                orders[k]["price"] = px
-                orders[k]["fees"] = fee
-                orders[k]["side"] = 0
+                _record_nb(orders, k, c, i, size, px, fee, 0)
                 k += 1
             # -- value at the close ----------------------------------------------------
             total = cash[g]
