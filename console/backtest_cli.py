@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.config import Config
+from console.data_cli import day
 from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
@@ -40,8 +40,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--symbol", action="append", required=True, help="repeat for a portfolio sharing cash"
     )
-    p.add_argument("--start", type=_date)
-    p.add_argument("--end", type=_date)
+    p.add_argument("--start", type=day)
+    p.add_argument("--end", type=day)
     p.add_argument("--adjust", choices=("none", "qfq", "hfq"), default="qfq")
     p.add_argument("--freq", choices=("1d", "1m"), default="1d")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
@@ -273,10 +273,3 @@ def _progress(quiet: bool) -> Any:
         err.print(f"\r{what} …", end="")
 
     return report
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2024-01-31, got {text!r}") from None

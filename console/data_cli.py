@@ -49,8 +49,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="demo, a name from [universes], or codes: 600519,000001.SZSE",
     )
     sync.add_argument("--freq", choices=FREQS, default="1d")
-    sync.add_argument("--start", type=_date, help="first day (default: after the stored data)")
-    sync.add_argument("--end", type=_date, help="last day (default: today)")
+    sync.add_argument("--start", type=day, help="first day (default: after the stored data)")
+    sync.add_argument("--end", type=day, help="last day (default: today)")
     sync.add_argument("--source", choices=("akshare", "yfinance", "demo"), default=None)
     imp = command("import", "load a CSV file (Yahoo, AkShare, minute, or --map)")
     imp.add_argument("path", type=Path)
@@ -60,8 +60,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show = command("show", "print bars (table, or CSV for other tools)")
     show.add_argument("symbol")
     show.add_argument("--freq", choices=FREQS, default="1d")
-    show.add_argument("--start", type=_date)
-    show.add_argument("--end", type=_date)
+    show.add_argument("--start", type=day)
+    show.add_argument("--end", type=day)
     show.add_argument("--adjust", choices=("none", "qfq", "hfq"), default="none")
     show.add_argument("--format", choices=("table", "csv"), default="table")
     show.add_argument("--tail", type=int, default=20, help="rows in table format (0 = all)")
@@ -72,7 +72,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     command("demo", "write synthetic history for the demo universe (offline)")
 
 
-def _date(text: str) -> date:
+def day(text: str) -> date:
+    """An argparse type for a YYYY-MM-DD day (the data, backtest and journal commands)."""
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from console.config import Config
+from console.data_cli import day
 
 EXIT_USAGE = 2
 
@@ -41,7 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     journal = sub.add_parser("journal", help="the order journal")
     jcmds = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
     export = jcmds.add_parser("export", parents=[common], help="write the journal for audits")
-    export.add_argument("--since", type=_date, help="entries on or after this day")
+    export.add_argument("--since", type=day, help="entries on or after this day")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, help="a file (default: standard output)")
 
@@ -185,10 +186,3 @@ def run_headless(data_dir: Path, config: Config, services: Any) -> int:
         services.stop()
         log.info("quantdesk headless: stopped cleanly")
     return 0
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2024-01-31, got {text!r}") from None
