@@ -42,23 +42,17 @@ def code_version(strategy: str) -> dict[str, str]:
         out["quantdesk"] = version("quantdesk")
     except PackageNotFoundError:
         out["quantdesk"] = "unknown"
-    root = Path(__file__).resolve().parents[2]
+    root = str(Path(__file__).resolve().parents[2])
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", root, *args], capture_output=True, text=True, timeout=5, check=True
+        )
+        return done.stdout.strip()
+
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        out["git"] = sha + ("-dirty" if dirty else "")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        out["git"] = git("rev-parse", "--short=12", "HEAD") + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass  # not a checkout (an installed wheel): the version and the hash remain
     return out
