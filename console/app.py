@@ -55,6 +55,7 @@ from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.checks import estimated_cost
 from services.control import RearmRefused
 from services.events import OrderIntent, TradingState
+from services.orders import SubmitResult
 from services.runtime import MarketPrep, Services
 from services.store import StoreInfo
 from services.watchlist import WatchlistStore
@@ -307,18 +308,7 @@ class QuantdeskApp(App[None]):
         except ReviewError as exc:
             self.notify(str(exc), severity="warning", timeout=8)
             return
-        intent = result.intent
-        if result.accepted:
-            self.notify(
-                f"Sent {intent.side.upper()} {intent.qty:,} {intent.vt_symbol} "
-                f"as {result.vt_orderid}"
-            )
-        else:
-            self.notify(
-                "Refused: " + " ".join(f"{v.rule}: {v.message}" for v in result.violations),
-                severity="error",
-                timeout=10,
-            )
+        self._report_submit(result)
 
     def _edit(self, intent_id: str) -> None:
         review = self.services.review
@@ -422,18 +412,21 @@ class QuantdeskApp(App[None]):
     def _ticket_closed(self, intent: OrderIntent | None) -> None:
         if intent is None:
             return
-        result = self.services.orders.submit(intent)
+        self._report_submit(self.services.orders.submit(intent))
+
+    def _report_submit(self, result: SubmitResult) -> None:
+        """What became of an order sent from a ticket or an approved proposal."""
+        intent = result.intent
         if result.accepted:
             self.notify(
                 f"Sent {intent.side.upper()} {intent.qty:,} {intent.vt_symbol} "
                 f"as {result.vt_orderid}"
             )
-        else:
-            self.notify(
-                "Order refused: " + " ".join(v.message for v in result.violations),
-                severity="error",
-                timeout=8,
-            )
+            return
+        reasons = (
+            f"{v.rule}: {v.message}" if v.field == "risk" else v.message for v in result.violations
+        )
+        self.notify("Order refused: " + " ".join(reasons), severity="error", timeout=10)
 
     def action_kill_switch(self) -> None:
         """The palette's kill switch (the key itself is handled by the kill tap)."""
