@@ -234,6 +234,10 @@ class LiveRunner:
     def on_tick(self, event: Event) -> None:
         self.builder.on_tick(event.data)
 
+    def window(self, vt_symbol: str, freq: str) -> _Window | None:
+        """The bars kept for ``vt_symbol`` at ``freq`` (seeded and live), if any."""
+        return self._bars.get((vt_symbol, freq))
+
     def on_bar(self, vt_symbol: str, freq: str, bar: dict[str, float], at: datetime) -> None:
         """A bar closed: append it and run every running strategy on this symbol."""
         window = self._bars.setdefault((vt_symbol, freq), _Window())
@@ -344,7 +348,7 @@ def compare_with_backtest(
     of it, and why they differ when they do.
     """
     spec = runner.specs[strategy_id]
-    window = runner._bars.get((vt_symbol, spec.freq))
+    window = runner.window(vt_symbol, spec.freq)
     since = runner.live_since.get((vt_symbol, spec.freq))
     if window is None or since is None:
         return []

@@ -109,14 +109,18 @@ class OrderService:
         with self._lock:
             return list(self._working)
 
+    def sellable(self, vt_symbol: str) -> int:
+        """Shares that may be sold now: T+1 sellable less what working sells hold."""
+        with self._lock:
+            working_sells = self._aggregates().sells.get(vt_symbol, 0)
+        return self.portfolio.sellable(vt_symbol) - working_sells
+
     def context(self, intent: OrderIntent) -> CheckContext:
         """What the checks see for ``intent`` right now."""
         inst = self.universe.get(intent.vt_symbol) if intent.vt_symbol in self.universe else None
         tick = self.market.get(intent.vt_symbol)
         with self._lock:
-            agg = self._aggregates()
-        working_sells = agg.sells.get(intent.vt_symbol, 0)
-        reserved = agg.reserved
+            reserved = self._aggregates().reserved
         ref = 0.0
         if tick is not None:
             ref = (tick.ask_price_1 or tick.limit_up) if intent.side == "buy" else tick.bid_price_1
@@ -125,7 +129,7 @@ class OrderService:
             limit_down=tick.limit_down if tick else 0.0,
             limit_up=tick.limit_up if tick else float("inf"),
             ref_price=ref,
-            sellable=self.portfolio.sellable(intent.vt_symbol) - working_sells,
+            sellable=self.sellable(intent.vt_symbol),
             position_qty=self.portfolio.qty(intent.vt_symbol),
             available_cash=self.portfolio.cash - reserved,
             state=self.control.state,

@@ -354,8 +354,7 @@ def build_services(
     )
 
     def position(vt_symbol: str) -> tuple[int, int]:
-        probe = OrderIntent("probe", vt_symbol, "sell", "market", 0, None)
-        return portfolio.qty(vt_symbol), orders.context(probe).sellable  # less working sells
+        return portfolio.qty(vt_symbol), orders.sellable(vt_symbol)
 
     def touch(vt_symbol: str, side: str) -> float:
         tick = market.get(vt_symbol)
