@@ -144,14 +144,7 @@ class ReviewQueue:
     def reject(self, intent_id: str, reason: str = "rejected by the trader") -> bool:
         with self._lock:
             proposal = self._items.pop(intent_id, None)
-        if proposal is None:
-            return False
-        self.journal.record("declined", intent_id, {"reason": reason})
-        self.on_settled(
-            proposal.strategy_id, proposal.intent.vt_symbol, proposal.intent.side, reason
-        )
-        self._changed()
-        return True
+        return self._decline([proposal] if proposal else [], reason) == 1
 
     def approve_all(self, strategy_id: str) -> list[SubmitResult | str]:
         """Every fresh proposal of ``strategy_id``; stale ones are left, with the reason."""
@@ -174,6 +167,10 @@ class ReviewQueue:
                 for i, p in list(self._items.items())
                 if strategy_id is None or p.strategy_id == strategy_id
             ]
+        return self._decline(gone, reason)
+
+    def _decline(self, gone: list[Proposal], reason: str) -> int:
+        """Journal (one transaction), tell the runner, tell the screen."""
         if not gone:
             return 0
         self.journal.record_many(
