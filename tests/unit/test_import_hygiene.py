@@ -10,6 +10,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def python(code: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter with a bare environment (no inherited imports)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"HOME": str(home), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
 def modules(package: str) -> list[str]:
     """Every module under ``package``, subpackages included."""
     found = pkgutil.walk_packages([str(REPO / package)], prefix=f"{package}.")
@@ -30,14 +42,7 @@ def test_services_and_strategies_import_without_textual(tmp_path: Path) -> None:
     )
     home = tmp_path / "home"
     home.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"HOME": str(home), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
+    proc = python(code, cwd=tmp_path, home=home)
     assert proc.returncode == 0, proc.stderr
     assert not (home / ".vntrader").exists() and not (tmp_path / ".vntrader").exists()
     assert len(names) > 10
@@ -52,12 +57,5 @@ def test_the_console_loads_no_backtest_engine_until_a_backtest_runs(tmp_path: Pa
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
+    proc = python(code, cwd=tmp_path, home=tmp_path)
     assert proc.returncode == 0, proc.stderr
