@@ -191,13 +191,16 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         )
         store.open()
 
-        def read(symbol: str) -> Any:
-            return store.read_bars(symbol, request.freq, request.start, request.end, request.adjust)
-
-        doc = execute(request, read, config.backtest, config.costs, _progress(args.json))
-        if args.save or args.report:
-            doc["snapshot"] = store.snapshot(request.freq, "backtest")
-            doc["code_version"] = runs.code_version(request.strategy)
+        frames = {s: request.read_bars(store, s) for s in request.symbols}
+        stamp = (
+            runs.provenance(store, request.freq, request.strategy)
+            if args.save or args.report
+            else {}
+        )
+        doc = execute(
+            request, frames.__getitem__, config.backtest, config.costs, _progress(args.json)
+        )
+        doc.update(stamp)
         if args.save:
             doc["run_id"] = runs.RunStore(data_dir / "backtests.db").save(doc)
         if args.report:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from services.backtest.rules import BacktestConfig
-from services.backtest.runs import RunStore, code_version
+from services.backtest.runs import RunStore, provenance
 from services.backtest.spec import Request
 from services.bus import Bus
 from services.costs import CostConfig
@@ -101,20 +101,17 @@ class BacktestRunner:
             self._publish(BacktestUpdate(job, "starting", "reading bars from the store"))
             frames = {}
             for i, symbol in enumerate(request.symbols):
-                frames[symbol] = self.store.read_bars(
-                    symbol, request.freq, request.start, request.end, request.adjust
-                )
+                frames[symbol] = request.read_bars(self.store, symbol)
                 self._publish(
                     BacktestUpdate(job, "starting", f"read {symbol}", i + 1, len(request.symbols))
                 )
-            snapshot = self.store.snapshot(request.freq, "backtest")
+            stamp = provenance(self.store, request.freq, request.strategy)
             if job in self._cancelled:
                 raise _Cancelled
             self._ensure_worker()
             self._inbox.put((job, request, frames, self.config, self.costs))
             doc = self._relay(job)
-            doc["snapshot"] = snapshot
-            doc["code_version"] = code_version(request.strategy)
+            doc.update(stamp)
             doc["run_id"] = self.runs.save(doc)
             log.info(
                 "backtest %d done: %s %s saved as run %d",

@@ -58,6 +58,14 @@ def code_version(strategy: str) -> dict[str, str]:
     return out
 
 
+def provenance(store: Any, freq: str, strategy: str) -> dict[str, Any]:
+    """What a saved run records about its inputs: a snapshot of the data, the code version.
+
+    Taken when the bars are read, so the snapshot is the data the run saw.
+    """
+    return {"snapshot": store.snapshot(freq, "backtest"), "code_version": code_version(strategy)}
+
+
 @dataclass(frozen=True)
 class RunSummary:
     id: int

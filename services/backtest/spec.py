@@ -82,6 +82,10 @@ class Request:
     oos: float | None = None
     walk_forward: tuple[int, int] | None = None
 
+    def read_bars(self, store: Any, symbol: str) -> Any:
+        """``symbol``'s bars for this request from the store (range, frequency, adjustment)."""
+        return store.read_bars(symbol, self.freq, self.start, self.end, self.adjust)
+
     def check(self) -> Strategy:
         """The strategy, after every field is checked; ValueError says what is wrong."""
         strategy = get(self.strategy)
