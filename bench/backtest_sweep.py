@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 
 from bench.common import write  # noqa: E402
 
-REAL = Path(os.environ.get("QUANTDESK_REAL_DATA") or ROOT.parent / "shared" / "data" / "real")
+REAL = Path(os.environ.get("QUANTDESK_REAL_DATA") or ROOT / "tests" / "data" / "real")
 FRESH = """
 import sys, time
 t = time.perf_counter()

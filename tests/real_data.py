@@ -1,4 +1,5 @@
-"""Where the real bars are: shared/ beside the repository (as in CI), or $QUANTDESK_REAL_DATA."""
+"""Where the real bars are: vendored in tests/data/real (public price histories; see its
+README for provenance), or $QUANTDESK_REAL_DATA to point the tests at another copy."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import os
 from pathlib import Path
 
 REAL = Path(
-    os.environ.get("QUANTDESK_REAL_DATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+    os.environ.get("QUANTDESK_REAL_DATA") or Path(__file__).resolve().parent / "data" / "real"
 )
 if not (REAL / "orcl-1995-2014.txt").exists():
     raise RuntimeError(
-        f"real market data not found in {REAL}: check out shared/ beside the repository "
-        "or set QUANTDESK_REAL_DATA to the folder holding orcl-1995-2014.txt"
+        f"real market data not found in {REAL}: the repository vendors it in tests/data/real; "
+        "set QUANTDESK_REAL_DATA to the folder holding orcl-1995-2014.txt to use another copy"
     )

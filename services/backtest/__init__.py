@@ -1,0 +1,1 @@
+"""Backtests: market rules, the numba kernel, engine, metrics, optimisation, saved runs."""
