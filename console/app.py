@@ -405,7 +405,9 @@ class QuantdeskApp(App[None]):
             return estimated_cost(intent, orders.context(intent), orders.costs)
 
         self.push_screen(
-            TicketScreen(defaults, orders.check, estimate, self.services.universe.resolve),
+            TicketScreen(
+                defaults, orders.check, estimate, self.services.universe.resolve, orders.refused
+            ),
             self._ticket_closed,
         )
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.config import Config
-from console.data_cli import day
+from console.data_cli import day, locations
 from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     p = sub.add_parser(
         "backtest",
+        parents=[locations()],
         help="backtest a strategy on stored bars (one run, a --grid sweep, --oos, --walk-forward)",
         description="Backtest a strategy on bars from the store. Signals on a bar fill at the "
         "next bar's open; A-share lots, minimum commission and stamp duty apply.",
@@ -40,11 +41,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--symbol", action="append", required=True, help="repeat for a portfolio sharing cash"
     )
-    p.add_argument("--start", type=day)
-    p.add_argument("--end", type=day)
-    p.add_argument("--adjust", choices=("none", "qfq", "hfq"), default="qfq")
-    p.add_argument("--freq", choices=("1d", "1m"), default="1d")
-    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--start", type=day, help="first bar traded (default: the first stored)")
+    p.add_argument("--end", type=day, help="last bar traded (default: the last stored)")
+    p.add_argument(
+        "--adjust",
+        choices=("none", "qfq", "hfq"),
+        default="qfq",
+        help="prices: forward-adjusted (qfq, default), back-adjusted (hfq) or raw (none)",
+    )
+    p.add_argument(
+        "--freq", choices=("1d", "1m"), default="1d", help="daily (1d, default) or minute bars"
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a strategy parameter, e.g. fast=5 (repeat)",
+    )
     p.add_argument(
         "--grid",
         action="append",
@@ -57,14 +71,31 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--fees", type=float, help="commission rate for every symbol (0.0003 = 3 bp)")
     p.add_argument("--cash", type=float, help="starting cash (default [backtest] init_cash)")
-    p.add_argument("--sizing", choices=("percent", "notional", "quantity"))
+    p.add_argument(
+        "--sizing",
+        choices=("percent", "notional", "quantity"),
+        help="how --size is read (default [backtest] sizing)",
+    )
     p.add_argument(
         "--size", type=float, help="1.0 = all equity; cash for notional; shares for quantity"
     )
-    p.add_argument("--stop-loss", type=float, metavar="FRACTION")
-    p.add_argument("--take-profit", type=float, metavar="FRACTION")
-    p.add_argument("--trailing-stop", type=float, metavar="FRACTION")
-    p.add_argument("--execute", choices=("next_open", "close"))
+    p.add_argument(
+        "--stop-loss", type=float, metavar="FRACTION", help="exit this fraction under the entry"
+    )
+    p.add_argument(
+        "--take-profit", type=float, metavar="FRACTION", help="exit this fraction over the entry"
+    )
+    p.add_argument(
+        "--trailing-stop",
+        type=float,
+        metavar="FRACTION",
+        help="exit this fraction under the highest high since the entry",
+    )
+    p.add_argument(
+        "--execute",
+        choices=("next_open", "close"),
+        help="a signal fills at the next bar's open or this bar's close (default next_open)",
+    )
     p.add_argument(
         "--oos", type=float, metavar="FRACTION", help="keep this last fraction out of sample"
     )
@@ -76,26 +107,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--report", type=Path, metavar="FILE.html", help="write a self-contained HTML report"
     )
-    p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS)
-    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
 
 
 def add_runs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("runs", help="saved backtests: list, show, compare, report")
+    common = locations()
+    p = sub.add_parser(
+        "runs", parents=[common], help="saved backtests: list, show, compare, report"
+    )
     cmds = p.add_subparsers(dest="runs_command", metavar="COMMAND")
-    cmds.add_parser("list", help="the latest saved runs (the default)")
-    show_ = cmds.add_parser("show", help="one run's metrics (--json for the whole document)")
-    show_.add_argument("id", type=int)
-    show_.add_argument("--json", action="store_true")
-    cmp = cmds.add_parser("compare", help="two runs side by side")
-    cmp.add_argument("a", type=int)
-    cmp.add_argument("b", type=int)
-    rep = cmds.add_parser("report", help="write a saved run's HTML report")
-    rep.add_argument("id", type=int)
-    rep.add_argument("path", type=Path, metavar="FILE.html")
-    for child in (p, show_, cmp, rep):
-        child.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS)
-        child.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    cmds.add_parser("list", parents=[common], help="the latest saved runs (the default)")
+    show_ = cmds.add_parser(
+        "show", parents=[common], help="one run's metrics (--json for the whole document)"
+    )
+    show_.add_argument("id", type=int, help="the run's number (quantdesk runs)")
+    show_.add_argument("--json", action="store_true", help="the whole saved document")
+    cmp = cmds.add_parser("compare", parents=[common], help="two runs side by side")
+    cmp.add_argument("a", type=int, help="a run's number")
+    cmp.add_argument("b", type=int, help="another run's number")
+    rep = cmds.add_parser("report", parents=[common], help="write a saved run's HTML report")
+    rep.add_argument("id", type=int, help="the run's number")
+    rep.add_argument("path", type=Path, metavar="FILE.html", help="where to write it")
 
 
 def runs_command(args: argparse.Namespace, data_dir: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -21,9 +22,15 @@ from console.config import (
 )
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the console's options and every command's."""
     from console import backtest_cli, data_cli, ops_cli
 
     parser = argparse.ArgumentParser(
@@ -46,23 +53,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run the services and scheduled jobs without the UI, until SIGTERM (for systemd)",
     )
-    parser.add_argument("--version", action="version", version="quantdesk 0.1.0")
+    parser.add_argument(
+        "--version", action="version", version="quantdesk 0.1.0", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     data_cli.add_parser(commands)
     backtest_cli.add_parser(commands)
     backtest_cli.add_runs_parser(commands)
     ops_cli.add_parsers(commands)
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``quantdesk`` command. Output piped into ``head`` ends quietly when the reader
+    closes the pipe (exit status 141, as ``cat`` gives: 128 + SIGPIPE), never in a
+    BrokenPipeError traceback."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Python flushes stdout again at exit: point it at /dev/null so that flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
+    from services.datadir import make_private
+    from services.redact import redact
+
+    os.umask(0o077)  # the journal, config, logs and saved runs are the trader's alone
     args = parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(data_dir)
         config = load_config(resolve_config_path(args.config, data_dir))
     except ConfigError as exc:
-        print(f"quantdesk: config error: {exc}", file=sys.stderr)
+        print(f"quantdesk: config error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:
         print(f"quantdesk: cannot use data directory {data_dir}: {exc.strerror}", file=sys.stderr)
@@ -92,11 +118,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
+    from services.control_server import ControlChannelError
+    from services.datadir import DataDirBusy, DataDirLock
     from services.journal import JournalError
     from services.logs import BusLogHandler, setup_file_logging
     from services.runtime import build_services
     from services.watchlist import WatchlistStore
 
+    try:
+        lock = DataDirLock(data_dir).acquire()
+    except DataDirBusy as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(
+            f"quantdesk: cannot write to the data directory {data_dir} ({exc.strerror}): the "
+            "console needs a writable one to trade; `quantdesk state` and `quantdesk journal "
+            "export` read a read-only copy",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     log_path = setup_file_logging(data_dir)
     try:
         services = build_services(
@@ -117,6 +158,12 @@ def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        services.open_control()
+    except ControlChannelError as exc:
+        services.stop()
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     logging.getLogger().addHandler(BusLogHandler(services.bus))
     logging.getLogger("quantdesk").info(
         "quantdesk starting%s: data %s, config %s, log %s",
@@ -128,14 +175,26 @@ def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
     if headless:
         from console.ops_cli import run_headless
 
-        return run_headless(data_dir, config, services)
+        try:
+            return run_headless(data_dir, config, services)
+        finally:
+            lock.release()
     from console.app import QuantdeskApp
 
     watchlist = WatchlistStore(
         data_dir / "watchlist.json", config.watchlist.symbols, services.universe
     )
     app = QuantdeskApp(services, config, watchlist)
-    app.run()
+    try:
+        app.run()
+    finally:
+        lock.release()
+    if services.control.journal_error:
+        print(
+            f"quantdesk: stopped after a journal write failed: {services.control.journal_error}",
+            file=sys.stderr,
+        )
+        return 1
     return app.return_code or 0
 
 

@@ -22,6 +22,7 @@ from services.data.csvio import ImportError_, parse_mapping, read_csv
 from services.data.sources import make_source
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
+from services.redact import redact
 from services.store import Store, StoreError, store_uri
 
 EXIT_USAGE = 2
@@ -32,10 +33,7 @@ out = Console(highlight=False, soft_wrap=True, width=WIDTH)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    # --data-dir/--config also work after the command; SUPPRESS keeps the top-level value
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS)
-    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    common = locations()
     data = sub.add_parser("data", help="market data: sync, import, show, status, check, demo")
     cmds = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
 
@@ -48,28 +46,77 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="demo, a name from [universes], or codes: 600519,000001.SZSE",
     )
-    sync.add_argument("--freq", choices=FREQS, default="1d")
+    sync.add_argument(
+        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
     sync.add_argument("--start", type=day, help="first day (default: after the stored data)")
     sync.add_argument("--end", type=day, help="last day (default: today)")
-    sync.add_argument("--source", choices=("akshare", "yfinance", "demo"), default=None)
+    sync.add_argument(
+        "--source",
+        choices=("akshare", "yfinance", "demo"),
+        default=None,
+        help="where to download from (default: [data] source)",
+    )
     imp = command("import", "load a CSV file (Yahoo, AkShare, minute, or --map)")
-    imp.add_argument("path", type=Path)
+    imp.add_argument("path", type=Path, help="the CSV file")
     imp.add_argument("--symbol", required=True, help="e.g. 600519.SSE or ORCL.US")
-    imp.add_argument("--freq", choices=FREQS, default="1d")
+    imp.add_argument(
+        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
     imp.add_argument("--map", dest="mapping", help="datetime=COL,open=COL,high=COL,...")
+    imp.add_argument(
+        "--date-format",
+        help="strftime format of the date column, e.g. %%d-%%m-%%Y; needed when day-first and "
+        "month-first readings both fit",
+    )
     show = command("show", "print bars (table, or CSV for other tools)")
-    show.add_argument("symbol")
-    show.add_argument("--freq", choices=FREQS, default="1d")
-    show.add_argument("--start", type=day)
-    show.add_argument("--end", type=day)
-    show.add_argument("--adjust", choices=("none", "qfq", "hfq"), default="none")
-    show.add_argument("--format", choices=("table", "csv"), default="table")
+    show.add_argument("symbol", help="e.g. 600519.SSE")
+    show.add_argument(
+        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
+    show.add_argument("--start", type=day, help="first day (default: the first stored)")
+    show.add_argument("--end", type=day, help="last day (default: the last stored)")
+    show.add_argument(
+        "--adjust",
+        choices=("none", "qfq", "hfq"),
+        default="none",
+        help="raw prices (none, default), forward- (qfq, 前复权) or back-adjusted (hfq, 后复权)",
+    )
+    show.add_argument(
+        "--format", choices=("table", "csv"), default="table", help="a table, or CSV for tools"
+    )
     show.add_argument("--tail", type=int, default=20, help="rows in table format (0 = all)")
     command("status", "symbols, ranges, rows, last sync, open issues")
     check = command("check", "re-validate stored bars")
-    check.add_argument("symbol", nargs="?")
-    check.add_argument("--freq", choices=FREQS, default="1d")
+    check.add_argument("symbol", nargs="?", help="one symbol (default: every stored one)")
+    check.add_argument(
+        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
+    delete = command("delete", "remove a symbol's stored bars (e.g. demo bars before a real sync)")
+    delete.add_argument("symbol", help="e.g. 600519.SSE")
+    delete.add_argument(
+        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
     command("demo", "write synthetic history for the demo universe (offline)")
+
+
+def locations() -> argparse.ArgumentParser:
+    """A parent parser with --data-dir and --config, so they also work after a command
+    (SUPPRESS keeps the top-level value when they are not repeated there)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="data directory (default: $QUANTDESK_DATA_DIR or ~/.local/share/quantdesk)",
+    )
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)",
+    )
+    return common
 
 
 def day(text: str) -> date:
@@ -97,6 +144,8 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
             return _show(args, store)
         if command == "status":
             return _status(store)
+        if command == "delete":
+            return _delete(args, store)
         return _check(args, store)
     except (StoreError, ImportError_, ValueError) as exc:
         err.print(f"quantdesk data: {exc}")
@@ -151,7 +200,7 @@ def _import(args: argparse.Namespace, store: Store) -> int:
     split_symbol(args.symbol)
     mapping = parse_mapping(args.mapping) if args.mapping else None
     a_share = args.symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")
-    parsed = read_csv(args.path, mapping, a_share=a_share)
+    parsed = read_csv(args.path, mapping, a_share=a_share, date_format=args.date_format)
     result = store.write_bars(
         args.symbol,
         args.freq,
@@ -180,7 +229,13 @@ def _show(args: argparse.Namespace, store: Store) -> int:
         frame.to_csv(sys.stdout, index_label=stamp, date_format=fmt)
         return EXIT_OK
     shown = frame.tail(args.tail) if args.tail else frame
-    table = Table(title=f"{args.symbol} {args.freq} ({args.adjust}) — {len(frame)} bars")
+    left_out = len(frame) - len(shown)
+    title = f"{args.symbol} {args.freq} ({args.adjust}) — {len(frame):,} bars"
+    if left_out:
+        title += (
+            f", the last {len(shown):,} shown ({left_out:,} earlier left out: --tail 0 shows all)"
+        )
+    table = Table(title=title)
     table.add_column("date" if args.freq == "1d" else "datetime")
     for column in ("open", "high", "low", "close", "volume"):
         table.add_column(column, justify="right")
@@ -197,8 +252,16 @@ def _show(args: argparse.Namespace, store: Store) -> int:
     return EXIT_OK
 
 
+def _delete(args: argparse.Namespace, store: Store) -> int:
+    if not store.delete(args.symbol, args.freq):
+        err.print(f"quantdesk data: no {args.freq} bars for {args.symbol} in the store")
+        return EXIT_USAGE
+    out.print(f"deleted the {args.freq} bars of {args.symbol} (earlier snapshots keep them)")
+    return EXIT_OK
+
+
 def _status(store: Store) -> int:
-    table = Table(title=f"store {store.uri}")
+    table = Table(title=f"store {redact(store.uri)}")
     for column in ("symbol", "freq", "first", "last", "rows", "last sync", "source", "issues"):
         table.add_column(
             column, justify="right" if column == "rows" else "left", no_wrap=column != "issues"

@@ -20,30 +20,35 @@ from pathlib import Path
 from typing import Any
 
 from console.config import Config
-from console.data_cli import day
+from console.data_cli import day, locations
 
 EXIT_USAGE = 2
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS)
-    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
+    common = locations()
     halt = sub.add_parser(
         "halt",
         parents=[common],
         help="halt the running quantdesk on this data dir (cancels every working order)",
     )
-    halt.add_argument("--reason", default="quantdesk halt")
+    halt.add_argument(
+        "--reason", default="quantdesk halt", help="why, for the journal and the screen"
+    )
     state = sub.add_parser(
         "state", parents=[common], help="trading state, positions, cash, open orders (journal)"
     )
-    state.add_argument("--json", action="store_true")
+    state.add_argument("--json", action="store_true", help="one JSON document")
     journal = sub.add_parser("journal", help="the order journal")
     jcmds = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
     export = jcmds.add_parser("export", parents=[common], help="write the journal for audits")
     export.add_argument("--since", type=day, help="entries on or after this day")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument(
+        "--format",
+        choices=("csv", "json"),
+        default="csv",
+        help="CSV with the payload as JSON (default), or one JSON object per line",
+    )
     export.add_argument("--output", type=Path, help="a file (default: standard output)")
 
 
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         print(f"quantdesk: no journal in {data_dir}: nothing has traded here", file=sys.stderr)
         return EXIT_USAGE
     try:
-        journal = Journal(path)
+        journal = Journal(path, readonly=True)  # beside a running instance, or a read-only copy
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -65,34 +70,59 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         if args.command == "state":
             return _state(journal, data_dir, config, args.json)
         return _export(journal, args.since, args.format, args.output)
+    except JournalError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         journal.close()
 
 
 def _halt(data_dir: Path, path: Path, reason: str) -> int:
-    from services.bus import Bus
-    from services.control import TradingControl
-    from services.control_server import request
-    from services.journal import Journal
+    """HALT the instance on ``data_dir`` and confirm it from the journal; with none
+    running, persist HALTED for the next start (under the data directory's lock)."""
+    from services.control_server import ControlChannelError, request
+    from services.datadir import DataDirBusy, DataDirLock, holder
+    from services.journal import JournalError
 
     try:
         answer = request(data_dir, f"halt {reason}")
     except TimeoutError:
         answer = "timeout"
+    except ControlChannelError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return 1
     if answer is not None and answer.startswith("halted"):
         cancels = answer.split()[1]
-        print(f"halted the running quantdesk ({cancels} cancel requests sent)")
-        return 0
-    # Nothing answered: make sure the persisted state is HALTED either way.
-    journal = Journal(path)
-    try:
-        TradingControl(journal, Bus()).halt(f"{reason} (no answer from a running instance)")
-    finally:
-        journal.close()
-    if answer == "timeout":
+        if _journal_says_halted(path):
+            print(f"halted the running quantdesk ({cancels} cancel requests sent)")
+            return 0
         print(
-            f"quantdesk on {data_dir} did not answer within 1 s: the journal's state is set to "
-            "HALTED, but that instance may still be trading -- stop it (kill it if need be)",
+            f"quantdesk on {data_dir} answered 'halted' but its journal does not say HALTED: "
+            "treat it as still trading -- stop it (kill it if need be)",
+            file=sys.stderr,
+        )
+        return 1
+    if answer not in (None, "timeout"):
+        print(f"quantdesk: the running instance refused: {answer}", file=sys.stderr)
+        return 1
+    running = holder(data_dir)
+    try:
+        if running is None:  # nobody may start trading while the state is written
+            with DataDirLock(data_dir):
+                _persist_halt(path, f"{reason} (no instance was running)")
+        else:
+            _persist_halt(path, f"{reason} (no answer from a running instance)")
+    except DataDirBusy:
+        running = -1  # an instance started just now: it reads the state we could not write
+    except (OSError, JournalError) as exc:
+        print(f"quantdesk: could not set HALTED in {path}: {exc}", file=sys.stderr)
+        return 1
+    if answer == "timeout" or running is not None:
+        who = f" (pid {running})" if running and running > 0 else ""
+        print(
+            f"quantdesk on {data_dir}{who} did not answer within 1 s: the journal's state is "
+            "set to HALTED, but that instance may still be trading -- stop it (kill it if "
+            "need be)",
             file=sys.stderr,
         )
         return 1
@@ -100,12 +130,50 @@ def _halt(data_dir: Path, path: Path, reason: str) -> int:
     return 0
 
 
+def _persist_halt(path: Path, reason: str) -> None:
+    from services.bus import Bus
+    from services.control import TradingControl
+    from services.journal import Journal
+
+    journal = Journal(path)
+    try:
+        TradingControl(journal, Bus()).halt(reason)
+    finally:
+        journal.close()
+
+
+def _journal_says_halted(path: Path) -> bool:
+    from services.control import STATE_KEY
+    from services.journal import Journal, JournalError
+
+    try:
+        journal = Journal(path, readonly=True)
+    except JournalError:
+        return False
+    try:
+        saved = journal.get_state(STATE_KEY)
+    except JournalError:
+        return False
+    finally:
+        journal.close()
+    return saved is not None and json.loads(saved).get("state") == "HALTED"
+
+
 def _state(journal: Any, data_dir: Path, config: Config, as_json: bool) -> int:
     from services.control_server import request
     from services.recovery import rebuild
 
     doc = rebuild(journal, config.account.initial_cash).as_dict()
-    doc["running"] = request(data_dir, "ping") is not None
+    from services.control_server import ControlChannelError
+    from services.datadir import holder
+
+    try:
+        answered = request(data_dir, "ping") is not None
+    except (TimeoutError, ControlChannelError):
+        answered = False
+    pid = holder(data_dir)
+    doc["running"] = answered or pid is not None
+    doc["pid"] = pid if pid and pid > 0 else None
     if as_json:
         print(json.dumps(doc, ensure_ascii=False, default=str))
         return 0
@@ -126,6 +194,12 @@ def _state(journal: Any, data_dir: Path, config: Config, as_json: bool) -> int:
     return 0
 
 
+def cell(text: str) -> str:
+    """A CSV cell a spreadsheet will not run: free text (a halt reason, say) starting with
+    ``= + - @``, a tab or a carriage return is prefixed with an apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _export(journal: Any, since: date | None, fmt: str, output: Path | None) -> int:
     entries = journal.entries()
     if since is not None:
@@ -143,9 +217,9 @@ def _export(journal: Any, since: date | None, fmt: str, output: Path | None) -> 
                     [
                         e["seq"],
                         e["at"],
-                        e["kind"],
-                        e["ref"],
-                        json.dumps(e["payload"], ensure_ascii=False),
+                        cell(e["kind"]),
+                        cell(e["ref"]),
+                        cell(json.dumps(e["payload"], ensure_ascii=False)),
                     ]
                 )
     finally:
@@ -184,5 +258,12 @@ def run_headless(data_dir: Path, config: Config, services: Any) -> int:
             pass
     finally:
         services.stop()
-        log.info("quantdesk headless: stopped cleanly")
+    if services.control.journal_error:
+        log.critical("quantdesk headless: stopped after %s", services.control.journal_error)
+        print(
+            f"quantdesk: stopped after a journal write failed: {services.control.journal_error}",
+            file=sys.stderr,
+        )
+        return 1
+    log.info("quantdesk headless: stopped cleanly")
     return 0

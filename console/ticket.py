@@ -34,6 +34,7 @@ class TicketDefaults:
 
 
 Checker = Callable[[OrderIntent], list[Violation]]
+Refused = Callable[[OrderIntent, list[Violation]], None]
 Estimator = Callable[[OrderIntent], tuple[float, float]]
 Resolver = Callable[[str], Instrument | None]
 
@@ -44,11 +45,17 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
     BINDINGS = bindings("ticket")
 
     def __init__(
-        self, defaults: TicketDefaults, check: Checker, estimate: Estimator, resolve: Resolver
+        self,
+        defaults: TicketDefaults,
+        check: Checker,
+        estimate: Estimator,
+        resolve: Resolver,
+        refused: Refused | None = None,
     ) -> None:
         super().__init__()
         self.defaults = defaults
         self.check = check
+        self.refused = refused  # a complete order the checks refused: journaled and shown
         self.estimate = estimate
         self.resolve = resolve
         self.pending: OrderIntent | None = None  # set in the confirm step
@@ -125,7 +132,10 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
             except ValueError:
                 errors["price"] = f"Price must be a number, got {price_text!r}."
         intent = OrderIntent(uuid.uuid4().hex[:12], vt_symbol, self.side, self.kind, qty, price)
-        for v in self.check(intent):
+        violations = self.check(intent)
+        if violations and not errors and self.refused is not None:
+            self.refused(intent, violations)  # a send the checks refused, not a typo
+        for v in violations:
             message = f"{v.rule}: {v.message}" if v.field == "risk" else v.message
             errors.setdefault(v.field if v.field in FIELDS else "state", message)
         return (None if errors else intent), errors

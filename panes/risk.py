@@ -103,14 +103,18 @@ class ExecutionTable(KeyedTable):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
-        self.border_title = "Execution (latency from the intent; slippage vs the limit, + is worse)"
+        self.border_title = (
+            "Execution (system latency from your confirm; review = time before it; "
+            "slippage vs the limit, + is worse)"
+        )
 
     def on_mount(self) -> None:
         for label, width in (
             ("Source", 18),
             ("Orders", 7),
             ("Fill rate", 9),
-            ("Intent→send ms", 14),
+            ("Review s", 9),
+            ("Confirm→send ms", 15),
             ("Ack ms", 8),
             ("Fill ms", 8),
             ("Slippage bp", 11),
@@ -127,7 +131,11 @@ class ExecutionTable(KeyedTable):
                 r.source,
                 Text(str(r.orders), justify="right"),
                 Text(f"{r.fill_rate:.0%}", justify="right"),
-                ms(r.median_intent_to_submit_ms),
+                Text(
+                    "–" if r.median_review_ms is None else f"{r.median_review_ms / 1000:.1f}",
+                    justify="right",
+                ),
+                ms(r.median_confirm_to_send_ms),
                 ms(r.median_ack_ms),
                 ms(r.median_fill_ms),
                 ms(r.mean_slippage_bps),

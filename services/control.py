@@ -13,7 +13,7 @@ from datetime import datetime
 
 from services.bus import Bus
 from services.events import EVENT_TRADING_STATE_CHANGED, TradingState, TradingStateChanged
-from services.journal import Journal
+from services.journal import Journal, JournalError
 
 log = logging.getLogger("quantdesk.control")
 
@@ -35,6 +35,7 @@ class TradingControl:
         self.state = TradingState.ACTIVE
         self.reason = ""
         self.since = datetime.now()
+        self.journal_error = ""  # set when a journal write failed (trading HALTed for it)
         saved = journal.get_state(STATE_KEY)
         if saved:
             data = json.loads(saved)
@@ -43,18 +44,45 @@ class TradingControl:
             self.since = datetime.fromisoformat(data["at"])
 
     def set_state(self, state: TradingState, reason: str) -> TradingStateChanged:
+        if self.journal_error and state is not TradingState.HALTED:
+            raise RearmRefused(f"the journal cannot be written ({self.journal_error}): restart")
         with self._lock:
             change = TradingStateChanged(state, self.state, reason, datetime.now())
-            self.state, self.reason, self.since = state, reason, change.at
             payload = {"state": state.name, "reason": reason, "at": change.at.isoformat()}
-            self._journal.set_state(STATE_KEY, json.dumps(payload))
-            self._journal.record("state", state.name, {**payload, "previous": change.previous.name})
+            try:
+                self._journal.set_state(STATE_KEY, json.dumps(payload))
+                self._journal.record(
+                    "state", state.name, {**payload, "previous": change.previous.name}
+                )
+            except JournalError:
+                if state is not TradingState.HALTED:
+                    raise  # only a halt may go ahead without the journal
+                log.critical("HALT could not be journaled; trading is HALTED in memory")
+            self.state, self.reason, self.since = state, reason, change.at
         log.warning("trading state %s → %s: %s", change.previous.name, state.name, reason)
         self._bus.publish(EVENT_TRADING_STATE_CHANGED, change)
         return change
 
     def halt(self, reason: str) -> TradingStateChanged:
         return self.set_state(TradingState.HALTED, reason)
+
+    def journal_failed(self, message: str) -> TradingStateChanged:
+        """The journal cannot be written (a full disk, I/O): HALT in memory at once.
+
+        The order path writes ahead, so nothing may go out without the journal. The
+        state cannot be persisted through the failed journal; it is published so the
+        screen says why, and :attr:`journal_error` keeps the App from saying "stopped
+        cleanly". Working orders are left at the venue: cancelling them would have to
+        be journaled first.
+        """
+        reason = f"JOURNAL WRITE FAILED: {message}. Nothing more is sent; free space, then restart"
+        with self._lock:
+            change = TradingStateChanged(TradingState.HALTED, self.state, reason, datetime.now())
+            self.state, self.reason, self.since = TradingState.HALTED, reason, change.at
+            self.journal_error = message
+        log.critical("trading HALTED: %s", message)
+        self._bus.publish(EVENT_TRADING_STATE_CHANGED, change)
+        return change
 
     def rearm(self, confirmation: str) -> TradingStateChanged:
         """Back to ACTIVE, only if ``confirmation`` is the confirmation word."""

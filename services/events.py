@@ -123,7 +123,8 @@ class IntentSubmitted:
     intent: OrderIntent
     vt_orderid: str
     sent_at: float = 0.0  # time.monotonic() just before the gateway was called
-    sent_wall: datetime | None = None
+    confirmed_at: float = 0.0  # time.monotonic() when the order path took it (the confirm)
+    review_ms: float = 0.0  # from the intent's creation to that confirm: the trader's time
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""How orders are executed: latency from intent to submit, ack and first fill, and
-slippage against the intent's price; per strategy, the fill rate.
+"""How orders are executed: the system's latency from the trader's confirm to the send,
+then to the ack and the first fill; slippage against the intent's price; per source, the
+fill rate. The time an intent waited for the trader (review) is kept apart: it says
+how long people take, not how fast quantdesk is.
 
 Bus handlers only; events may arrive in any order (the broker's ack can be
 dispatched before the submission event), so each order is keyed by its id and
@@ -23,7 +25,8 @@ from services.events import IntentSubmitted, OrderIntent
 class OrderExecution:
     intent: OrderIntent | None = None
     sent_at: float = 0.0
-    intent_to_submit_ms: float | None = None
+    confirm_to_send_ms: float | None = None
+    review_ms: float | None = None
     ack_at: float | None = None
     first_fill_at: float | None = None
     filled: int = 0
@@ -58,7 +61,8 @@ class StrategyExecution:
     orders: int
     ordered: int
     filled: int
-    median_intent_to_submit_ms: float | None
+    median_confirm_to_send_ms: float | None
+    median_review_ms: float | None
     median_ack_ms: float | None
     median_fill_ms: float | None
     mean_slippage_bps: float | None
@@ -84,10 +88,9 @@ class ExecutionMonitor:
         with self._lock:
             rec = self._get(sub.vt_orderid)
             rec.intent, rec.sent_at = sub.intent, sub.sent_at
-            if sub.sent_wall is not None:
-                rec.intent_to_submit_ms = max(
-                    0.0, (sub.sent_wall - sub.intent.created_at).total_seconds() * 1000
-                )
+            if sub.confirmed_at:
+                rec.confirm_to_send_ms = max(0.0, (sub.sent_at - sub.confirmed_at) * 1000)
+            rec.review_ms = sub.review_ms
 
     def on_order(self, event: Event) -> None:
         order: OrderData = event.data
@@ -127,7 +130,8 @@ class ExecutionMonitor:
                     len(recs),
                     sum(r.intent.qty for r in recs if r.intent is not None),
                     sum(r.filled for r in recs),
-                    _median([r.intent_to_submit_ms for r in recs]),
+                    _median([r.confirm_to_send_ms for r in recs]),
+                    _median([r.review_ms for r in recs]),
                     _median([r.ack_ms for r in recs]),
                     _median([r.fill_ms for r in recs]),
                     statistics.fmean(slips) if slips else None,

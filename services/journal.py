@@ -12,14 +12,17 @@ process; only an OS crash or power loss can lose the last transactions.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from vnpy.event import Event
 
@@ -43,6 +46,17 @@ CREATE TABLE IF NOT EXISTS state (
 class JournalError(RuntimeError):
     """The journal could not be opened or written; trading must not go on without it."""
 
+    first = False  # the first write failure of this journal (its owner HALTs on it)
+
+
+def damaged(path: Path, why: object) -> JournalError:
+    """The error for a journal that exists but cannot be read: never reset, say what to do."""
+    return JournalError(
+        f"the journal {path} exists but cannot be read ({why}). It is left as it is: restore "
+        f"it from a backup, or move it aside (mv {path} {path}.damaged) to start a fresh "
+        "paper account"
+    )
+
 
 def _plain(value: Any) -> Any:
     """A JSON-ready form of dataclasses, enums and dates."""
@@ -62,19 +76,63 @@ def _plain(value: Any) -> Any:
 class Journal:
     """Append-only record of the order path plus small persisted state."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        """Open (or, unless ``readonly``, create) the journal at ``path``.
+
+        A file that exists but is empty, is not a journal or is damaged is an error
+        naming it (:func:`damaged`), never a fresh account. ``readonly`` opens without
+        writing anything, also in a read-only directory (an auditor's copy).
+        """
         self.path = path
+        self.readonly = readonly
+        self.on_failure: Callable[[str], object] | None = None  # told once a write fails
+        self.failed = ""
+        self._lock = threading.Lock()
+        existed = path.exists()
+        if readonly and not existed:
+            raise JournalError(f"no journal at {path}")
+        if existed and path.stat().st_size == 0:
+            raise damaged(path, "the file is empty (0 bytes)")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            if readonly:
+                self._db = _connect_readonly(path)
+            else:
+                if not existed:
+                    _create(path)
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            tables = {
+                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if not {"entries", "state"} <= tables:
+                raise damaged(path, "it is not a quantdesk journal: no entries or state table")
+            # Page damage anywhere, found now rather than mid-session (~25 ms per 100k entries).
+            problems = [r[0] for r in self._db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise damaged(path, "; ".join(problems))
+            if readonly:
+                return
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
+                raise JournalError(f"cannot open the journal {path}: {exc}") from exc
+            raise damaged(path, exc) from exc
         if str(mode).lower() != "wal":
             raise JournalError(f"{path}: SQLite refused WAL mode (got {mode})")
-        self._lock = threading.Lock()
+
+    def _failed(self, exc: sqlite3.Error) -> JournalError:
+        """A write failed (a full disk, I/O): remember the first failure (lock held)."""
+        message = f"journal write failed ({self.path}): {exc}"
+        error = JournalError(message)
+        error.first = not self.failed
+        self.failed = self.failed or message
+        return error
+
+    def _raise(self, failure: JournalError) -> NoReturn:
+        """Tell the owner of the first failure (it HALTs trading), outside the lock; raise."""
+        if failure.first and self.on_failure is not None:
+            self.on_failure(str(failure))
+        raise failure
 
     def record(self, kind: str, ref: str, payload: Any) -> int:
         """Append one entry and return its sequence number."""
@@ -86,8 +144,10 @@ class Journal:
                     (datetime.now().isoformat(), kind, ref, text),
                 )
             except sqlite3.Error as exc:
-                raise JournalError(f"journal write failed ({self.path}): {exc}") from exc
-            return int(cur.lastrowid or 0)
+                failure = self._failed(exc)
+            else:
+                return int(cur.lastrowid or 0)
+        self._raise(failure)
 
     def record_many(self, rows: list[tuple[str, str, Any]]) -> None:
         """Append (kind, ref, payload) rows in one transaction: one commit for a batch."""
@@ -111,8 +171,12 @@ class Journal:
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise JournalError(f"journal write failed ({self.path}): {exc}") from exc
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                failure = self._failed(exc)
+            else:
+                return
+        self._raise(failure)
 
     def entries(self, kind: str | None = None, ref: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT seq, at, kind, ref, payload FROM entries"
@@ -125,25 +189,37 @@ class Journal:
             args.append(ref)
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
-        return [
-            {"seq": s, "at": a, "kind": k, "ref": r, "payload": json.loads(p)}
-            for s, a, k, r, p in rows
-        ]
+        try:
+            with self._lock:
+                rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
+            return [
+                {"seq": s, "at": a, "kind": k, "ref": r, "payload": json.loads(p)}
+                for s, a, k, r, p in rows
+            ]
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise damaged(self.path, exc) from exc
 
     def get_state(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise damaged(self.path, exc) from exc
         return None if row is None else str(row[0])
 
     def set_state(self, key: str, value: str) -> None:
         with self._lock:
-            self._db.execute(
-                "INSERT INTO state(key, value, at) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
-                (key, value, datetime.now().isoformat()),
-            )
+            try:
+                self._db.execute(
+                    "INSERT INTO state(key, value, at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
+                    (key, value, datetime.now().isoformat()),
+                )
+            except sqlite3.Error as exc:
+                failure = self._failed(exc)
+            else:
+                return
+        self._raise(failure)
 
     # -- bus handlers (registered before the UI bridge) --------------------------
     def on_order(self, event: Event) -> None:
@@ -173,6 +249,39 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _create(path: Path) -> None:
+    """A new journal appears whole: built under a temporary name, then renamed into place,
+    so an empty or half-made file at ``path`` always means damage, never "new"."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(tmp)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+    finally:
+        db.close()
+    os.replace(tmp, path)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Read without writing: ``mode=ro``; in a read-only directory, where SQLite cannot
+    make the WAL index, ``immutable=1`` (nothing may be writing there anyway)."""
+    uri = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+        return db
+
+
+def _is_corruption(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
 def _order_payload(order: Any) -> dict[str, Any]:

@@ -158,6 +158,8 @@ class LiveRunner:
         self.history: list[Proposed] = []  # what was proposed, on which bar, what became of it
         self.live_since: dict[tuple[str, str], datetime] = {}  # first bar seen live
         self.run_log: list[tuple[datetime, str, bool]] = []  # (bar time, strategy, running)
+        # why a signal on a bar did not become a proposal: (strategy, symbol, bar) → words
+        self.skipped: dict[tuple[str, str, datetime], str] = {}
 
     # -- control -------------------------------------------------------------------------
     def start(self, strategy_id: str) -> None:
@@ -257,13 +259,26 @@ class LiveRunner:
         at = window.times[-1]
         side, why = "", ""
         stop = self._stop_hit(spec, vt_symbol, window, qty)
+        entry, exit_ = bool(signals.entries.iloc[-1]), bool(signals.exits.iloc[-1])
         if stop and sellable > 0:
             side, size, why = "sell", sellable, stop
-        elif signals.entries.iloc[-1] and qty == 0:
+        elif entry and qty == 0:
             side, size = "buy", self._entry_size(spec, vt_symbol)
-        elif signals.exits.iloc[-1] and sellable > 0:
+        elif exit_ and sellable > 0:
             side, size = "sell", sellable
-        if not side or size <= 0 or (spec.id, vt_symbol, side) in self._pending:
+        skip = ""
+        if entry and qty != 0 and not side:
+            skip = self._held_words(spec.id, vt_symbol, qty)
+        elif exit_ and sellable <= 0 and not side:
+            skip = self._nothing_to_sell_words(spec.id, vt_symbol, qty)
+        elif side and size <= 0:
+            skip = f"the {side} size came to 0 shares (equity or price too small for a lot)"
+        elif side and (spec.id, vt_symbol, side) in self._pending:
+            skip = f"its previous {side} proposal was still awaiting review"
+        if skip:
+            self.skipped[(spec.id, vt_symbol, at)] = skip
+            return
+        if not side:
             return
         price = self.price(vt_symbol, side)
         params = strategy.params(spec.params)
@@ -285,6 +300,38 @@ class LiveRunner:
             "%s proposes %s %d %s @ %s: %s", spec.id, side.upper(), size, vt_symbol, price, reason
         )
         self.propose(Proposal(intent, spec.id, reason, price, at), spec.auto_approve)
+
+    def _last_own(self, strategy_id: str, vt_symbol: str, side: str) -> Proposed | None:
+        for p in reversed(self.history):
+            if (p.strategy_id, p.vt_symbol, p.side) == (strategy_id, vt_symbol, side):
+                return p
+        return None
+
+    def _held_words(self, strategy_id: str, vt_symbol: str, qty: int) -> str:
+        """Why an entry signal found the account not flat, as far as the runner knows."""
+        buy = self._last_own(strategy_id, vt_symbol, "buy")
+        sell = self._last_own(strategy_id, vt_symbol, "sell")
+        if buy is None or "sent" not in buy.outcome:
+            return (
+                f"the account held {qty} shares that this strategy did not buy "
+                "(a manual trade or another strategy's)"
+            )
+        if sell is not None and sell.bar_time > buy.bar_time and "sent" not in sell.outcome:
+            return f"its sell of {sell.bar_time:%Y-%m-%d %H:%M} was {sell.outcome or 'pending'}"
+        return (
+            f"the account still held {qty} shares (its own buy; the sell did not fill as assumed)"
+        )
+
+    def _nothing_to_sell_words(self, strategy_id: str, vt_symbol: str, qty: int) -> str:
+        """Why an exit signal found nothing to sell, as far as the runner knows."""
+        if qty > 0:
+            return f"{qty} shares held, none sellable yet (T+1, or held by working sells)"
+        buy = self._last_own(strategy_id, vt_symbol, "buy")
+        if buy is not None and "sent" not in buy.outcome:
+            return f"its buy of {buy.bar_time:%Y-%m-%d %H:%M} was {buy.outcome or 'pending'}"
+        if buy is None:
+            return "no shares held: this strategy had not bought live (it started holding none)"
+        return "no shares held: unknown why (sold outside this strategy, or the buy did not fill)"
 
 
 def _stop_text(kind: str, bound: str, price: float, level: float, pct: float, ref: str) -> str:
@@ -376,12 +423,13 @@ def compare_with_backtest(
         if got is not None and want == got.side:
             why = "" if "sent" in got.outcome or not got.outcome else got.outcome
         elif got is None:
-            running = _running_at(runner, strategy_id, at)
-            why = (
-                "the strategy was stopped"
-                if not running
-                else "the live position differed (an earlier order did not fill as assumed)"
-            )
+            if not _running_at(runner, strategy_id, at):
+                why = "the strategy was stopped"
+            else:
+                why = runner.skipped.get(
+                    (strategy_id, vt_symbol, at),
+                    "unknown: the live runner saw no signal on this bar",
+                )
         else:
             why = "the live position differed from the backtest's"
         rows.append(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from services.bus import Bus
 from services.events import EVENT_LOG_RECORDED, LogRecorded
+from services.redact import RedactingFilter
 
 
 class BusLogHandler(logging.Handler):
@@ -22,6 +23,7 @@ class BusLogHandler(logging.Handler):
         super().__init__(level)
         self.bus = bus
         self.addFilter(logging.Filter("quantdesk"))
+        self.addFilter(RedactingFilter())
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -35,18 +37,34 @@ class BusLogHandler(logging.Handler):
         )
 
 
-def setup_file_logging(data_dir: Path, level: int = logging.INFO) -> Path:
-    """Send every log record (ours, vnpy's, warnings) to ``<data_dir>/logs/quantdesk.log``."""
+def setup_file_logging(data_dir: Path, level: int = logging.INFO) -> Path | None:
+    """Send every log record (ours, vnpy's, warnings) to ``<data_dir>/logs/quantdesk.log``,
+    with secrets masked.
+
+    In a data directory that cannot be written (a read-only copy), warnings and
+    errors go to stderr instead and None is returned: reading commands still work.
+    Only the console and ``--headless`` need the file, and they lock the directory
+    for writing first.
+    """
     path = data_dir / "logs" / "quantdesk.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
-    )
+    handler: logging.Handler
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.StreamHandler()
+        handler.setLevel(logging.WARNING)
+        path_or_none: Path | None = None
+    else:
+        path_or_none = path
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):  # e.g. a stderr handler someone installed
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     logging.captureWarnings(True)
-    return path
+    return path_or_none

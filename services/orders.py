@@ -8,6 +8,7 @@ may still be queued on the bus): that is what the kill switch cancels.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -32,7 +33,7 @@ from services.events import (
     Violation,
 )
 from services.instruments import Universe
-from services.journal import Journal
+from services.journal import Journal, JournalError
 from services.market import MarketCache
 from services.portfolio import Portfolio
 from services.risk import RiskConfig, RiskContext, evaluate
@@ -67,6 +68,11 @@ class _Sent:
     @property
     def remaining(self) -> int:
         return self.intent.qty - self.traded
+
+
+def journal_violation(exc: Exception) -> Violation:
+    """Why an order cannot go out when the journal cannot be written ahead of it."""
+    return Violation("state", "journal", f"Trading HALTED: the journal cannot be written ({exc}).")
 
 
 class OrderService:
@@ -191,6 +197,18 @@ class OrderService:
             out += evaluate(intent, self.risk_context(intent, ctx.ref_price), self.risk)
         return out
 
+    def refused(self, intent: OrderIntent, violations: list[Violation]) -> None:
+        """A complete order the checks refused before it reached :meth:`submit` (at the
+        ticket's review): journaled and published like any refused send."""
+        with contextlib.suppress(JournalError):  # trading is HALTED for that; the screen says so
+            self.journal.record(
+                "intent",
+                intent.intent_id,
+                {"intent": intent, "verdict": "rejected", "violations": violations},
+            )
+        self.bus.publish(EVENT_INTENT_REJECTED, IntentRejected(intent, tuple(violations)))
+        log.warning("order refused at the ticket: %s", "; ".join(v.message for v in violations))
+
     def risk_snapshot(self) -> dict[str, int]:
         """Counts for the risk pane: orders in the last minute, working, today."""
         now = time.monotonic()
@@ -218,22 +236,32 @@ class OrderService:
 
     # -- commands -------------------------------------------------------------------
     def submit(self, intent: OrderIntent) -> SubmitResult:
-        """Check, journal and send ``intent``; never raises for a rejected intent."""
+        """Check, journal and send ``intent``; never raises for a rejected intent.
+
+        Nothing is sent unless its intent and submission are journaled first: when
+        the journal cannot be written, the intent is refused (and trading HALTs).
+        """
+        confirmed_at = time.monotonic()  # the trader confirmed (or a strategy auto-approved)
+        review_ms = max(0.0, (datetime.now() - intent.created_at).total_seconds() * 1000)
         with self._lock:
             violations = tuple(self.check(intent))
             verdict = "rejected" if violations else "accepted"
-            self.journal.record(
-                "intent",
-                intent.intent_id,
-                {"intent": intent, "verdict": verdict, "violations": violations},
-            )
+            try:
+                self.journal.record(
+                    "intent",
+                    intent.intent_id,
+                    {"intent": intent, "verdict": verdict, "violations": violations},
+                )
+                if not violations:
+                    req = intent.request()
+                    self.journal.record("submit", intent.intent_id, {"request": req.__dict__})
+            except JournalError as exc:
+                return SubmitResult(intent, None, (journal_violation(exc),))
             if violations:
                 self.bus.publish(EVENT_INTENT_REJECTED, IntentRejected(intent, violations))
                 log.warning("order refused: %s", "; ".join(v.message for v in violations))
                 return SubmitResult(intent, None, violations)
-            req = intent.request()
-            self.journal.record("submit", intent.intent_id, {"request": req.__dict__})
-            sent_at, sent_wall = time.monotonic(), datetime.now()
+            sent_at = time.monotonic()
             vt_orderid = self.gateway.send_order(req)
             self._working[vt_orderid] = _Sent(intent, req)
             self._agg = None
@@ -244,9 +272,13 @@ class OrderService:
                 horizon = now - self.risk.duplicate_window_s
                 self._signatures = {k: t for k, t in self._signatures.items() if t > horizon}
             self._orders_today += 1
-            self.journal.record("sent", vt_orderid, {"intent_id": intent.intent_id})
+            try:
+                self.journal.record("sent", vt_orderid, {"intent_id": intent.intent_id})
+            except JournalError:  # the submission is on disk; the restart matches it by intent
+                log.critical("order %s sent, its id could not be journaled", vt_orderid)
         self.bus.publish(
-            EVENT_INTENT_SUBMITTED, IntentSubmitted(intent, vt_orderid, sent_at, sent_wall)
+            EVENT_INTENT_SUBMITTED,
+            IntentSubmitted(intent, vt_orderid, sent_at, confirmed_at, review_ms),
         )
         log.info(
             "sent %s %s %d %s%s as %s",
@@ -273,7 +305,10 @@ class OrderService:
         """Cancel every working order at once (one journal entry, then the requests)."""
         with self._lock:
             ids = list(self._working)
-            self.journal.record("cancel_all", reason, {"orders": ids})
+            try:
+                self.journal.record("cancel_all", reason, {"orders": ids})
+            except JournalError:  # cancelling only lowers risk: it goes ahead regardless
+                log.critical("cancel of %d orders could not be journaled; sent anyway", len(ids))
             for vt_orderid in ids:
                 self._cancel(vt_orderid, self._working[vt_orderid])
         if ids:

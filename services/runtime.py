@@ -22,7 +22,7 @@ from services.backtest.rules import BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.bus import Bus
 from services.control import TradingControl
-from services.control_server import ControlServer
+from services.control_server import ControlChannelError, ControlServer
 from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sources import make_source
@@ -48,6 +48,7 @@ from services.market import MarketCache
 from services.orders import OrderService, SubmitResult
 from services.portfolio import Portfolio
 from services.recovery import restore
+from services.redact import redact
 from services.review import ReviewConfig, ReviewQueue
 from services.risk import RiskConfig
 from services.risk_monitor import RiskMonitor
@@ -109,6 +110,7 @@ class Services:
     restored_orders: list[Any] = field(default_factory=list)  # published once the bus runs
     control_server: ControlServer | None = None
     mode: str = "DEMO"
+    fresh: bool = False  # the data directory was brand new at this start (no journal yet)
     paced: bool = True
     started: bool = False
 
@@ -122,16 +124,25 @@ class Services:
             return
         if prev_closes:
             self.gateway.market.set_prev_closes(prev_closes)
-        self.control_server = ControlServer(
-            self.data_dir, lambda reason: self.kill_switch(f"{reason} (from another shell)")
-        )
-        self.control_server.start()
+        if self.control_server is None:
+            try:
+                self.open_control()
+            except ControlChannelError as exc:  # the CLI opens it first and refuses to start
+                log.error("%s", exc)
         self.bus.start()
         for order in self.restored_orders:  # journal, ledgers and the screen see them again
             self.gateway.on_order(order)
         self.restored_orders = []
         self.gateway.connect({"paced": self.paced})
         self.started = True
+
+    def open_control(self) -> None:
+        """Listen for ``quantdesk halt``; :class:`ControlChannelError` if the address is taken."""
+        server = ControlServer(
+            self.data_dir, lambda reason: self.kill_switch(f"{reason} (from another shell)")
+        )
+        server.start()
+        self.control_server = server
 
     def prepare_market(self) -> MarketPrep:
         """Open the store (seeding demo history into an empty one) and read the last closes.
@@ -144,6 +155,17 @@ class Services:
             info = self.store.open()
             seeded = ""
             if not self.store.symbols("1d"):
+                if not (self.fresh and self.mode == "DEMO"):
+                    # A store emptied or deleted under a data directory in use is never
+                    # refilled with synthetic bars: they would pass for real history.
+                    return MarketPrep(
+                        info,
+                        {},
+                        "",
+                        f"the store {redact(self.store.uri)} has no daily bars: run `quantdesk "
+                        "data sync` (or `quantdesk data demo` for the synthetic demo history); "
+                        "the market opens at reference prices",
+                    )
                 seeded = self._seed_demo_history()
             closes = self.last_closes()
             self.seed_strategies()
@@ -315,12 +337,14 @@ def build_services(
     """Create the services over the simulated market and paper account."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = Bus()
+    fresh = not (data_dir / "journal.sqlite3").exists()
     journal = Journal(data_dir / "journal.sqlite3")
     universe = Universe(instruments)
     market = MarketCache()
     gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
     control = TradingControl(journal, bus)
+    journal.on_failure = control.journal_failed  # no write-ahead, no trading
     orders = OrderService(
         bus=bus,
         journal=journal,
@@ -411,6 +435,7 @@ def build_services(
         live=live,
         review=queue,
         paced=paced,
+        fresh=fresh,
     )
     if jobs.daily_sync:
         scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)

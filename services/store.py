@@ -25,6 +25,7 @@ import pandas as pd
 from services.data.adjust import Factors, adjust
 from services.data.bars import empty, library_for
 from services.data.validate import Report, validate
+from services.redact import redact
 
 log = logging.getLogger("quantdesk.store")
 
@@ -131,10 +132,12 @@ class Store:
                 if name not in existing:
                     self._arctic.create_library(name)
         except Exception as exc:  # arcticdb raises many types; report one clear error
-            raise StoreError(f"cannot open the ArcticDB store {self.uri}: {exc}") from exc
+            raise StoreError(
+                f"cannot open the ArcticDB store {redact(self.uri)}: {redact(str(exc))}"
+            ) from exc
         # Not list_symbols(): on LMDB it waits ~1 s per library for a lock at open.
-        info = StoreInfo(self.uri, tuple(sorted(self._arctic.list_libraries())))
-        log.info("store ready: %s (libraries %s)", self.uri, ", ".join(info.libraries))
+        info = StoreInfo(redact(self.uri), tuple(sorted(self._arctic.list_libraries())))
+        log.info("store ready: %s (libraries %s)", info.uri, ", ".join(info.libraries))
         return info
 
     def library(self, name: str) -> Any:
@@ -148,6 +151,14 @@ class Store:
         if not lib.has_symbol(vt_symbol):
             return None
         return SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
+
+    def delete(self, vt_symbol: str, freq: str) -> bool:
+        """Remove a symbol's bars and metadata at ``freq`` (snapshots keep old versions)."""
+        lib = self.library(library_for(freq))
+        if not lib.has_symbol(vt_symbol):
+            return False
+        lib.delete(vt_symbol)
+        return True
 
     def symbols(self, freq: str) -> list[str]:
         return sorted(self.library(library_for(freq)).list_symbols())

@@ -32,6 +32,8 @@ from services.data.bars import AKSHARE_COLUMNS, COLUMNS, ENGLISH_COLUMNS, normal
 
 YAHOO = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
 TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+# a date whose first two parts could each be the day or the month: 09-03-2022, 3/9/22
+AMBIGUOUS_RE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})\b")
 
 
 class ImportError_(ValueError):
@@ -61,8 +63,19 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
-def read_csv(path: Path, mapping: dict[str, str] | None = None, a_share: bool = False) -> Parsed:
-    """Parse ``path`` into canonical bars plus the rows that could not be read."""
+def read_csv(
+    path: Path,
+    mapping: dict[str, str] | None = None,
+    a_share: bool = False,
+    date_format: str | None = None,
+) -> Parsed:
+    """Parse ``path`` into canonical bars plus the rows that could not be read.
+
+    ``date_format`` (strftime codes) reads the date (or datetime) column; without it,
+    dates whose day and month could be swapped (``09-03-2022``) are read only when
+    the file itself settles the order (a first part above 12 means day-first);
+    otherwise :class:`ImportError_` asks for a format.
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
@@ -81,7 +94,7 @@ def read_csv(path: Path, mapping: dict[str, str] | None = None, a_share: bool = 
     rows, numbers, rejects = _split_rows(lines[1:], len(header))
     raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
     layout, columns = _layout(header, mapping)
-    bars, bad_dates = _to_bars(raw, columns)
+    bars, bad_dates = _to_bars(raw, columns, date_format, path)
     rejects += [
         (numbers[int(i)], ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
     ]
@@ -145,14 +158,47 @@ def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dic
     )
 
 
-def _to_bars(raw: pd.DataFrame, columns: dict[str, str]) -> tuple[pd.DataFrame, np.ndarray]:
-    if "datetime" in columns:
-        stamp = raw[columns["datetime"]]
-    elif "time" in columns:
+def _day_first(dates: pd.Series, path: Path) -> bool | None:
+    """Whether ``dates`` are day-first (True), month-first (False) or unambiguous (None);
+    :class:`ImportError_` when the file cannot tell."""
+    parts = dates.astype(str).str.extract(AMBIGUOUS_RE)
+    parts = parts.dropna()
+    if not len(parts):
+        return None  # ISO (2022-03-09), 20220309, or with a month name: no doubt
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    example = str(dates.iloc[int(parts.index[0])]) if len(dates) else ""
+    if day_first and not month_first:
+        return True
+    if month_first and not day_first:
+        return False
+    why = "both orders appear" if day_first else "day-first and month-first readings both fit"
+    raise ImportError_(
+        f"{path}: dates like {example!r} are ambiguous ({why}). Say which with "
+        "--date-format, e.g. --date-format %d-%m-%Y (day first) or %m-%d-%Y (month first)"
+    )
+
+
+def _to_bars(
+    raw: pd.DataFrame, columns: dict[str, str], date_format: str | None, path: Path
+) -> tuple[pd.DataFrame, np.ndarray]:
+    key = "datetime" if "datetime" in columns else "date"
+    if "time" in columns and key == "date":
         stamp = raw[columns["date"]] + " " + raw[columns["time"]]
     else:
-        stamp = raw[columns["date"]]
-    when = pd.to_datetime(stamp, errors="coerce", format="mixed")
+        stamp = raw[columns[key]]
+    if date_format:
+        if stamp is not raw[columns[key]]:  # the format is the date's; the time follows it
+            when = pd.to_datetime(raw[columns["date"]], errors="coerce", format=date_format)
+            clock = raw[columns["time"]].where(
+                raw[columns["time"]].str.count(":") != 1, raw[columns["time"]] + ":00"
+            )
+            when = when + pd.to_timedelta(clock, errors="coerce")
+        else:
+            when = pd.to_datetime(stamp, errors="coerce", format=date_format)
+    else:
+        first = _day_first(raw[columns[key]], path)
+        when = pd.to_datetime(stamp, errors="coerce", format="mixed", dayfirst=bool(first))
     bad = np.flatnonzero(when.isna().to_numpy())
     keep = ~when.isna().to_numpy()
     data = {c: raw[columns[c]] for c in COLUMNS if c in columns}

@@ -76,6 +76,7 @@ class SyncSummary:
     snapshot: str = ""
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # failures beyond single symbols
 
     @property
     def stored(self) -> int:
@@ -91,7 +92,7 @@ class SyncSummary:
 
     @property
     def exit_code(self) -> int:
-        if self.failed:
+        if self.failed or self.problems:
             return EXIT_FAILED
         return EXIT_QUARANTINED if self.quarantined else EXIT_OK
 
@@ -106,6 +107,7 @@ class SyncSummary:
             f"{self.quarantined} quarantined, {len(self.failed)} failed "
             f"in {self.seconds:.1f} s"
         ]
+        text += [f"FAILED {problem}" for problem in self.problems]
         if rules:
             text.append(
                 "quarantined by rule: " + ", ".join(f"{r} {n}" for r, n in sorted(rules.items()))
@@ -207,8 +209,13 @@ class Syncer:
     ) -> SymbolOutcome:
         outcome = SymbolOutcome(vt_symbol)
         try:
+            mixed = self._mixing(vt_symbol, freq)
+            if mixed:
+                outcome.error = mixed
+                return outcome
             begin = self._begin(vt_symbol, freq, start, end)
-            if begin > end or (calendar and not any(begin <= d <= end for d in calendar)):
+            known = bool(calendar) and calendar[-1] >= end  # the calendar reaches the end
+            if begin > end or (known and not any(begin <= d <= end for d in calendar)):
                 outcome.skipped = "up to date"
                 return outcome
             bars = self.source.bars(vt_symbol, freq, begin, end)
@@ -234,6 +241,21 @@ class Syncer:
         outcome.rules = dict(result.report.counts)
         return outcome
 
+    def _mixing(self, vt_symbol: str, freq: str) -> str:
+        """Why this source must not write onto what is stored (synthetic demo bars and real
+        ones never share a history), or ""."""
+        meta = self.store.meta(vt_symbol, freq)
+        if meta is None or not meta.source:
+            return ""
+        stored_demo, new_demo = meta.source == "demo", self.source.name == "demo"
+        if stored_demo == new_demo:
+            return ""
+        what = "synthetic demo bars" if stored_demo else f"real bars (source {meta.source})"
+        return (
+            f"the store holds {what} for {vt_symbol} {freq}; {self.source.name} bars would be "
+            f"mixed into them. Remove them first: quantdesk data delete {vt_symbol} --freq {freq}"
+        )
+
     def _begin(self, vt_symbol: str, freq: str, start: date | None, end: date) -> date:
         meta = self.store.meta(vt_symbol, freq)
         if meta is not None and meta.last:
@@ -250,8 +272,12 @@ class Syncer:
         try:
             days = self.source.calendar()
         except SourceError as exc:
-            summary.notes.append(f"calendar not refreshed ({exc}); using the stored one")
-            return self.store.calendar()
+            stored = self.store.calendar()
+            summary.problems.append(
+                f"trading calendar not refreshed from {self.source.name}: {exc}"
+                + (f" (the stored one ends {stored[-1]})" if stored else " (none is stored)")
+            )
+            return stored
         self.store.write_calendar(days)
         return days
 

@@ -3,7 +3,12 @@
 Row rules (the row goes to quarantine with the rule and a reason):
 
 - ``price_nan``: an open/high/low/close that is missing or not a number
+- ``price_nonfinite``: a price that is infinite
+- ``price_absurd``: a price above ``MAX_PRICE`` (no listed share costs that much; a
+  value like 1e308 is a broken export, not a quote)
 - ``price_nonpositive``: a price <= 0
+- ``volume_nan``: volume missing, not a number, or infinite
+- ``volume_absurd``: volume above ``MAX_VOLUME`` shares in one bar
 - ``ohlc``: low <= open, close <= high does not hold (or low > high)
 - ``volume_negative``: volume < 0
 - ``duplicate``: a second row with the same timestamp (the first is kept)
@@ -34,8 +39,14 @@ from services.data.bars import PRICES, is_a_share, split_symbol
 from services.instruments import limit_pct_for
 
 LISTING_EXEMPT_BARS = 5
+MAX_PRICE = 10_000_000.0  # per share, any currency: far above the dearest listed share
+MAX_VOLUME = 1e13  # shares in one bar: far above a whole market's daily turnover
 ROW_RULES = (
     "price_nan",
+    "price_nonfinite",
+    "price_absurd",
+    "volume_nan",
+    "volume_absurd",
     "price_nonpositive",
     "ohlc",
     "volume_negative",
@@ -103,11 +114,18 @@ def validate(
     o, h, lo, c = prices.T
     nan = np.isnan(prices).any(axis=1)
     flag(nan, "price_nan", "an open/high/low/close is missing or not a number")
+    infinite = np.isinf(prices).any(axis=1)
+    flag(infinite, "price_nonfinite", "a price is infinite")
+    absurd = (np.abs(prices) > MAX_PRICE).any(axis=1) & ~infinite
+    flag(absurd, "price_absurd", f"a price above {MAX_PRICE:,.0f} per share")
+    nan = nan | infinite | absurd  # the rules below compare prices: skip these rows
     nonpos = (prices <= 0).any(axis=1) & ~nan
     flag(nonpos, "price_nonpositive", "a price is zero or negative")
     bad_ohlc = ~nan & ((lo > np.minimum(o, c) + 1e-9) | (h < np.maximum(o, c) - 1e-9) | (lo > h))
     flag(bad_ohlc, "ohlc", lambda rows: _ohlc_reason(frame, rows))
     vol = frame["volume"].to_numpy(dtype="float64")
+    flag(~np.isfinite(vol), "volume_nan", "volume is missing, not a number or infinite")
+    flag(vol > MAX_VOLUME, "volume_absurd", f"volume above {MAX_VOLUME:,.0f} shares in a bar")
     flag(vol < 0, "volume_negative", "volume is negative")
     ts = idx.asi8
     earlier = np.zeros(len(ts), dtype=bool)

@@ -96,6 +96,17 @@ async def test_a_risk_rejection_shows_the_rule_the_value_and_the_limit(app: Quan
         assert text.startswith("price_band: Price ")
         assert "5.0% from the last" in text and "the band is 3%" in text
         assert app.services.journal.entries("submit") == []
+        (refusal,) = app.services.journal.entries("intent")  # the refused send is on record
+        assert refusal["payload"]["verdict"] == "rejected"
+        assert refusal["payload"]["violations"][0]["rule"] == "price_band"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("L")
+        from panes.risk import RejectionsTable
+
+        rejections = app.screen.query_one(RejectionsTable)
+        assert rejections.row_count == 1
+        assert str(rejections.get_row_at(0)[2]) == "price_band"
 
 
 async def test_ctrl_k_from_a_modal_with_an_input_focused_cancels_and_halts(

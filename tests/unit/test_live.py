@@ -142,7 +142,32 @@ def test_live_versus_backtest_says_where_and_why_they_differ() -> None:
         and rows[1]["difference"] == "rejected by the trader"
     )
     # after the rejected sell the live runner still held: the backtest's next buy never came live
-    assert any(r["live"] == "-" and "position differed" in r["difference"] for r in rows[2:])
+    skipped = [r for r in rows[2:] if r["live"] == "-" and r["backtest"] == "buy"]
+    assert skipped and skipped[0]["difference"].startswith("its sell of ")
+    assert skipped[0]["difference"].endswith("was rejected by the trader")
+
+
+def test_a_manual_position_is_named_as_the_reason_not_a_missed_fill() -> None:
+    from services.live import compare_with_backtest
+
+    bars = orcl().iloc[:800]
+    proposals: list[Proposal] = []
+    spec = StrategySpec("m", "ma_cross", ("ORCL.US",), {"fast": 10, "slow": 30}, freq="1d")
+    runner = LiveRunner(
+        [spec], lambda s: (300, 300), lambda s, side: 1.0, lambda p, auto: proposals.append(p)
+    )  # the trader bought 300 by hand before the strategy ran
+    runner.seed("ORCL.US", "1d", bars.iloc[:300])
+    for at, row in bars.iloc[300:].iterrows():
+        runner.on_bar("ORCL.US", "1d", dict(row), at.to_pydatetime())
+        for p in proposals:  # its sells are approved, the manual position stays (a fake venue)
+            runner.settled("m", "ORCL.US", p.intent.side, "approved, sent as SIM.1")
+        proposals.clear()
+    rows = compare_with_backtest(runner, "m", "ORCL.US")
+    missed = [r for r in rows if r["backtest"] == "buy" and r["live"] == "-"]
+    assert missed
+    for row in missed:
+        assert "300 shares that this strategy did not buy" in row["difference"], row
+        assert "did not fill" not in row["difference"]
 
 
 def test_stops_are_managed_by_the_runner_and_propose_like_signals() -> None:

@@ -305,3 +305,30 @@ def test_execution_latency_slippage_and_fill_rate_per_source(services: Services)
     by = {s.source: s for s in execution.by_source()}
     assert by["manual"].fill_rate == 1.0 and by["strategy:x"].fill_rate == 0.0
     assert by["strategy:x"].orders == 1 and by["strategy:x"].mean_slippage_bps is None
+
+
+def test_system_latency_runs_from_the_confirm_and_review_time_is_apart(
+    services: Services,
+) -> None:
+    """An intent the trader looked at for 30 s: the system's confirm→send stays in
+    milliseconds, and the 30 s show up as review time, not as latency."""
+    from datetime import datetime, timedelta
+
+    services.gateway.advance(20)
+    assert services.bus.wait_idle()
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    shown = datetime.now() - timedelta(seconds=30)
+    intent = OrderIntent(
+        "slow", "600519.SSE", "buy", "limit", 100, tick.ask_price_1, created_at=shown
+    )
+    result = services.orders.submit(intent)
+    assert result.accepted and services.bus.wait_idle()
+    assert services.execution is not None
+    rec = services.execution.order(str(result.vt_orderid))
+    assert rec is not None and rec.confirm_to_send_ms is not None and rec.review_ms is not None
+    assert rec.confirm_to_send_ms < 1000
+    assert 30_000 <= rec.review_ms < 31_000
+    (manual,) = services.execution.by_source()
+    assert manual.median_review_ms == rec.review_ms
+    assert manual.median_confirm_to_send_ms == rec.confirm_to_send_ms

@@ -293,3 +293,41 @@ def test_a_dead_network_stops_the_sync_after_three_symbols(
     lines = summary.lines()
     assert "FAILED 2 symbols not attempted (network down): 601318.SSE, 000858.SZSE" in lines
     assert any(line.startswith("stopped after 3 symbols in a row") for line in lines)
+
+
+def test_offline_with_everything_stored_is_a_failure_not_zero_failed(
+    fake: FakeAkShare, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stored calendar ends at the last sync; offline, nothing can be fetched and the
+    calendar cannot be refreshed: that is a failed sync, whatever was stored before."""
+    assert syncer(store).sync(SYMBOLS, "1d", end=date(2026, 11, 20)).exit_code == EXIT_OK
+
+    def offline(**_: Any) -> pd.DataFrame:
+        raise requests.exceptions.ConnectionError(
+            "HTTPSConnectionPool(host='finance.sina.com.cn', port=443): Max retries exceeded "
+            "(Caused by NameResolutionError(\"Failed to resolve 'finance.sina.com.cn'\"))"
+        )
+
+    monkeypatch.setattr(akshare, "tool_trade_date_hist_sina", offline)
+    monkeypatch.setattr(akshare, "stock_zh_a_hist", offline)
+    summary = syncer(store).sync(SYMBOLS, "1d", end=date(2026, 11, 27))  # a week later
+    assert summary.exit_code == EXIT_FAILED
+    lines = summary.lines()
+    assert any(
+        line.startswith("FAILED trading calendar not refreshed from akshare") for line in lines
+    ), lines
+    assert len(summary.failed) == 3  # each symbol was tried (the calendar could not skip it)
+
+
+def test_real_bars_are_not_synced_onto_demo_history(fake: FakeAkShare, store: Store) -> None:
+    demo = Syncer(store, DemoSource(date(2026, 11, 13)), DataConfig(history_start="2026-11-02"))
+    assert demo.sync(["600519.SSE"], "1d", end=date(2026, 11, 13)).stored > 0
+    before = store.read_bars("600519.SSE", "1d")
+    summary = syncer(store).sync(["600519.SSE"], "1d", end=date(2026, 11, 20))
+    assert summary.exit_code == EXIT_FAILED
+    (failed,) = summary.failed
+    assert "holds synthetic demo bars for 600519.SSE" in failed.error
+    assert "quantdesk data delete 600519.SSE --freq 1d" in failed.error
+    pd.testing.assert_frame_equal(store.read_bars("600519.SSE", "1d"), before)
+    assert store.delete("600519.SSE", "1d")
+    assert syncer(store).sync(["600519.SSE"], "1d", end=date(2026, 11, 20)).exit_code == EXIT_OK

@@ -113,3 +113,81 @@ def test_demo_then_status_check_and_an_incremental_sync(
         "2026-11-20",
     )
     assert code == 0 and "0 rows stored" in out
+
+
+CSV_HEAD = "Date,Open,High,Low,Close,Volume\n"
+
+
+def test_ambiguous_day_first_dates_are_refused_unless_a_format_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dmy.csv"  # 7, 8 and 9 March 2022 (Mon-Wed), written day first
+    path.write_text(
+        CSV_HEAD + "07-03-2022,10,11,9,10,100\n08-03-2022,10,11,9,10,100\n"
+        "09-03-2022,10,11,9,10,100\n"
+    )
+    code, out, err = run(capsys, tmp_path / "d", "import", str(path), "--symbol", "X.US")
+    assert code == 2 and "'07-03-2022' are ambiguous" in err and "--date-format" in err
+    code, out, err = run(capsys, tmp_path / "d", "show", "X.US")
+    assert code == 2  # nothing was stored
+    code, out, _ = run(
+        capsys,
+        tmp_path / "d",
+        "import",
+        str(path),
+        "--symbol",
+        "X.US",
+        "--date-format",
+        "%d-%m-%Y",
+    )
+    assert code == 0, out
+    code, out, _ = run(capsys, tmp_path / "d", "show", "X.US", "--format", "csv")
+    shown = pd.read_csv(io.StringIO(out), parse_dates=["date"])
+    assert [d.strftime("%a %d %b") for d in shown["date"]] == [
+        "Mon 07 Mar",
+        "Tue 08 Mar",
+        "Wed 09 Mar",
+    ]
+
+
+def test_a_file_that_settles_the_order_is_read_day_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dmy.csv"
+    path.write_text(CSV_HEAD + "09-03-2022,10,11,9,10,100\n14-03-2022,10,11,9,10,100\n")
+    code, out, _ = run(capsys, tmp_path / "d", "import", str(path), "--symbol", "X.US")
+    assert code == 0 and "2 stored" in out
+    code, out, _ = run(capsys, tmp_path / "d", "show", "X.US", "--format", "csv")
+    assert out.splitlines()[1:] == [
+        "2022-03-09,10.0,11.0,9.0,10.0,100",
+        "2022-03-14,10.0,11.0,9.0,10.0,100",
+    ]
+
+
+def test_non_finite_and_absurd_values_are_quarantined_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        CSV_HEAD + "2022-03-07,10,11,9,10,100\n"
+        "2022-03-08,10,inf,9,10,100\n"
+        "2022-03-09,10,1e308,9,10,100\n"
+        "2022-03-10,10,11,9,10,\n"
+        "2022-03-11,10,11,9,10,nan\n"
+        "2022-03-14,10,11,9,10,100\n"
+    )
+    code, out, _ = run(capsys, tmp_path / "d", "import", str(path), "--symbol", "X.US")
+    assert code == 3
+    assert "price_nonfinite 1" in out and "price_absurd 1" in out and "volume_nan 2" in out
+    code, out, _ = run(capsys, tmp_path / "d", "check", "X.US")
+    assert code == 0
+    code, out, _ = run(capsys, tmp_path / "d", "show", "X.US", "--format", "csv")
+    assert len(out.splitlines()) == 3  # the header and the two good rows
+
+
+def test_show_says_how_many_rows_it_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, tmp_path, "import", str(REAL / "orcl-1995-2014.txt"), "--symbol", "ORCL.US")
+    code, out, _ = run(capsys, tmp_path, "show", "ORCL.US", "--tail", "5")
+    assert code == 0 and "5,036 bars, the last 5 shown (5,031 earlier left out" in out

@@ -1,0 +1,125 @@
+"""The data directory: one owner at a time, private permissions.
+
+Two instances on one data directory would both trade on one journal (order and
+trade ids issued twice, positions doubled). Every process that writes the
+journal -- the console, ``--headless``, ``halt`` with nothing running -- first
+takes an exclusive ``flock`` on ``<data dir>/quantdesk.lock`` and keeps it until
+it exits; the kernel drops it when the process dies, so a SIGKILL leaves no
+stale lock behind. Commands that only read (``state``, ``journal export``) take
+no lock and work beside a running instance, or on a read-only copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import stat
+from pathlib import Path
+
+log = logging.getLogger("quantdesk.datadir")
+
+LOCK_NAME = "quantdesk.lock"
+PRIVATE_FILES = ("journal.sqlite3", "config.toml", "backtests.db", "watchlist.json")
+
+
+class DataDirBusy(RuntimeError):
+    """Another process owns the data directory."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            f"quantdesk is already running on {data_dir} ({who}). Only one instance may trade "
+            "on a data directory: use `quantdesk halt` or `quantdesk state` beside it, stop it "
+            "first, or start this one with another --data-dir"
+        )
+        self.pid = pid
+
+
+class DataDirLock:
+    """An exclusive lock on a data directory, held until :meth:`release` or exit."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> DataDirLock:
+        """Take the lock or raise :class:`DataDirBusy` naming the holder's pid.
+
+        OSError (read-only directory, permissions) propagates: the caller says what.
+        """
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise DataDirBusy(self.data_dir, pid) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> DataDirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def holder(data_dir: Path) -> int | None:
+    """The pid holding ``data_dir``'s lock, or None when no process holds it."""
+    path = data_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(fd) or -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode().strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def make_private(data_dir: Path) -> None:
+    """Create ``data_dir`` as 0700 and tighten what quantdesk keeps there to owner-only.
+
+    New files are private through the process umask (set by the CLI); this also
+    tightens a directory and files made by an earlier version. Best effort: a
+    read-only copy (an auditor's) is left as it is.
+    """
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in (data_dir, *(data_dir / name for name in PRIVATE_FILES)):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_uid != os.getuid() or not st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            continue
+        mode = 0o700 if path.is_dir() else 0o600
+        try:
+            path.chmod(mode)
+            log.info("permissions of %s tightened to %o", path, mode)
+        except OSError:
+            pass

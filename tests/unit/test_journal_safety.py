@@ -1,0 +1,163 @@
+"""A journal that cannot be read is an error, never a fresh account; a journal that
+cannot be written HALTs trading; an emptied store is not refilled with synthetic bars;
+secrets are masked; CSV cells cannot run in a spreadsheet."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from console.ops_cli import cell
+from services.events import OrderIntent, TradingState
+from services.journal import Journal, JournalError
+from services.redact import RedactingFilter, redact
+from services.runtime import Services
+from tests.conftest import make_services
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_an_empty_journal_is_refused_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    path.touch()
+    with pytest.raises(JournalError, match=r"exists but cannot be read \(the file is empty"):
+        Journal(path)
+    with pytest.raises(JournalError, match="move it aside"):
+        make_services(tmp_path)
+    assert path.stat().st_size == 0  # never turned into a fresh account
+
+
+def test_a_corrupted_journal_is_refused_with_the_file_named_and_kept(tmp_path: Path) -> None:
+    svc = make_services(tmp_path)
+    for n in range(300):
+        svc.journal.record("note", f"r{n}", {"text": "x" * 200})
+    svc.stop()
+    path = tmp_path / "journal.sqlite3"
+    data = bytearray(path.read_bytes())
+    assert len(data) > 3 * 4096
+    data[2 * 4096 : 3 * 4096] = b"\xa5" * 4096  # a page in the middle of the entries
+    path.write_bytes(bytes(data))
+    before = digest(path)
+    with pytest.raises(JournalError) as raised:
+        make_services(tmp_path)
+    assert str(path) in str(raised.value) and "restore it from a backup" in str(raised.value)
+    assert digest(path) == before
+
+
+def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"this is a text file, not SQLite" * 100)
+    with pytest.raises(JournalError, match="cannot be read"):
+        Journal(path)
+
+
+def test_a_new_journal_appears_whole(tmp_path: Path) -> None:
+    path = tmp_path / "j" / "journal.sqlite3"
+    Journal(path).close()
+    assert path.stat().st_size > 0
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_readonly_journal_reads_without_writing(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.sqlite3")
+    journal.record("note", "a", {"n": 1})
+    journal.close()
+    reader = Journal(tmp_path / "journal.sqlite3", readonly=True)
+    assert [e["ref"] for e in reader.entries()] == ["a"]
+    with pytest.raises(JournalError):
+        reader.record("note", "b", {})
+    reader.close()
+
+
+def _fill_the_disk(svc: Services) -> None:
+    """SQLite's own 'database or disk is full' (SQLITE_FULL), as on a full disk: the
+    journal may not grow by a single page from now on."""
+    db = svc.journal._db
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def test_a_failed_journal_write_halts_trading_and_says_why(tmp_path: Path) -> None:
+    svc = make_services(tmp_path)
+    svc.start()
+    try:
+        assert svc.bus.wait_idle()
+        tick = svc.market.get("600519.SSE")
+        assert tick is not None
+        _fill_the_disk(svc)
+        results = []
+        for n in range(200):  # orders until the journal's last page is full
+            price = round(tick.ask_price_1 - 0.01 * n, 2)  # distinct: no duplicate rule
+            results.append(
+                svc.orders.submit(OrderIntent(f"x{n}", "600519.SSE", "buy", "limit", 100, price))
+            )
+            if svc.control.state is TradingState.HALTED:
+                break
+        assert svc.control.state is TradingState.HALTED, "the journal never filled up"
+        assert "JOURNAL WRITE FAILED" in svc.control.reason
+        assert "full" in svc.control.journal_error
+        failed = results[-1]
+        assert not failed.accepted and failed.violations[0].rule == "journal"
+        later = svc.orders.submit(
+            OrderIntent("later", "600519.SSE", "buy", "limit", 100, tick.ask_price_1)
+        )
+        assert not later.accepted
+        assert svc.bus.wait_idle()
+        with pytest.raises(Exception, match="journal cannot be written"):
+            svc.control.rearm("ARM")  # no way back to ACTIVE without a journal
+    finally:
+        svc.stop()
+
+
+def test_a_deleted_store_is_not_refilled_with_demo_bars(tmp_path: Path) -> None:
+    first = make_services(tmp_path)
+    assert first.fresh
+    prep = first.prepare_market()
+    assert prep.seeded and not prep.error
+    first.stop()
+    shutil.rmtree(tmp_path / "arctic")
+    again = make_services(tmp_path)
+    try:
+        assert not again.fresh
+        prep = again.prepare_market()
+        assert prep.seeded == "" and "has no daily bars" in prep.error
+        assert "quantdesk data sync" in prep.error
+        assert again.store.symbols("1d") == []
+    finally:
+        again.stop()
+
+
+def test_credentials_are_masked_in_text_and_log_records(tmp_path: Path) -> None:
+    uri = "s3://s3.example.com:bucket?access=AKIAEXAMPLE&secret=wJalrXUtnFEMI&port=9000"
+    assert redact(uri) == "s3://s3.example.com:bucket?access=***&secret=***&port=9000"
+    assert redact("https://trader:hunter2@host/x") == "https://trader:***@host/x"
+    assert redact("nothing to hide here") == "nothing to hide here"
+    handler_path = tmp_path / "log.txt"
+    handler = logging.FileHandler(handler_path)
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("quantdesk.test_redact")
+    logger.addHandler(handler)
+    try:
+        logger.error("cannot open the ArcticDB store %s: timeout", uri)
+        try:
+            raise RuntimeError(f"connect failed for {uri}")
+        except RuntimeError:
+            logger.exception("store")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    text = handler_path.read_text()
+    assert "wJalrXUtnFEMI" not in text and "AKIAEXAMPLE" not in text
+    assert text.count("secret=***") == 2
+
+
+@pytest.mark.parametrize("text", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)", "\tx"])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(text: str) -> None:
+    assert cell(text) == "'" + text
+    assert cell("HALTED") == "HALTED" and cell('{"a": 1}') == '{"a": 1}'
