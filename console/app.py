@@ -533,8 +533,11 @@ class QuantdeskApp(App[None]):
                 symbol,
                 self.services.data_dir / "reports",
             )
+            # Installed, so popping it keeps it whole: a popped screen that is not
+            # installed is removed, and pushing that instance again never repaints.
+            self.install_screen(self.backtests, name="backtests")
         if self.screen is not self.backtests:
-            self.push_screen(self.backtests)
+            self.push_screen("backtests")
 
     def action_focus_pane(self, pane: str) -> None:
         self.query_one(f"#{pane}").focus()

@@ -21,7 +21,9 @@ from console.data_cli import day, locations
 from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(
+    stderr=True, highlight=False, soft_wrap=True, markup=False
+)  # messages quote [sections]
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
@@ -101,6 +103,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--walk-forward", metavar="TRAIN:TEST", help="rolling windows in bars, e.g. 500:125"
+    )
+    p.add_argument(
+        "--large-grid",
+        action="store_true",
+        help="run a sweep above [backtest] max_combinations (it says how much memory it needs)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--save", action="store_true", help="keep the run (see `quantdesk runs`)")
@@ -203,6 +210,7 @@ def request_from(args: argparse.Namespace) -> Any:
         overrides=overrides,
         oos=args.oos,
         walk_forward=parse_windows(args.walk_forward) if args.walk_forward else None,
+        large_grid=args.large_grid,
     )
 
 
@@ -212,11 +220,13 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     enable_numba_cache(data_dir)
     from services.backtest import runs
     from services.backtest.request import execute
+    from services.backtest.rules import checked_overrides
     from services.store import Store, StoreError, store_uri
 
     try:
         request = request_from(args)
         request.check()
+        checked_overrides(config.backtest, request.overrides)
         store = Store(
             store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
         )

@@ -98,7 +98,8 @@ class BacktestScreen(Screen[None]):
                     )
                 yield Static("", id="bt-error", classes="error")
                 yield Static(
-                    "ctrl+s runs · esc cancels a run or goes back · ctrl+e exports HTML",
+                    "ctrl+s runs · esc cancels a run or goes back · ctrl+e exports HTML · "
+                    "ctrl+l saved runs",
                     id="bt-status",
                 )
                 yield ProgressBar(total=1, show_eta=False, id="bt-progress")
@@ -187,7 +188,39 @@ class BacktestScreen(Screen[None]):
     def action_run_backtest(self) -> None:
         error = self.query_one("#bt-error", Static)
         try:
-            self.job = self.runner.start(self.request())
+            request = self.request()
+            request.check()
+        except ValueError as exc:
+            error.update(str(exc))
+            return
+        n, limit = request.grid_size(), self.config.max_combinations
+        if n > limit:
+            from dataclasses import replace
+
+            from console.dialogs import ConfirmScreen
+
+            def done(yes: bool | None) -> None:
+                if yes:
+                    self._start(replace(request, large_grid=True))
+
+            self.app.push_screen(
+                ConfirmScreen(
+                    f"[b]The grid spans {n:,} combinations[/b], above \\[backtest] "
+                    f"max_combinations ({limit:,}). A sweep holds about 2 KB per combination "
+                    "plus one chunk of 1,024 columns in memory, and runs at roughly 5,000 "
+                    "combinations a second on daily bars. Run it anyway?",
+                    yes="Run",
+                    no="Narrow it",
+                ),
+                done,
+            )
+            return
+        self._start(request)
+
+    def _start(self, request: Request) -> None:
+        error = self.query_one("#bt-error", Static)
+        try:
+            self.job = self.runner.start(request)
         except ValueError as exc:
             error.update(str(exc))
             return
@@ -201,6 +234,10 @@ class BacktestScreen(Screen[None]):
             self._status("cancelling …")
         else:
             self.app.pop_screen()
+
+    def action_focus_runs(self) -> None:
+        """Straight to the saved runs, wherever focus is in the form."""
+        self.query_one(RunsTable).focus()
 
     def action_export_report(self) -> None:
         if self.doc is None:

@@ -9,6 +9,7 @@ test checks that it equals the defaults). Data directory: ``--data-dir`` >
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
 import typing
@@ -237,6 +238,12 @@ def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
             ):
                 expected = "a number" if kind is float else kind.__name__
                 raise ConfigError(f"{where} {key}: expected {expected}, got {value!r}")
+        bad = [k for k, v in entry.get("params", {}).items() if not _finite_number(v)]
+        if bad:
+            raise ConfigError(f"{where} params.{bad[0]}: expected a finite number")
+        for key in ("size", "stop_loss", "take_profit", "trailing_stop"):
+            if key in entry and not _finite_number(entry[key]):
+                raise ConfigError(f"{where} {key}: expected a finite number, got {entry[key]!r}")
         if any(s.id == entry["id"] for s in out):
             raise ConfigError(f"{where}: id {entry['id']!r} is used twice")
         try:
@@ -260,6 +267,10 @@ def _strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
             raise ConfigError(f"{where} ({entry['id']}): {exc}") from None
         out.append(spec)
     return tuple(out)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _universes(table: Any, source: str) -> dict[str, tuple[str, ...]]:
@@ -307,6 +318,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):  # TOML reads inf and nan
+                raise ConfigError(f"{where}: expected a finite number, got {value!r}")
             return float(value)
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if hint is int:

@@ -28,7 +28,7 @@ from services.store import Store, StoreError, store_uri
 EXIT_USAGE = 2
 # Piped output (other tools, logs) is not cut at 80 columns.
 WIDTH = None if sys.stdout.isatty() else 200
-err = Console(stderr=True, highlight=False, soft_wrap=True, width=WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
 out = Console(highlight=False, soft_wrap=True, width=WIDTH)
 
 

@@ -11,7 +11,7 @@ Python loop over combinations.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import pandas as pd
 
 from services.backtest import metrics as m
 from services.backtest.kernel import simulate_nb
-from services.backtest.rules import BacktestConfig, MarketRules
+from services.backtest.rules import BacktestConfig, MarketRules, checked_overrides
 from services.backtest.spec import SIZE_MODES
 from strategies import Strategy
 
@@ -39,6 +39,9 @@ class Setup:
 
     @classmethod
     def from_config(cls, config: BacktestConfig, freq: str = "1d", **overrides: Any) -> Setup:
+        """The config's setup with a run's ``overrides``, checked as config.toml's values
+        are (``--cash -5`` or ``--size 0`` is refused, never run)."""
+        config = checked_overrides(config, overrides)
         per_day = 1 if freq == "1d" else config.minute_bars_per_day
         base = cls(
             init_cash=config.init_cash,
@@ -50,7 +53,7 @@ class Setup:
             execute=config.execute,
             ann_factor=float(config.trading_days * per_day),
         )
-        return replace(base, **overrides)
+        return base
 
 
 @dataclass(frozen=True)

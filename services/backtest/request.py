@@ -20,12 +20,11 @@ from services.backtest import metrics as m
 from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, sweep
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
 from services.backtest.rules import BacktestConfig, rules_for
-from services.backtest.spec import Request
+from services.backtest.spec import SWEEP_CHUNK, Request
 from services.costs import CostConfig
 from strategies import Strategy
 
 Progress = Callable[[int, int, str], None]
-SWEEP_CHUNK = 1024  # columns per kernel call when progress is reported
 
 
 def execute(
@@ -60,6 +59,7 @@ def execute(
         "markets": {s: asdict(r) for s, r in zip(request.symbols, rules, strict=True)},
     }
     bars = frames[symbol]
+    request.check_grid(config.max_combinations, len(bars))
     combos = strategy.combinations(request.grid, request.params) if request.grid else None
     split = _split(len(bars), request.oos) if request.oos else len(bars)
     if combos is not None:

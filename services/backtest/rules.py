@@ -7,14 +7,42 @@ Kong and US defaults are typical discount-broker rates; all are configurable.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from services.costs import CostConfig
 from services.data.sources.base import kind_of
-from services.settings import require
+from services.settings import ConfigValueError, require
+
+FLAGS = {
+    "init_cash": "--cash",
+    "sizing": "--sizing",
+    "size": "--size",
+    "stop_loss": "--stop-loss",
+    "take_profit": "--take-profit",
+    "trailing_stop": "--trailing-stop",
+    "execute": "--execute",
+}
 
 SIZINGS = ("percent", "notional", "quantity")
 EXECUTIONS = ("next_open", "close")
+
+
+def checked_overrides(config: BacktestConfig, overrides: Mapping[str, Any]) -> BacktestConfig:
+    """``config`` with a run's overrides, validated by the same rules as config.toml;
+    ValueError names the option (``--size: must be > 0``)."""
+    unknown = set(overrides) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"unknown backtest settings {sorted(unknown)}")
+    for key, value in overrides.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{FLAGS[key]}: expected a finite number, got {value}")
+    try:
+        return replace(config, **overrides)
+    except ConfigValueError as exc:
+        raise ValueError(f"{FLAGS.get(exc.key, exc.key)}: {exc.detail}") from None
 
 
 @dataclass(frozen=True)
@@ -55,6 +83,9 @@ class BacktestConfig:
     """US minimum commission per order, USD."""
     us_sec_fee_rate: float = 0.0000278
     """US SEC fee on sells as a fraction of notional."""
+    max_combinations: int = 20_000
+    """A larger sweep is refused unless confirmed (--large-grid, or the screen's prompt):
+    its signals alone take bars × combinations × 2 bytes."""
 
     def __post_init__(self) -> None:
         require(self.init_cash > 0, "init_cash", "must be > 0")
@@ -71,6 +102,7 @@ class BacktestConfig:
             value = getattr(self, name)
             require(0 <= value < 10, name, f"must be a fraction >= 0 (0 = off), got {value}")
         require(self.hk_lot >= 1, "hk_lot", "must be >= 1")
+        require(self.max_combinations >= 1, "max_combinations", "must be >= 1")
         for name in (
             "hk_commission_rate",
             "hk_stamp_duty_rate",

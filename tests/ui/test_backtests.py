@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input, ProgressBar, Static
@@ -83,7 +84,12 @@ async def test_cancel_a_long_run_with_escape_then_escape_goes_back(app: Quantdes
         screen = await open_screen(pilot)
         seen = record(screen)
         screen.query_one("#bt-grid", Input).value = "fast=2:200:1 slow=3:400:1"
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+s")  # 79,202 combinations: above max_combinations, it asks
+        from console.dialogs import ConfirmScreen
+
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "79,202 combinations" in app.screen.question and not app.services.backtests.busy
+        await pilot.press("y")
         await until(pilot, lambda: any(u.state == "running" and u.done > 0 for u in seen))
         await pilot.press("escape")
         await until(pilot, lambda: any(u.state == "cancelled" for u in seen), timeout=10)
@@ -132,3 +138,32 @@ async def test_two_saved_runs_compare_side_by_side(app: QuantdeskApp) -> None:
         assert ("param fast", 10.0, 5.0) in compare.rows and ("sharpe", 0.7, 0.5) in compare.rows
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def test_the_screen_repaints_when_opened_again_and_keys_work_from_any_field(
+    app: QuantdeskApp, tmp_path: Path
+) -> None:
+    """B, back, B again: the same screen is shown and drawn (it used to keep a frozen
+    image of the main screen); ctrl+e and ctrl+l act from inside a form field."""
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("escape")
+        assert app.screen is not screen
+        await pilot.press("B")
+        assert app.screen is screen and screen.is_attached
+        field = screen.query_one("#bt-params", Input)
+        field.focus()
+        await pilot.press("end", "x")
+        assert field.value.endswith("x")
+        rendered = app.export_screenshot()
+        assert "Strategy" in rendered and "Rank&#160;by" in rendered
+        field.value = "fast=5 slow=20"
+        await pilot.press("ctrl+s")  # from inside the field
+        await until(pilot, lambda: screen.doc is not None)
+        screen.reports = tmp_path / "reports"
+        field.focus()
+        await pilot.press("ctrl+e")
+        assert screen.doc is not None
+        assert (tmp_path / "reports" / f"run-{screen.doc['run_id']}.html").exists()
+        await pilot.press("ctrl+l")
+        assert app.focused is screen.query_one(RunsTable)

@@ -112,6 +112,19 @@ def test_grid_and_oos_rank_the_sweep_and_report_out_of_sample(
         (["--oos", "1.5"], "--oos is the out-of-sample fraction"),
         (["--metric", "alpha"], "unknown metric 'alpha'"),
         (["--walk-forward", "10"], "--walk-forward expects TRAIN:TEST"),
+        (["--cash", "-5"], "--cash: must be > 0"),
+        (["--cash", "inf"], "--cash: expected a finite number"),
+        (["--size", "0"], "--size: must be > 0"),
+        (["--stop-loss", "-1"], "--stop-loss: must be a fraction >= 0"),
+        (["--param", "fast=inf"], "--param fast: expected a finite number, got 'inf'"),
+        (["--param", "fast=nan"], "--param fast: expected a finite number, got 'nan'"),
+        (["--grid", "fast=1:2:1e-9"], "spans 1,000,000,001 values, above 100,000"),
+        (["--fees", "inf"], "--fees: expected a finite number"),
+        (
+            ["--grid", "fast=2:200:1", "--grid", "slow=3:300:1"],
+            "the grid spans 59,302 combinations and about 283 MiB of memory, above "
+            "[backtest] max_combinations (20,000): narrow it, or confirm with --large-grid",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(
