@@ -31,6 +31,7 @@ from console.bridge import (
     ReviewChanged,
     RiskAlerted,
     StateChanged,
+    StrategiesUpdated,
     TradeFilled,
 )
 from console.config import Config
@@ -42,7 +43,7 @@ from console.dialogs import (
     rearm_prompt,
 )
 from console.ticket import TicketDefaults, TicketScreen
-from panes.format import palette
+from panes.format import count, palette
 from panes.header import StatusHeader
 from panes.jobs import Jobs
 from panes.keys import KEYS, bindings
@@ -220,6 +221,10 @@ class QuantdeskApp(App[None]):
         if live is not None:
             self.query_one(StrategiesTable).show(list(live.specs.values()), live.running)
 
+    @on(StrategiesUpdated)
+    def handle_strategies(self) -> None:
+        self.refresh_strategies()  # started, stopped, or stopped by a halt from anywhere
+
     @on(ReviewChanged)
     def handle_review(self) -> None:
         self.refresh_review()
@@ -285,15 +290,15 @@ class QuantdeskApp(App[None]):
             return
         if message.action == "reject":
             n = review.reject_all(message.strategy_id, "rejected by the trader (all)")
-            self.notify(f"{n} proposals of {message.strategy_id} rejected")
+            self.notify(f"{count(n, 'proposal')} of {message.strategy_id} rejected")
             return
         results = review.approve_all(message.strategy_id)
         sent = sum(1 for r in results if not isinstance(r, str) and r.accepted)
         left = [r for r in results if isinstance(r, str)]
         refused = [r for r in results if not isinstance(r, str) and not r.accepted]
         self.notify(
-            f"{sent} of {len(results)} proposals of {message.strategy_id} sent"
-            + (f"; {len(left)} stale left in the queue" if left else "")
+            f"{sent} of {count(len(results), 'proposal')} of {message.strategy_id} sent"
+            + (f"; {count(len(left), 'stale one')} left in the queue" if left else "")
             + (f"; {len(refused)} refused by the checks" if refused else ""),
             severity="information" if sent == len(results) else "warning",
         )
@@ -360,7 +365,12 @@ class QuantdeskApp(App[None]):
 
     @on(Positions.TicketRequested)
     def handle_ticket_from_positions(self, message: Positions.TicketRequested) -> None:
-        self.open_ticket(message.vt_symbol, message.side, message.qty)
+        # A sell is prefilled with what may be sold now: T+1 sellable less working sells
+        # (0 when nothing is, never a default lot); a buy with one lot.
+        sellable = max(0, self.services.orders.sellable(message.vt_symbol))
+        self.open_ticket(
+            message.vt_symbol, message.side, sellable if message.side == "sell" else None
+        )
 
     @on(Watchlist.AddRequested)
     def handle_add(self) -> None:
@@ -384,11 +394,13 @@ class QuantdeskApp(App[None]):
     def handle_cancel_all(self) -> None:
         ids = self.services.orders.cancel_all("cancel all (user)")
         self.notify(
-            f"Cancel requested for {len(ids)} working orders" if ids else "No working orders"
+            f"Cancel requested for {count(len(ids), 'working order')}"
+            if ids
+            else "No working orders"
         )
 
     # -- actions ---------------------------------------------------------------------------
-    def open_ticket(self, vt_symbol: str, side: str, qty: int = 0) -> None:
+    def open_ticket(self, vt_symbol: str, side: str, qty: int | None = None) -> None:
         inst = self.instruments.get(vt_symbol)
         tick = self.services.market.get(vt_symbol)
         price = None
@@ -398,7 +410,8 @@ class QuantdeskApp(App[None]):
                 if side == "buy"
                 else (tick.bid_price_1 or tick.last_price)
             )
-        defaults = TicketDefaults(vt_symbol, side, qty or (inst.lot if inst else 100), price)
+        lot = inst.lot if inst else 100
+        defaults = TicketDefaults(vt_symbol, side, lot if qty is None else qty, price)
         orders = self.services.orders
 
         def estimate(intent: OrderIntent) -> tuple[float, float]:
@@ -445,8 +458,9 @@ class QuantdeskApp(App[None]):
         header.state = TradingState.HALTED
         header.state_reason = self.services.control.reason
         self.notify(
-            f"KILL SWITCH: trading HALTED, cancel sent for {len(cancelled)} working orders, "
-            "strategies stopped, proposals rejected. ctrl+r to re-arm.",
+            "KILL SWITCH: trading HALTED, cancel sent for "
+            f"{count(len(cancelled), 'working order')}, strategies stopped, proposals "
+            "rejected. ctrl+r to re-arm.",
             severity="error",
             timeout=10,
         )
@@ -467,7 +481,18 @@ class QuantdeskApp(App[None]):
                 return
             header = self.query_one(StatusHeader)
             header.state = self.services.control.state
-            self.notify("Trading re-armed: ACTIVE")
+            live = self.services.live
+            stopped = sorted(set(live.specs) - live.running) if live is not None else []
+            self.notify(
+                "Trading re-armed: ACTIVE."
+                + (
+                    f" Strategies stay stopped until you start them ({', '.join(stopped)}: "
+                    "s in the strategies pane)."
+                    if stopped
+                    else ""
+                ),
+                timeout=10,
+            )
 
         self.push_screen(rearm_prompt(), done)
 
@@ -505,7 +530,7 @@ class QuantdeskApp(App[None]):
                 if not r.accepted
             ]
             self.notify(
-                f"Flatten: {sent} of {len(results)} closing orders sent; trading REDUCING"
+                f"Flatten: {sent} of {count(len(results), 'closing order')} sent; trading REDUCING"
                 + ("; refused: " + " ".join(refused) if refused else ""),
                 severity="warning" if refused else "information",
                 timeout=12,
@@ -567,6 +592,10 @@ class QuantdeskApp(App[None]):
             TextPromptScreen("Add a symbol (code, e.g. 600519 or 510300.SSE):", validate), done
         )
 
+    def action_quit(self) -> None:  # type: ignore[override]
+        """Textual's own Quit (the palette's, ctrl+c's) asks like ``q`` does."""
+        self.action_request_quit()
+
     def action_request_quit(self) -> None:
         working = self.services.orders.working_ids()
         if not working:
@@ -579,7 +608,9 @@ class QuantdeskApp(App[None]):
 
         self.push_screen(
             ConfirmScreen(
-                f"[b]{len(working)} orders are working.[/b]\nQuit anyway? Nobody will manage "
+                f"[b]{count(len(working), 'order')} "
+                f"{'is' if len(working) == 1 else 'are'} working.[/b]\n"
+                "Quit anyway? Nobody will manage "
                 "them while quantdesk is closed.",
                 yes="Quit",
                 no="Stay",
@@ -644,4 +675,6 @@ class QuantdeskApp(App[None]):
         yield SystemCommand("Risk limits", "Each limit's use; change a limit", self.action_risk)
         yield SystemCommand("Help", "Every key", self.action_help)
         yield SystemCommand("Quit", "Asks first when orders are working", self.action_request_quit)
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title.lower() != "quit":  # ours above asks first; Textual's did not
+                yield command

@@ -304,7 +304,8 @@ def show(doc: dict[str, Any]) -> None:
             "stitched out-of-sample:"
         )
         out.print("  " + "  ".join(f"{k} {_fmt(k, v)}" for k, v in wf["metrics"].items()))
-    out.print(f"{len(doc['trades'])} closed trades")
+    n = len(doc["trades"])
+    out.print(f"{n:,} closed trade{'' if n == 1 else 's'}")
     if "run_id" in doc:
         out.print(f"saved as run {doc['run_id']}")
 

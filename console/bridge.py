@@ -33,6 +33,7 @@ from services.events import (
     EVENT_ORDER,
     EVENT_REVIEW,
     EVENT_RISK_ALERT,
+    EVENT_STRATEGIES,
     EVENT_TICK,
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
@@ -41,6 +42,7 @@ from services.events import (
     JobUpdated,
     LogRecorded,
     RiskAlert,
+    StrategiesChanged,
     TradingStateChanged,
 )
 from services.runtime import Services
@@ -106,6 +108,11 @@ class BacktestChanged(Message, bubble=False):
 
 
 @dataclass
+class StrategiesUpdated(Message, bubble=False):
+    change: StrategiesChanged
+
+
+@dataclass
 class LogLine(Message, bubble=False):
     record: LogRecorded
 
@@ -144,6 +151,7 @@ class Bridge:
         bus.register(EVENT_BACKTEST, self.on_backtest)
         bus.register(EVENT_REVIEW, lambda e: self.app.post_message(ReviewChanged(e.data)))
         bus.register(EVENT_RISK_ALERT, lambda e: self.app.post_message(RiskAlerted(e.data)))
+        bus.register(EVENT_STRATEGIES, lambda e: self.app.post_message(StrategiesUpdated(e.data)))
 
     def start(self) -> None:
         self._stop.clear()

@@ -10,8 +10,9 @@ from textual.widgets import Footer, Static
 
 from console.dialogs import ConfirmScreen, TextPromptScreen
 from panes.keys import bindings
-from panes.risk import ExecutionTable, LimitsTable, RejectionsTable, number
+from panes.risk import ExecutionTable, LimitsTable, RejectionsTable
 from services.execution import ExecutionMonitor
+from services.risk import limit_text
 from services.risk_monitor import NeedsConfirmation, RiskMonitor
 from services.settings import ConfigValueError
 
@@ -57,7 +58,7 @@ class RiskScreen(Screen[None]):
             try:
                 value = float(text.strip().rstrip("%")) / (100 if text.strip().endswith("%") else 1)
             except ValueError:
-                return f"Type a number (0 turns the limit off), e.g. {current:g}"
+                return f"Type a number (0 turns the limit off), e.g. {current:,}"
             return value if value >= 0 else "A limit cannot be negative"
 
         def validate(text: str) -> str:
@@ -76,7 +77,7 @@ class RiskScreen(Screen[None]):
             except (ConfigValueError, ValueError) as exc:
                 self.notify(f"{name}: {exc}", severity="error")
                 return
-            self.notify(f"{name} {how}: now {number(name, getattr(self.monitor.config, name))}")
+            self.notify(f"{name} {how}: now {limit_text(name, getattr(self.monitor.config, name))}")
             self.refresh_all()
 
         def done(text: str | None) -> None:
@@ -86,7 +87,12 @@ class RiskScreen(Screen[None]):
                     apply(got, False)
 
         self.app.push_screen(
-            TextPromptScreen(f"New value for {name} (now {current:g}; 0 = off):", validate), done
+            TextPromptScreen(
+                f"New value for {name} (now {limit_text(name, current)}; 0 = off; a "
+                "percent as 3% or 0.03):",
+                validate,
+            ),
+            done,
         )
 
     def action_close(self) -> None:

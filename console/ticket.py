@@ -83,7 +83,7 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
             with Horizontal(classes="row"):
                 yield Label("Quantity", classes="label")
                 yield Input(
-                    str(d.qty) if d.qty else "",
+                    str(d.qty),
                     id="qty",
                     placeholder="shares, lots of 100",
                     compact=True,

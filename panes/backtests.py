@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from panes.format import right
 from panes.keys import bindings
-from panes.table import KeyedTable
+from panes.table import Col, KeyedTable
 from services.backtest.spec import format_value as fmt
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -86,47 +88,83 @@ class EquityChart(Widget):
 
 
 class TradesTable(KeyedTable):
+    """A run's closed trades; columns give way by priority when the pane is narrow."""
+
+    FIELDS = (  # key, width, priority
+        ("symbol", 11, 0),
+        ("entry_time", 10, 0),
+        ("entry_price", 9, 3),
+        ("exit_time", 10, 0),
+        ("exit_price", 9, 3),
+        ("size", 8, 1),
+        ("pnl", 11, 0),
+        ("return", 8, 2),
+    )
+
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
         self.border_title = "Trades"
 
     def show(self, doc: dict[str, Any] | None) -> None:
         self.clear(columns=True)
+        self._row_cells.clear()
+        self.shown_columns = ()
         if doc is None:
             return
         trades = doc["trades"]
-        self.border_title = f"Trades ({len(trades)} closed)"
-        fields = [
-            ("entry_time", 10),
-            ("entry_price", 9),
-            ("exit_time", 10),
-            ("exit_price", 9),
-            ("size", 8),
-            ("pnl", 11),
-            ("return", 8),
-        ]
-        if trades and "symbol" in trades[0]:
-            fields.insert(0, ("symbol", 11))
-        for name, width in fields:
-            self.add_column(name.replace("_", " "), key=name, width=width)
+        self.border_title = f"Trades ({len(trades):,} closed)"
+        several = bool(trades) and "symbol" in trades[0]
+        self.COLUMNS = tuple(
+            Col(
+                name,
+                name.replace("_", " ") if "time" in name else right(name.replace("_", " ")),
+                width,
+                priority,
+            )
+            for name, width, priority in self.FIELDS
+            if name != "symbol" or several
+        )
+        self._reshape(force=True)
         for i, trade in enumerate(trades):
-            cells: list[str | Text] = []
-            for name, _ in fields:
-                value = trade[name]
-                if name.endswith("_time"):
-                    cells.append(str(value)[:10])
-                else:
-                    cells.append(Text(fmt(name, value), justify="right"))
-            self.add_row(*cells, key=str(i))
+            self.put(
+                str(i),
+                {
+                    c.key: str(trade[c.key])[:10]
+                    if c.key.endswith("_time") or c.key == "symbol"
+                    else Text(fmt(c.key, trade[c.key]), justify="right")
+                    for c in self.COLUMNS
+                },
+            )
 
 
 class HeatmapTable(KeyedTable):
-    """A two-parameter sweep's metric, one cell per combination, coloured by rank."""
+    """A two-parameter sweep's metric, one cell per combination, coloured by rank.
+
+    A wide grid does not fit: the subtitle says how many columns show and that the
+    cursor scrolls to the rest."""
+
+    CELL = 7
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
         self.border_title = "Heatmap"
         self.cursor_type = "cell"
+        self.heat_columns = 0
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._say_shown()
+
+    def _say_shown(self) -> None:
+        if not self.heat_columns:
+            self.set_status("")
+            return
+        room = max(0, self.content_size.width - 1 - (6 + 2 * self.cell_padding))
+        shown = min(self.heat_columns, room // (self.CELL + 2 * self.cell_padding))
+        self.set_status(
+            ""
+            if shown >= self.heat_columns
+            else f"{shown} of {self.heat_columns} columns shown: → scrolls to the rest"
+        )
 
     def show(self, doc: dict[str, Any] | None) -> None:
         self.clear(columns=True)
@@ -136,9 +174,11 @@ class HeatmapTable(KeyedTable):
             return
         rows, cols = heat["rows"], heat["columns"]
         self.border_title = f"{heat['metric']}: {rows['name']} ↓ × {cols['name']} →"
+        self.heat_columns = len(cols["values"])
+        self._say_shown()
         self.add_column(rows["name"], key="_row", width=6)
         for c in cols["values"]:
-            self.add_column(f"{c:g}", key=f"{c:g}", width=7)
+            self.add_column(f"{c:g}", key=f"{c:g}", width=self.CELL)
         flat = sorted(v for row in heat["values"] for v in row if v is not None)
         for r, row in zip(rows["values"], heat["values"], strict=True):
             cells: list[str | Text] = [f"{r:g}"]

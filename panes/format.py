@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from rich.text import Text
 
 BARS = "▁▂▃▄▅▆▇█"
@@ -20,6 +23,21 @@ class Palette:
 
 
 palette = Palette
+
+
+EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
+EXCHANGE_LABEL = "CST"  # China Standard Time: the SSE's and SZSE's clock
+
+
+def exchange_time(at: datetime) -> datetime:
+    """``at`` on the exchange's clock (Asia/Shanghai), whatever the server's zone is: a
+    naive time is the server's local time (log records), an aware one is converted."""
+    return at.astimezone(EXCHANGE_TZ)
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``1 order``, ``2 orders``, ``12,000 orders``: a number with its noun agreeing."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def money(value: float) -> str:

@@ -8,11 +8,12 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from panes.format import money, palette
+from panes.format import EXCHANGE_LABEL, money, palette
 from services.book import AccountView
 from services.bus import BusStats
 from services.events import TradingState
 
+REASON = 5  # the halt reason's priority: shortened, then dropped, before anything else
 LAG_WARN_MS = 100.0
 DEPTH_WARN = 1000
 
@@ -32,24 +33,63 @@ class StatusHeader(Static):
         self.set_class(state is TradingState.REDUCING, "-reducing")
 
     def render(self) -> Text:
-        parts = Text.assemble((f" {self.mode} ", "bold reverse"), " ")
+        """One line that fits the terminal: parts give way by priority (the halt reason is
+        shortened first, then cash, the clock, day P&L); mode, state and bus health stay."""
+        parts = self._parts()
+        width = self.size.width or 10_000
+        while sum(p.cell_len for _, p in parts) > width:
+            over = sum(p.cell_len for _, p in parts) - width
+            reason = next((p for prio, p in parts if prio == REASON), None)
+            if reason is not None:
+                keep = reason.cell_len - over
+                if keep >= 12:  # enough to say something: shorten it to fit
+                    reason.truncate(keep - 1)
+                    reason.append("…")
+                else:
+                    parts = [(prio, p) for prio, p in parts if prio != REASON]
+                continue
+            droppable = [prio for prio, _ in parts if prio > 0]
+            if not droppable:
+                break
+            worst = max(droppable)
+            parts = [(prio, p) for prio, p in parts if prio != worst]
+        out = Text()
+        for _, part in parts:
+            out.append_text(part)
+        return out
+
+    def _parts(self) -> list[tuple[int, Text]]:
+        """(priority, text): 0 always shown; higher numbers give way first."""
+        parts: list[tuple[int, Text]] = [(0, Text(f" {self.mode} ", style="bold reverse"))]
         if self.state is TradingState.HALTED:
-            why = f" — {self.state_reason}" if self.state_reason else ""
-            parts.append(f"■ HALTED{why} · ctrl+r to re-arm ", style="bold")
+            parts.append((0, Text(" ■ HALTED", style="bold")))
+            if self.state_reason:
+                parts.append((REASON, Text(f" — {self.state_reason}", style="bold")))
+            parts.append((0, Text(" · ctrl+r to re-arm ", style="bold")))
         else:
-            parts.append(f"● {self.state.value} ", style="bold")
+            parts.append((0, Text(f" ● {self.state.value} ", style="bold")))
         if self.account is not None:
             a = self.account
             style = palette.up if a.day_pnl > 0 else palette.down if a.day_pnl < 0 else ""
-            parts.append(f" Equity {money(a.equity)}  Cash {money(a.cash)}  Day P&L ")
-            parts.append(f"{a.day_pnl:+,.2f} ({a.day_pnl_pct * 100:+.2f}%)", style=style)
-        if self.clock is not None:
-            parts.append(f"   {self.clock:%Y-%m-%d %H:%M:%S}")
+            parts.append((1, Text(f" Equity {money(a.equity)}")))
+            parts.append((4, Text(f"  Cash {money(a.cash)}")))
+            parts.append(
+                (
+                    2,
+                    Text.assemble(
+                        "  Day P&L ",
+                        (f"{a.day_pnl:+,.2f} ({a.day_pnl_pct * 100:+.2f}%)", style),
+                    ),
+                )
+            )
+        if self.clock is not None:  # the market's clock: simulated in the demo, and says so
+            label = "sim" if self.mode == "DEMO" else EXCHANGE_LABEL
+            parts.append((3, Text(f"   {label} {self.clock:%Y-%m-%d %H:%M:%S}")))
         if self.bus is not None:
             b = self.bus
             warn = b.lag_ms > LAG_WARN_MS or b.depth > DEPTH_WARN or b.failures
             text = f"   bus {b.lag_ms:.1f} ms / {b.depth}"
             if b.failures:
                 text += f" / {b.failures} errors"
-            parts.append(text, style="bold yellow" if warn else "dim")
+            parts.append((0, Text(text, style="bold yellow" if warn else "dim")))
         return parts

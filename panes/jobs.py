@@ -8,6 +8,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.message import Message
 
+from panes.format import EXCHANGE_LABEL, exchange_time
 from panes.keys import bindings
 from panes.table import KeyedTable
 from services.scheduler import JobState
@@ -22,7 +23,7 @@ STATE_STYLE = {
 
 
 def _when(at: datetime | None) -> str:
-    return at.strftime("%m-%d %H:%M") if at is not None else "—"
+    return exchange_time(at).strftime("%m-%d %H:%M") if at is not None else "—"
 
 
 class Jobs(KeyedTable):
@@ -36,7 +37,7 @@ class Jobs(KeyedTable):
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
-        self.border_title = "Jobs"
+        self.border_title = f"Jobs ({EXCHANGE_LABEL})"
 
     def on_mount(self) -> None:
         self.add_column("Job", key="job", width=10)

@@ -9,9 +9,9 @@ from textual.message import Message
 from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import OrderData
 
-from panes.format import palette, right
+from panes.format import count, palette, right
 from panes.keys import bindings
-from panes.table import KeyedTable
+from panes.table import Col, KeyedTable
 
 STATUS_TEXT = {
     Status.SUBMITTING: ("SENDING", "yellow"),
@@ -39,19 +39,21 @@ class Orders(KeyedTable):
         super().__init__(**kw)
         self.orders: dict[str, OrderData] = {}
         self._by_orderid: dict[str, OrderData] = {}
-        self.border_title = "Orders"
+        self.border_title = "Orders (times: the market's clock)"
 
-    def on_mount(self) -> None:
-        # Status fits in 72 columns; the note (why rejected / cancelled) scrolls.
-        self.add_column("Time", key="time", width=8)
-        self.add_column("ID", key="id", width=4)
-        self.add_column("Symbol", key="symbol", width=11)
-        self.add_column("Side", key="side", width=4)
-        self.add_column(right("Price"), key="price", width=8)
-        self.add_column(right("Qty"), key="qty", width=6)
-        self.add_column(right("Filled"), key="filled", width=6)
-        self.add_column("Status", key="status", width=9)
-        self.add_column("Note", key="note", width=40)
+    # the note (why rejected or cancelled) is cut to its column; the selected order's
+    # whole note is in the subtitle
+    COLUMNS = (
+        Col("time", "Time", 8, priority=2),
+        Col("id", "ID", 4),
+        Col("symbol", "Symbol", 11),
+        Col("side", "Side", 4),
+        Col("price", right("Price"), 8),
+        Col("qty", right("Qty"), 6),
+        Col("filled", right("Filled"), 6, priority=1),
+        Col("status", "Status", 9),
+        Col("note", "Note", 12, fill=True),
+    )
 
     @property
     def working(self) -> list[str]:
@@ -64,48 +66,48 @@ class Orders(KeyedTable):
             previous = self.orders.get(order.vt_orderid)
             self.orders[order.vt_orderid] = order
             self._by_orderid[order.orderid] = order
-            cells = self._cells(order)
-            if previous is None:
-                self.add_row(*cells, key=order.vt_orderid)
-            else:
-                for column, value in zip(
-                    ("price", "filled", "status", "note"),
-                    (cells[4], cells[6], cells[7], cells[8]),
-                    strict=True,
-                ):
-                    self.update_cell(order.vt_orderid, column, value)
+            self.put(order.vt_orderid, self._cells(order))
             resort = resort or previous is None or previous.is_active() != order.is_active()
         if resort:
             self.sort(key=self._order_key)
-        self.border_subtitle = f"{len(self.working)} working · {len(self.orders)} today"
+        self._status()
+
+    def _status(self) -> None:
+        text = f"{len(self.working):,} working · {count(len(self.orders), 'order')} today"
+        order = self.orders.get(self.selected_key or "")
+        note = (order.extra or {}).get("reason", "") if order is not None else ""
+        self.set_status(f"{text} · {order.orderid}: {note}" if note and order else text)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._status()  # the whole note of the order under the cursor
 
     def _order_key(self, row: list[object]) -> tuple[bool, int]:
         """Working orders first, then newest first (order ids are sequence numbers)."""
-        orderid = str(row[1])
+        orderid = str(row[self.column_index("id")])
         order = self._by_orderid.get(orderid)
         active = order is not None and order.is_active()
         return (not active, -int(orderid) if orderid.isdigit() else 0)
 
     @staticmethod
-    def _cells(order: OrderData) -> tuple[object, ...]:
+    def _cells(order: OrderData) -> dict[str, object]:
         text, style = STATUS_TEXT.get(order.status, (order.status.name, ""))
         side = "BUY" if order.direction == Direction.LONG else "SELL"
         when = order.datetime.strftime("%H:%M:%S") if order.datetime else ""
-        return (
-            when,
-            order.orderid,
-            order.vt_symbol,
-            Text(side, style=f"bold {palette.up if side == 'BUY' else palette.down}"),
-            right(
+        return {
+            "time": when,
+            "id": order.orderid,
+            "symbol": order.vt_symbol,
+            "side": Text(side, style=f"bold {palette.up if side == 'BUY' else palette.down}"),
+            "price": right(
                 f"{order.price:.3f}".rstrip("0").rstrip(".")
                 if order.type == OrderType.LIMIT
                 else "market"
             ),
-            right(f"{order.volume:,.0f}"),
-            right(f"{order.traded:,.0f}"),
-            Text(text, style=style),
-            (order.extra or {}).get("reason", ""),
-        )
+            "qty": right(f"{order.volume:,.0f}"),
+            "filled": right(f"{order.traded:,.0f}"),
+            "status": Text(text, style=style),
+            "note": (order.extra or {}).get("reason", ""),
+        }
 
     @property
     def selected(self) -> str | None:

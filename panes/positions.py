@@ -8,7 +8,7 @@ from textual.message import Message
 
 from panes.format import money, right, signed
 from panes.keys import bindings
-from panes.table import KeyedTable
+from panes.table import Col, KeyedTable
 from services.book import AccountView, PositionView
 from services.instruments import Instrument
 
@@ -30,51 +30,44 @@ class Positions(KeyedTable):
         self.account: AccountView | None = None
         self.border_title = "Positions"
 
-    def on_mount(self) -> None:
-        # Fits 84 columns; names are on the watchlist.
-        self.add_column("Symbol", key="symbol", width=11)
-        self.add_column(right("Qty"), key="qty", width=6)
-        self.add_column(right("Avail"), key="sellable", width=6)
-        self.add_column(right("Avg"), key="avg", width=8)
-        self.add_column(right("Last"), key="last", width=8)
-        self.add_column(right("Unrl P&L"), key="unrealized", width=9)
-        self.add_column(right("Real P&L"), key="realized", width=9)
-        self.add_column(right("Day P&L"), key="day", width=9)
+    # names are on the watchlist; 120 columns hide the average and realized P&L first
+    COLUMNS = (
+        Col("symbol", "Symbol", 11),
+        Col("qty", right("Qty"), 7),
+        Col("sellable", right("Avail"), 7, priority=1),
+        Col("avg", right("Avg"), 8, priority=4),
+        Col("last", right("Last"), 8, priority=2),
+        Col("unrealized", right("Unrl P&L"), 10),
+        Col("realized", right("Real P&L"), 10, priority=5),
+        Col("day", right("Day P&L"), 10, priority=3),
+    )
 
     def update_account(self, account: AccountView) -> None:
         self.account = account
         seen = set()
         for pos in account.positions:
             seen.add(pos.vt_symbol)
-            if pos.vt_symbol not in self.rows:
-                self.add_row(*self._cells(pos), key=pos.vt_symbol)
-                continue
-            for column, value in zip(
-                ("qty", "sellable", "avg", "last", "unrealized", "realized", "day"),
-                self._cells(pos)[1:],
-                strict=True,
-            ):
-                self.update_cell(pos.vt_symbol, column, value)
-        for key in [k for k in self.rows if k.value not in seen]:
-            self.remove_row(key)
-        self.border_subtitle = (
+            self.put(pos.vt_symbol, self._cells(pos))
+        for key in [k.value for k in self.rows if k.value not in seen]:
+            self.drop(str(key))
+        self.set_status(
             f"MV {money(account.market_value)} · Unrl {account.unrealized:+,.2f} · "
             f"Real {account.realized:+,.2f} · Day {account.day_pnl:+,.2f}"
         )
 
-    def _cells(self, pos: PositionView) -> tuple[object, ...]:
+    def _cells(self, pos: PositionView) -> dict[str, object]:
         inst = self.instruments.get(pos.vt_symbol)
         decimals = inst.decimals if inst else 2
-        return (
-            pos.vt_symbol,
-            right(f"{pos.qty:,}"),
-            right(f"{pos.sellable:,}"),
-            right(f"{pos.avg_price:.{decimals}f}" if pos.qty else "—"),
-            right(f"{pos.last:.{decimals}f}"),
-            signed(pos.unrealized),
-            signed(pos.realized),
-            signed(pos.day_pnl),
-        )
+        return {
+            "symbol": pos.vt_symbol,
+            "qty": right(f"{pos.qty:,}"),
+            "sellable": right(f"{pos.sellable:,}"),
+            "avg": right(f"{pos.avg_price:.{decimals}f}" if pos.qty else "—"),
+            "last": right(f"{pos.last:.{decimals}f}"),
+            "unrealized": signed(pos.unrealized),
+            "realized": signed(pos.realized),
+            "day": signed(pos.day_pnl),
+        }
 
     @property
     def selected(self) -> PositionView | None:

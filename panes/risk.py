@@ -12,8 +12,12 @@ from textual.message import Message
 
 from panes.keys import bindings
 from panes.table import KeyedTable
+from services.risk import UNITS, limit_text, with_unit
 
 BAR = 20
+PER_ORDER = frozenset(
+    {"max_order_qty", "max_order_notional", "duplicate_window_s", "price_band_pct", "stale_quote_s"}
+)
 
 
 def bar(fraction: float) -> Text:
@@ -24,9 +28,8 @@ def bar(fraction: float) -> Text:
 
 
 def number(name: str, value: float) -> str:
-    if name.endswith("_pct") or name == "max_gross_exposure":
-        return f"{value:.1%}"
-    return f"{value:,.0f}"
+    """A limit's current use or value with its unit (money, percent, seconds, counts)."""
+    return with_unit(value, UNITS.get(name, ""))
 
 
 class LimitsTable(KeyedTable):
@@ -44,19 +47,19 @@ class LimitsTable(KeyedTable):
         for label, key, width in (
             ("Limit", "label", 30),
             ("Use", "bar", BAR),
-            ("Now", "now", 12),
-            ("Limit", "limit", 12),
+            ("Now", "now", 14),
+            ("Limit", "limit", 16),
         ):
             self.add_column(label, key=key, width=width)
 
     def show(self, uses: Sequence[Any]) -> None:
         for u in uses:
-            limit = number(u.name, u.limit) if u.limit else "off"
+            per_order = u.name in PER_ORDER  # nothing accumulates: no bar, no "now"
             cells = (
                 u.label,
-                bar(u.fraction),
-                Text(number(u.name, u.used), justify="right"),
-                Text(limit, justify="right"),
+                Text("per order", style="dim") if per_order else bar(u.fraction),
+                Text("" if per_order else number(u.name, u.used), justify="right"),
+                Text(limit_text(u.name, u.limit), justify="right"),
             )
             if u.name in self.rows:
                 for key, value in zip(("bar", "now", "limit"), cells[1:], strict=True):

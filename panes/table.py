@@ -1,20 +1,196 @@
-"""The DataTable that every pane builds on: rows keyed by an id, cursor on whole rows."""
+"""The DataTable that every pane builds on: rows keyed by an id, cursor on whole rows,
+columns that give way by priority when the pane is narrow.
+
+A pane declares its columns once (:class:`Col`: key, label, width, priority) and
+hands whole rows to :meth:`KeyedTable.put` as ``{column: cell}``. The table shows
+the columns that fit the pane's width -- priority 0 always, then 1, 2, ... a whole
+priority at a time, in the declared order -- and says what it left out in its
+subtitle. The cells of hidden columns are kept, so widening the terminal brings
+them back filled. A number never loses digits to a narrow column: it is
+abbreviated with a unit (``17,700`` → ``17.7k``) instead.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
+
+NUMBER = re.compile(r"^([+-]?)([\d,]+(?:\.\d+)?)(%?)$")
+
+
+@dataclass(frozen=True)
+class Col:
+    """One column: ``priority`` 0 is always shown; higher numbers give way first."""
+
+    key: str
+    label: str | Text
+    width: int  # for a ``fill`` column: the least width worth showing
+    priority: int = 0
+    fill: bool = False  # takes the width left over (a note), cut with an ellipsis
+
+
+def compact(text: str, width: int) -> str:
+    """``text`` within ``width`` cells: a number is abbreviated (k, M, B), never cut;
+    anything else is cut with an ellipsis, so the cut shows."""
+    if cell_len(text) <= width:
+        return text
+    m = NUMBER.match(text.strip())
+    if m is not None and not m.group(3):
+        sign, digits = m.group(1), m.group(2).replace(",", "")
+        value = float(digits)
+        for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+            if value >= size:
+                for decimals in (2, 1, 0):
+                    short = f"{sign}{value / size:.{decimals}f}{unit}"
+                    if cell_len(short) <= width:
+                        return short
+        if "." in digits:  # fewer decimals before any unit
+            for decimals in range(len(digits.split(".")[1]) - 1, -1, -1):
+                short = f"{sign}{value:,.{decimals}f}"
+                if cell_len(short) <= width:
+                    return short
+    return text[: max(0, width - 1)] + "…"
+
+
+def fit(cell: object, width: int) -> object:
+    """A cell (str or Text) made to fit ``width`` by :func:`compact`, style kept."""
+    if isinstance(cell, Text):
+        plain = cell.plain
+        short = compact(plain, width)
+        if short == plain:
+            return cell
+        return Text(short, style=cell.style, justify=cell.justify)
+    if isinstance(cell, str):
+        return compact(cell, width)
+    return cell
 
 
 class KeyedTable(DataTable[object]):
     """A row-cursor, zebra-striped table whose rows are keyed by ``vt_symbol`` or order id."""
 
+    COLUMNS: tuple[Col, ...] = ()
+
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
+        self._row_cells: dict[str, dict[str, object]] = {}  # every column's cell, shown or not
+        self.shown_columns: tuple[Col, ...] = ()
+        self.status = ""  # the pane's own subtitle text; the table adds what it left out
 
     @property
     def selected_key(self) -> str | None:
         """The key of the row under the cursor (None when the table is empty)."""
-        if not self.row_count:
+        if not self.row_count or not self.columns:
             return None
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return str(key) if key is not None else None
+
+    # -- columns that fit ------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self.COLUMNS and not self.shown_columns:
+            self._reshape(force=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.COLUMNS:
+            self._reshape()
+
+    def columns_for(self, width: int) -> tuple[Col, ...]:
+        """The columns shown in ``width`` cells of content, in their declared order."""
+        if width <= 0:
+            return self.COLUMNS
+        room = width - 1  # the vertical scrollbar
+        pad = 2 * self.cell_padding
+        chosen: set[str] = set()
+        used = 0
+        fixed = [c for c in self.COLUMNS if not c.fill]
+        for priority in sorted({c.priority for c in fixed}):
+            group = [c for c in fixed if c.priority == priority]
+            need = sum(c.width + pad for c in group)
+            if priority and used + need > room:
+                continue  # a later, smaller group may still fit
+            chosen.update(c.key for c in group)
+            used += need
+        out = []
+        for c in self.COLUMNS:
+            if c.fill:
+                left = room - used - pad
+                if left >= c.width:
+                    out.append(replace(c, width=left))
+                    used = room
+            elif c.key in chosen:
+                out.append(c)
+        return tuple(out)
+
+    def _reshape(self, force: bool = False) -> None:
+        wanted = self.columns_for(self.content_size.width if self.is_mounted else 0)
+        if wanted == self.shown_columns and not force:
+            return
+        selected = self.selected_key
+        self.clear(columns=True)
+        self.shown_columns = wanted
+        for col in wanted:
+            self.add_column(col.label, key=col.key, width=col.width)
+        for key, cells in self._row_cells.items():
+            self.add_row(*self._shown(cells), key=key)
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
+        self._subtitle()
+
+    @property
+    def hidden(self) -> tuple[Col, ...]:
+        shown = {c.key for c in self.shown_columns}
+        return tuple(c for c in self.COLUMNS if c.key not in shown)
+
+    def _subtitle(self) -> None:
+        hidden = self.hidden
+        note = ""
+        if hidden:
+            names = ", ".join(
+                c.label.plain.strip() if isinstance(c.label, Text) else c.label.strip()
+                for c in hidden
+            )
+            note = f"hidden: {names}"
+        self.border_subtitle = " · ".join(p for p in (self.status, note) if p)
+
+    def set_status(self, text: str) -> None:
+        """The pane's own subtitle; the table appends the columns it had to hide."""
+        self.status = text
+        self._subtitle()
+
+    # -- rows --------------------------------------------------------------------------------
+    def _shown(self, cells: Mapping[str, object]) -> list[object]:
+        return [fit(cells.get(c.key, ""), c.width) for c in self.shown_columns]
+
+    def put(self, key: str, cells: Mapping[str, object]) -> None:
+        """Add or update row ``key`` with ``{column: cell}`` (any columns, shown or not)."""
+        if self.COLUMNS and not self.shown_columns:
+            self._reshape(force=True)  # a row before the first layout: every column for now
+        row = self._row_cells.setdefault(key, {})
+        row.update(cells)
+        if key not in self.rows:
+            self.add_row(*self._shown(row), key=key)
+            return
+        shown = {c.key: c for c in self.shown_columns}
+        for column, value in cells.items():
+            col = shown.get(column)
+            if col is not None:
+                self.update_cell(key, column, fit(value, col.width))
+
+    def drop(self, key: str) -> None:
+        """Remove row ``key``."""
+        self._row_cells.pop(key, None)
+        if key in self.rows:
+            self.remove_row(key)
+
+    def cell(self, key: str, column: str) -> object:
+        """The latest cell of ``column`` in row ``key``, shown or hidden."""
+        return self._row_cells[key][column]
+
+    def column_index(self, column: str) -> int:
+        """Where ``column`` is among the shown columns (it must be a priority-0 one)."""
+        return [c.key for c in self.shown_columns].index(column)

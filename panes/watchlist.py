@@ -8,19 +8,30 @@ from rich.text import Text
 from textual.message import Message
 from vnpy.trader.object import TickData
 
-from panes.format import pct, right, sparkline, volume
+from panes.format import count, pct, right, sparkline, volume
 from panes.keys import bindings
-from panes.table import KeyedTable
+from panes.table import Col, KeyedTable
 from services.instruments import Instrument
 
 SORTS = ("symbol", "change", "last", "volume")
-SPARK_WIDTH = 24
+SPARK_WIDTH = 22
 
 
 class Watchlist(KeyedTable):
     """Rows keyed by vt_symbol; ``update_quotes`` applies one coalesced frame."""
 
     BINDINGS = bindings("watchlist")
+    # 120 columns show symbol, last, change, bid and ask; 160 show every column
+    COLUMNS = (
+        Col("symbol", "Symbol", 11),
+        Col("name", "Name", 10, priority=3),
+        Col("last", right("Last"), 9),
+        Col("change", right("Chg%"), 7),
+        Col("bid", right("Bid"), 9, priority=1),
+        Col("ask", right("Ask"), 9, priority=1),
+        Col("volume", right("Volume"), 8, priority=2),
+        Col("spark", "Intraday", SPARK_WIDTH, priority=4),
+    )
 
     @dataclass
     class TicketRequested(Message):
@@ -47,14 +58,6 @@ class Watchlist(KeyedTable):
         self.border_title = "Watchlist"
 
     def on_mount(self) -> None:
-        self.add_column("Symbol", key="symbol", width=11)
-        self.add_column("Name", key="name", width=10)
-        self.add_column(right("Last"), key="last", width=9)
-        self.add_column(right("Chg%"), key="change", width=7)
-        self.add_column(right("Bid"), key="bid", width=9)
-        self.add_column(right("Ask"), key="ask", width=9)
-        self.add_column(right("Volume"), key="volume", width=8)
-        self.add_column("Intraday", key="spark", width=SPARK_WIDTH)
         for vt_symbol in self.symbols:
             self._add_row(vt_symbol)
         self._update_title()
@@ -85,7 +88,7 @@ class Watchlist(KeyedTable):
         if vt_symbol not in self.symbols:
             return False
         self.symbols.remove(vt_symbol)
-        self.remove_row(vt_symbol)
+        self.drop(vt_symbol)
         return True
 
     @property
@@ -115,7 +118,7 @@ class Watchlist(KeyedTable):
     # -- internals -------------------------------------------------------------------------
     def _add_row(self, vt_symbol: str) -> None:
         inst = self.instruments[vt_symbol]
-        self.add_row(vt_symbol, inst.name, "", "", "", "", "", "", key=vt_symbol)
+        self.put(vt_symbol, {"symbol": vt_symbol, "name": inst.name})
         if vt_symbol in self.ticks:
             self._fill(vt_symbol)
 
@@ -127,15 +130,17 @@ class Watchlist(KeyedTable):
         at_limit = tick.last_price >= tick.limit_up or tick.last_price <= tick.limit_down
         last_style = "reverse" if at_limit else ""
         spark = sparkline(list(self.trails.get(vt_symbol, ())), SPARK_WIDTH)
-        for column, value in (
-            ("last", right(fmt.format(tick.last_price), last_style)),
-            ("change", pct(change)),
-            ("bid", right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—")),
-            ("ask", right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—")),
-            ("volume", right(volume(tick.volume))),
-            ("spark", Text(spark, style="cyan")),
-        ):
-            self.update_cell(vt_symbol, column, value)
+        self.put(
+            vt_symbol,
+            {
+                "last": right(fmt.format(tick.last_price), last_style),
+                "change": pct(change),
+                "bid": right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—"),
+                "ask": right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—"),
+                "volume": right(volume(tick.volume)),
+                "spark": Text(spark, style="cyan"),
+            },
+        )
 
     def _sort_value(self, vt_symbol: str) -> tuple[float, str]:
         tick = self.ticks.get(vt_symbol)
@@ -152,11 +157,12 @@ class Watchlist(KeyedTable):
         selected = self.selected
         order = sorted(self.symbols, key=self._sort_value, reverse=self.sort_reverse)
         rank = {s: i for i, s in enumerate(order)}
-        self.sort(key=lambda row: rank[str(row[0])])
+        at = self.column_index("symbol")
+        self.sort(key=lambda row: rank[str(row[at])])
         if selected is not None:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
         self._update_title()
 
     def _update_title(self) -> None:
         arrow = "↓" if self.sort_reverse else "↑"
-        self.border_subtitle = f"{len(self.symbols)} symbols · sort {self.sort_key} {arrow}"
+        self.set_status(f"{count(len(self.symbols), 'symbol')} · sort {self.sort_key} {arrow}")

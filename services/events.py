@@ -66,6 +66,7 @@ EVENT_JOB = "qd.Job"
 EVENT_BACKTEST = "qd.Backtest"
 EVENT_RISK_ALERT = "qd.RiskAlert"
 EVENT_REVIEW = "qd.Review"
+EVENT_STRATEGIES = "qd.Strategies"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -193,6 +194,14 @@ class BacktestUpdate:
     total: int = 0
     doc: dict[str, object] | None = None
     error: str = ""
+
+
+@dataclass(frozen=True)
+class StrategiesChanged:
+    """The live runner started or stopped strategies: which run now, and why it changed."""
+
+    running: frozenset[str]
+    reason: str
 
 
 @dataclass(frozen=True)

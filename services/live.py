@@ -142,6 +142,8 @@ class LiveRunner:
             spec.check()
         self.specs = {s.id: s for s in specs}
         self.running = {s.id for s in specs if s.enabled}
+        # told of every start and stop (running ids, why), so the screen never guesses
+        self.on_changed: Callable[[frozenset[str], str], None] = lambda running, why: None
         self._last_bar = datetime.min
         self.position = position
         self.price = price
@@ -168,17 +170,20 @@ class LiveRunner:
         self.running.add(strategy_id)
         self.run_log.append((self._last_bar, strategy_id, True))
         log.info("strategy %s started", strategy_id)
+        self.on_changed(frozenset(self.running), f"{strategy_id} started")
 
     def stop(self, strategy_id: str) -> None:
         self.running.discard(strategy_id)
         self.run_log.append((self._last_bar, strategy_id, False))
         log.info("strategy %s stopped", strategy_id)
+        self.on_changed(frozenset(self.running), f"{strategy_id} stopped")
 
     def stop_all(self, reason: str) -> list[str]:
         stopped, self.running = sorted(self.running), set()
         self.run_log += [(self._last_bar, s, False) for s in stopped]
         if stopped:
             log.warning("strategies stopped (%s): %s", reason, ", ".join(stopped))
+        self.on_changed(frozenset(), reason)
         return stopped
 
     def settled(self, strategy_id: str, vt_symbol: str, side: str, outcome: str = "") -> None:

@@ -215,9 +215,11 @@ class OrderService:
         with self._lock:
             per_minute = sum(1 for t in self._sent_times if t > now - 60)
             return {
+                "per_second": sum(1 for t in self._sent_times if t > now - 1),
                 "per_minute": per_minute,
                 "active": len(self._working),
                 "today": self._orders_today,
+                "cancels": max(self._cancels_today.values(), default=0),
             }
 
     def adopt(self, vt_orderid: str, intent: OrderIntent, traded: int) -> None:

@@ -137,8 +137,62 @@ class RiskContext:
 Rule = Callable[[OrderIntent, RiskContext, RiskConfig], Violation | None]
 
 
+# The unit of each [risk] limit and of each rule's value, so that every screen and
+# message shows money as money and fractions as percent (never 1e+06 or 0.03).
+UNITS = {
+    "max_order_qty": "shares",
+    "max_order_notional": "CNY",
+    "max_position_value": "CNY",
+    "max_position_pct": "%",
+    "max_gross_exposure": "%",
+    "max_daily_loss": "CNY",
+    "max_drawdown_pct": "%",
+    "max_orders_per_second": "orders",
+    "max_orders_per_minute": "orders",
+    "max_orders_per_day": "orders",
+    "max_cancels_per_symbol": "cancels",
+    "max_active_orders": "orders",
+    "duplicate_window_s": "s",
+    "price_band_pct": "%",
+    "stale_quote_s": "s",
+}
+RULE_UNITS = {
+    "order_qty": "shares",
+    "order_notional": "CNY",
+    "position_value": "CNY",
+    "position_pct": "%",
+    "gross_exposure": "%",
+    "daily_loss": "CNY",
+    "drawdown": "%",
+    "price_band": "%",
+    "stale_quote": "s",
+    "duplicate": "s",
+}
+
+
+def with_unit(value: float | str, unit: str) -> str:
+    """``1,000,000 CNY``, ``3.0%``, ``2 s``, ``2,000``: a limit or a value as people read it."""
+    if isinstance(value, str):
+        return value
+    if unit == "%":
+        return f"{value:.1%}"
+    if unit == "CNY":
+        return f"{value:,.2f} CNY" if value % 1 else f"{value:,.0f} CNY"
+    if unit == "s":
+        return f"{value:,.1f} s" if value % 1 else f"{value:,.0f} s"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def limit_text(name: str, value: float) -> str:
+    """A [risk] limit's value with its unit; 0 is "off"."""
+    return "off" if not value else with_unit(value, UNITS.get(name, ""))
+
+
 def _v(rule: str, message: str, value: float | str, limit: float | str) -> Violation:
-    return Violation("risk", rule, message, value=str(value), limit=str(limit))
+    unit = RULE_UNITS.get(rule, "")
+    return Violation(
+        "risk", rule, message, value=with_unit(value, unit), limit=with_unit(limit, unit)
+    )
 
 
 def order_qty(i: OrderIntent, c: RiskContext, k: RiskConfig) -> Violation | None:

@@ -119,6 +119,24 @@ class RiskMonitor:
             ),
             LimitUse("max_active_orders", "Working orders", ctx["active"], cfg.max_active_orders),
             LimitUse("max_orders_per_day", "Orders today", ctx["today"], cfg.max_orders_per_day),
+            # per-order limits: nothing accumulates, the limit is what matters
+            LimitUse("max_order_qty", "One order, shares", 0.0, cfg.max_order_qty),
+            LimitUse("max_order_notional", "One order, CNY", 0.0, cfg.max_order_notional),
+            LimitUse(
+                "max_orders_per_second",
+                "Orders in any second",
+                ctx["per_second"],
+                cfg.max_orders_per_second,
+            ),
+            LimitUse(
+                "max_cancels_per_symbol",
+                "Cancels of one symbol today",
+                ctx["cancels"],
+                cfg.max_cancels_per_symbol,
+            ),
+            LimitUse("duplicate_window_s", "Duplicate order window", 0.0, cfg.duplicate_window_s),
+            LimitUse("price_band_pct", "Price band around the last", 0.0, cfg.price_band_pct),
+            LimitUse("stale_quote_s", "Oldest quote an order may use", 0.0, cfg.stale_quote_s),
         ]
 
     def set_limit(
@@ -201,4 +219,4 @@ class RiskMonitor:
 
 
 def _num(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:g}"  # plain: a typed number

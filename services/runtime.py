@@ -33,11 +33,13 @@ from services.events import (
     EVENT_LOG,
     EVENT_ORDER,
     EVENT_SESSION_ROLLED,
+    EVENT_STRATEGIES,
     EVENT_TICK,
     EVENT_TIMER,
     EVENT_TRADE,
     JobStatus,
     OrderIntent,
+    StrategiesChanged,
     TradingState,
 )
 from services.execution import ExecutionMonitor
@@ -403,6 +405,12 @@ def build_services(
         lot=lambda s: universe.get(s).lot if s in universe else 100,
     )
     queue.on_settled = live.settled
+    live.on_changed = lambda running, why: bus.publish(
+        EVENT_STRATEGIES, StrategiesChanged(running, why)
+    )
+    if control.state is TradingState.HALTED:  # a halt stopped them; a restart keeps them so
+        live.running.clear()
+        notes.append("trading is HALTED: strategies stay stopped until you start them")
     for item in pending:
         queue.restore(proposal_from_journal(item))
     bus.register(EVENT_TICK, live.on_tick)

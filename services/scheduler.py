@@ -97,11 +97,13 @@ class Scheduler:
     def add(self, name: str, crontab: str, body: JobBody) -> None:
         trigger = CronTrigger.from_crontab(crontab, timezone=self.tz)
         state = JobState(name, f"{crontab} ({self.config.timezone})")
-        saved = self.journal.get_state(f"job:{name}")
+        saved = self.journal.get_state(f"job:{name}")  # written by a run, and only by one
         if saved:
             state.last_run = datetime.fromisoformat(saved)
-        else:  # first start: nothing was missed before quantdesk existed here
-            self.journal.set_state(f"job:{name}", datetime.now(self.tz).isoformat())
+        elif not self.journal.get_state(f"job-since:{name}"):
+            # first start: nothing was missed before quantdesk existed here (a baseline for
+            # catching up, not a run: the jobs pane shows no "last" until one happens)
+            self.journal.set_state(f"job-since:{name}", datetime.now(self.tz).isoformat())
         self._jobs[name] = _Job(state, body, trigger)
 
     def start(self) -> None:
@@ -154,7 +156,7 @@ class Scheduler:
             return None
         baseline = job.state.last_run
         if baseline is None:
-            saved = self.journal.get_state(f"job:{job.state.name}")
+            saved = self.journal.get_state(f"job-since:{job.state.name}")
             baseline = datetime.fromisoformat(saved) if saved else now
         if baseline.astimezone(self.tz) >= last_fire:
             return None

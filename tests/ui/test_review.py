@@ -140,13 +140,22 @@ async def test_the_risk_screen_shows_use_and_the_last_rejection(app: QuantdeskAp
         screen = app.screen
         assert isinstance(screen, RiskScreen)
         limits = screen.query_one(LimitsTable)
-        assert limits.row_count == 8 and "2,000" in str(
-            limits.get_cell("max_orders_per_day", "limit")
+        from services.risk_monitor import NUMERIC
+
+        assert limits.row_count == len(NUMERIC) == 15  # every numeric [risk] limit
+        assert str(limits.get_cell("max_orders_per_day", "limit")) == "2,000"
+        assert str(limits.get_cell("max_position_value", "limit")) == "1,000,000 CNY"
+        assert str(limits.get_cell("price_band_pct", "limit")) == "3.0%"
+        assert str(limits.get_cell("stale_quote_s", "limit")) == "30 s"
+        assert "e+" not in " ".join(
+            str(limits.get_cell(k, "limit")) + str(limits.get_cell(k, "now")) for k in NUMERIC
         )
         rejections = screen.query_one(RejectionsTable)
         rows = [[str(c) for c in rejections.get_row_at(i)] for i in range(rejections.row_count)]
         assert {r[1] for r in rows} == {"BUY 200,000 600519.SSE"}
-        assert ["order_qty", "200000", "100000"] in [r[2:5] for r in rows]  # rule, value, limit
+        assert ["order_qty", "200,000", "100,000"] in [r[2:5] for r in rows]  # rule, value, limit
+        notional = next(r for r in rows if r[2] == "order_notional")
+        assert notional[4] == "500,000 CNY" and notional[3].endswith(" CNY")
         await pilot.press("escape")
         assert not isinstance(app.screen, RiskScreen)
 

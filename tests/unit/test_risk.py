@@ -46,7 +46,7 @@ def test_order_qty(qty: int, limit: int) -> None:
     got = risk.order_qty(intent(qty), BASE, replace(CFG, max_order_qty=limit))
     assert (got is not None) == (qty > limit)
     if got:
-        assert (got.rule, got.value, got.limit) == ("order_qty", str(qty), str(limit))
+        assert (got.rule, got.value, got.limit) == ("order_qty", f"{qty:,}", f"{limit:,}")
 
 
 @settings(max_examples=150, deadline=None)
@@ -201,7 +201,7 @@ def test_the_order_path_applies_the_rules_and_journals_the_verdict(services: Ser
     result = services.orders.submit(OrderIntent("far", "600519.SSE", "buy", "limit", 100, far))
     assert not result.accepted
     [band] = [v for v in result.violations if v.rule == "price_band"]
-    assert band.field == "risk" and band.limit == "0.03" and float(band.value) > 0.09
+    assert band.field == "risk" and band.limit == "3.0%" and float(band.value.rstrip("%")) > 9
     [entry] = services.journal.entries("intent", "far")
     assert {"price_band"} <= {v["rule"] for v in entry["payload"]["violations"]}
     ok = services.orders.submit(
