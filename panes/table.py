@@ -44,17 +44,18 @@ def compact(text: str, width: int) -> str:
     if m is not None and not m.group(3):
         sign, digits = m.group(1), m.group(2).replace(",", "")
         value = float(digits)
+        sep = "," if "," in m.group(2) else ""
+        if "." in digits:  # fewer decimals first: 1467.785 → 1467.79 before 1.47k
+            for decimals in range(len(digits.split(".")[1]) - 1, -1, -1):
+                short = f"{sign}{value:{sep}.{decimals}f}"
+                if cell_len(short) <= width:
+                    return short
         for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
             if value >= size:
                 for decimals in (2, 1, 0):
                     short = f"{sign}{value / size:.{decimals}f}{unit}"
                     if cell_len(short) <= width:
                         return short
-        if "." in digits:  # fewer decimals before any unit
-            for decimals in range(len(digits.split(".")[1]) - 1, -1, -1):
-                short = f"{sign}{value:,.{decimals}f}"
-                if cell_len(short) <= width:
-                    return short
     return text[: max(0, width - 1)] + "…"
 
 

@@ -153,3 +153,13 @@ def test_progress_events_carry_counts(bus: Bus, tmp_path: Path) -> None:
         (2, 3),
         (3, 3),
     ]
+
+
+def test_a_job_that_never_ran_shows_no_last_run_after_a_restart(bus: Bus, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    for _ in range(2):  # the first start, then a restart
+        scheduler = Scheduler(bus, journal, JobsConfig(daily_sync="0 3 * * *"))
+        scheduler.add("sync", "0 3 * * *", ok_job)
+        (state,) = scheduler.states()
+        assert state.last_run is None and state.last_state == ""
+    assert journal.get_state("job:sync") is None and journal.get_state("job-since:sync")

@@ -1,0 +1,71 @@
+"""The command line itself: every option explains itself, and output piped into a reader
+that stops early (``| head``) ends quietly."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from console.cli import build_parser
+from tests.real_data import REAL
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def walk(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.Action]]:
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                out += walk(child, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            out.append((path, action))
+    return out
+
+
+def test_every_option_and_argument_has_a_line_of_help() -> None:
+    actions = walk(build_parser(), "quantdesk")
+    assert len(actions) > 80  # every command was walked
+    missing = [
+        f"{where} {action.option_strings or action.dest}"
+        for where, action in actions
+        if not (action.help and action.help.strip())
+    ]
+    assert missing == []
+
+
+def run_into_head(data: Path, *args: str) -> tuple[int, str]:
+    """``quantdesk ARGS | head -1``: the reader closes the pipe after one line."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--data-dir", str(data), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(data)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=60), err
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    imported = subprocess.run(
+        [
+            *(sys.executable, "-m", "console.cli", "--data-dir", str(data), "data", "import"),
+            *(str(REAL / "orcl-1995-2014.txt"), "--symbol", "ORCL.US"),
+        ],
+        capture_output=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(data)},
+    )
+    assert imported.returncode == 0, imported.stderr
+    for args in (
+        ("data", "show", "ORCL.US", "--format", "csv"),
+        ("data", "show", "ORCL.US", "--tail", "0"),
+    ):
+        code, err = run_into_head(data, *args)
+        assert "Traceback" not in err and "BrokenPipe" not in err, err
+        assert code in (141, 1), (args, code, err)  # 141 as cat gives; rich's tables give 1
