@@ -105,6 +105,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--walk-forward", metavar="TRAIN:TEST", help="rolling windows in bars, e.g. 500:125"
     )
     p.add_argument(
+        "--as-of",
+        metavar="SNAPSHOT",
+        help="read the bars as a named store snapshot holds them (a saved run's, a sync's)",
+    )
+    p.add_argument(
         "--large-grid",
         action="store_true",
         help="run a sweep above [backtest] max_combinations (it says how much memory it needs)",
@@ -131,16 +136,25 @@ def add_runs_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cmp = cmds.add_parser("compare", parents=[common], help="two runs side by side")
     cmp.add_argument("a", type=int, help="a run's number")
     cmp.add_argument("b", type=int, help="another run's number")
+    again = cmds.add_parser(
+        "rerun",
+        parents=[common],
+        help="run a saved run again on the snapshot it read; exit 1 if anything differs",
+    )
+    again.add_argument("id", type=int, help="the run's number")
     rep = cmds.add_parser("report", parents=[common], help="write a saved run's HTML report")
     rep.add_argument("id", type=int, help="the run's number")
     rep.add_argument("path", type=Path, metavar="FILE.html", help="where to write it")
 
 
-def runs_command(args: argparse.Namespace, data_dir: Path) -> int:
+def runs_command(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     from services.backtest.runs import RunStore, compare
+    from services.store import StoreError
 
     store = RunStore(data_dir / "backtests.db")
     try:
+        if args.runs_command == "rerun":
+            return rerun(store.load(args.id), args.id, data_dir, config)
         if args.runs_command in (None, "list"):
             table = Table(
                 "id", "saved", "strategy", "symbol", "params", "sharpe", "total return", box=None
@@ -174,9 +188,57 @@ def runs_command(args: argparse.Namespace, data_dir: Path) -> int:
 
             write_report(store.load(args.id), args.path)
             out.print(f"report written to {args.path}")
-    except ValueError as exc:
+    except (ValueError, StoreError) as exc:
         err.print(f"quantdesk runs: {exc}")
         return EXIT_USAGE
+    return 0
+
+
+def rerun(saved: dict[str, Any], run_id: int, data_dir: Path, config: Config) -> int:
+    """Run a saved run again on the snapshot it read, with the setup and market rules it
+    recorded; 0 when every metric and trade is the same, 1 with the differences."""
+    from dataclasses import replace
+
+    from services.backtest.cache import enable_numba_cache
+    from services.backtest.request import execute
+    from services.backtest.rules import FLAGS, MarketRules
+    from services.backtest.runs import code_version, reproduce
+    from services.backtest.spec import Request
+    from services.store import Store, store_uri
+
+    if "request" not in saved or not saved.get("snapshot"):
+        raise ValueError(
+            f"run {run_id} was saved before runs kept their request: it cannot be rerun"
+        )
+    enable_numba_cache(data_dir)
+    setup = saved["setup"]
+    request = replace(
+        Request.from_doc(saved["request"]),
+        as_of=saved["snapshot"],
+        overrides={k: setup[k] for k in FLAGS},
+    )
+    per_day = 1 if request.freq == "1d" else config.backtest.minute_bars_per_day
+    backtest = replace(config.backtest, trading_days=round(setup["ann_factor"] / per_day))
+    rules = [MarketRules(**saved["markets"][s]) for s in request.symbols]
+    store = Store(
+        store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
+    )
+    store.open()
+    frames = {s: request.read_bars(store, s) for s in request.symbols}
+    again = execute(request, frames.__getitem__, backtest, config.costs, rules=rules)
+    now = code_version(request.strategy)
+    if now != saved.get("code_version"):
+        out.print(f"note: the code changed since the run: {saved.get('code_version')} → {now}")
+    differences = reproduce(saved, again)
+    if differences:
+        err.print(f"run {run_id} on snapshot {saved['snapshot']} came out differently:")
+        for line in differences:
+            err.print(f"  {line}")
+        return 1
+    out.print(
+        f"run {run_id} reproduced exactly on snapshot {saved['snapshot']}: the same "
+        f"{len(again['metrics'])} metrics and {len(again['trades']):,} trades"
+    )
     return 0
 
 
@@ -211,6 +273,7 @@ def request_from(args: argparse.Namespace) -> Any:
         oos=args.oos,
         walk_forward=parse_windows(args.walk_forward) if args.walk_forward else None,
         large_grid=args.large_grid,
+        as_of=args.as_of,
     )
 
 
@@ -234,7 +297,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
 
         frames = {s: request.read_bars(store, s) for s in request.symbols}
         stamp = (
-            runs.provenance(store, request.freq, request.strategy)
+            runs.provenance(store, request.freq, request.strategy, request.as_of)
             if args.save or args.report
             else {}
         )

@@ -112,7 +112,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "runs":
         from console import backtest_cli
 
-        return backtest_cli.runs_command(args, data_dir)
+        return backtest_cli.runs_command(args, data_dir, config)
     return run_console(data_dir, config, headless=args.headless)
 
 

@@ -171,18 +171,29 @@ class Store:
         start: datetime | date | None = None,
         end: datetime | date | None = None,
         how: str = "none",
+        as_of: str | None = None,
     ) -> pd.DataFrame:
-        """Stored bars in [start, end], adjusted on read (``none``, ``qfq`` or ``hfq``)."""
+        """Stored bars in [start, end], adjusted on read (``none``, ``qfq`` or ``hfq``);
+        with ``as_of``, as the named snapshot holds them (data and factors)."""
         from arcticdb.exceptions import NoDataFoundException
 
         lib = self.library(library_for(freq))
+        if as_of is not None and as_of not in lib.list_snapshots():
+            recent = sorted(lib.list_snapshots())[-3:]
+            raise StoreError(
+                f"no snapshot {as_of!r} of the {freq} bars"
+                + (f" (the latest: {', '.join(recent)})" if recent else " (none taken yet)")
+            )
         if isinstance(end, date) and not isinstance(end, datetime):
             end = datetime.combine(end, time.max)  # a day as the end includes that whole day
         try:  # no date_range unless asked: an open range still costs a filtering pass
-            item = lib.read(vt_symbol, date_range=(start, end) if start or end else None)
+            item = lib.read(
+                vt_symbol, date_range=(start, end) if start or end else None, as_of=as_of
+            )
         except NoDataFoundException:  # (NoSuchVersionException is one)
+            where = f"snapshot {as_of}" if as_of else "the store"
             raise StoreError(
-                f"no {freq} bars for {vt_symbol} in the store: sync or import first"
+                f"no {freq} bars for {vt_symbol} in {where}: sync or import first"
             ) from None
         meta = SymbolMeta.from_dict(item.metadata)
         frame: pd.DataFrame = item.data

@@ -19,7 +19,7 @@ import pandas as pd
 from services.backtest import metrics as m
 from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, sweep
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
-from services.backtest.rules import BacktestConfig, rules_for
+from services.backtest.rules import BacktestConfig, MarketRules, rules_for
 from services.backtest.spec import SWEEP_CHUNK, Request
 from services.costs import CostConfig
 from strategies import Strategy
@@ -33,12 +33,18 @@ def execute(
     config: BacktestConfig,
     costs: CostConfig,
     progress: Progress | None = None,
+    rules: list[MarketRules] | None = None,
 ) -> dict[str, Any]:
-    """Run ``request``; ``read_bars(symbol)`` returns the adjusted bars for the range."""
+    """Run ``request``; ``read_bars(symbol)`` returns the adjusted bars for the range.
+
+    ``rules``: each symbol's market rules as a saved run recorded them (a rerun);
+    by default they come from the config and costs.
+    """
     strategy = request.check()
     report = progress or (lambda done, total, what: None)
     setup = Setup.from_config(config, request.freq, **request.overrides)
-    rules = [rules_for(s, config, costs, request.fees) for s in request.symbols]
+    if rules is None:
+        rules = [rules_for(s, config, costs, request.fees) for s in request.symbols]
     frames = {}
     for i, symbol in enumerate(request.symbols):
         report(i, len(request.symbols) + 1, f"loading {symbol}")
@@ -56,6 +62,7 @@ def execute(
         "start": str(next(iter(frames.values())).index[0].date()),
         "end": str(next(iter(frames.values())).index[-1].date()),
         "setup": asdict(setup),
+        "request": request.as_doc(),
         "markets": {s: asdict(r) for s, r in zip(request.symbols, rules, strict=True)},
     }
     bars = frames[symbol]

@@ -105,7 +105,7 @@ class BacktestRunner:
                 self._publish(
                     BacktestUpdate(job, "starting", f"read {symbol}", i + 1, len(request.symbols))
                 )
-            stamp = provenance(self.store, request.freq, request.strategy)
+            stamp = provenance(self.store, request.freq, request.strategy, request.as_of)
             if job in self._cancelled:
                 raise _Cancelled
             self._ensure_worker()

@@ -58,12 +58,30 @@ def code_version(strategy: str) -> dict[str, str]:
     return out
 
 
-def provenance(store: Any, freq: str, strategy: str) -> dict[str, Any]:
+def provenance(store: Any, freq: str, strategy: str, as_of: str | None = None) -> dict[str, Any]:
     """What a saved run records about its inputs: a snapshot of the data, the code version.
 
-    Taken when the bars are read, so the snapshot is the data the run saw.
+    Taken when the bars are read, so the snapshot is the data the run saw; a run that
+    read a named snapshot (``--as-of``) records that one.
     """
-    return {"snapshot": store.snapshot(freq, "backtest"), "code_version": code_version(strategy)}
+    snapshot = as_of or store.snapshot(freq, "backtest")
+    return {"snapshot": snapshot, "code_version": code_version(strategy)}
+
+
+def reproduce(saved: dict[str, Any], again: dict[str, Any]) -> list[str]:
+    """Where a rerun differs from the saved run: metrics, trades, sweep ranking (empty when
+    it reproduced the run exactly)."""
+    out = []
+    for key in ("metrics", "trades", "sweep", "oos", "walk_forward", "start", "end"):
+        a, b = saved.get(key), again.get(key)
+        if json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
+            if key == "metrics" and isinstance(a, dict) and isinstance(b, dict):
+                out += [f"{k}: {a.get(k)} → {b.get(k)}" for k in a if a.get(k) != b.get(k)]
+            elif key == "trades" and isinstance(a, list) and isinstance(b, list):
+                out.append(f"trades: {len(a)} saved, {len(b)} now (or their fields differ)")
+            else:
+                out.append(f"{key} differs")
+    return out
 
 
 @dataclass(frozen=True)

@@ -83,10 +83,54 @@ class Request:
     oos: float | None = None
     walk_forward: tuple[int, int] | None = None
     large_grid: bool = False  # the trader confirmed a sweep above [backtest] max_combinations
+    as_of: str | None = None  # an ArcticDB snapshot to read instead of the latest data
 
     def read_bars(self, store: Any, symbol: str) -> Any:
-        """``symbol``'s bars for this request from the store (range, frequency, adjustment)."""
-        return store.read_bars(symbol, self.freq, self.start, self.end, self.adjust)
+        """``symbol``'s bars for this request from the store (range, frequency, adjustment),
+        as they were in the snapshot ``as_of`` when one is named."""
+        return store.read_bars(
+            symbol, self.freq, self.start, self.end, self.adjust, as_of=self.as_of
+        )
+
+    def as_doc(self) -> dict[str, Any]:
+        """The request as JSON, kept in a saved run so that ``runs rerun`` repeats it."""
+        return {
+            "strategy": self.strategy,
+            "symbols": list(self.symbols),
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "adjust": self.adjust,
+            "freq": self.freq,
+            "params": dict(self.params),
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "metric": self.metric,
+            "fees": self.fees,
+            "overrides": dict(self.overrides),
+            "oos": self.oos,
+            "walk_forward": list(self.walk_forward) if self.walk_forward else None,
+            "as_of": self.as_of,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Request:
+        """The request :meth:`as_doc` wrote."""
+        return cls(
+            strategy=doc["strategy"],
+            symbols=tuple(doc["symbols"]),
+            start=date.fromisoformat(doc["start"]) if doc["start"] else None,
+            end=date.fromisoformat(doc["end"]) if doc["end"] else None,
+            adjust=doc["adjust"],
+            freq=doc["freq"],
+            params=dict(doc["params"]),
+            grid={k: tuple(v) for k, v in doc["grid"].items()},
+            metric=doc["metric"],
+            fees=doc["fees"],
+            overrides=dict(doc["overrides"]),
+            oos=doc["oos"],
+            walk_forward=tuple(doc["walk_forward"]) if doc["walk_forward"] else None,
+            large_grid=True,  # it ran once: no second confirmation
+            as_of=doc.get("as_of"),
+        )
 
     def grid_size(self) -> int:
         """Combinations the grid spans before invalid ones are left out (cheap: no list)."""

@@ -235,3 +235,39 @@ def test_two_symbols_make_a_portfolio_sharing_cash(
         "fast=5,10",
     )
     assert code == 2 and "sweeps, --oos and --walk-forward run on one symbol" in err
+
+
+def test_a_saved_run_reruns_exactly_on_its_snapshot_after_the_data_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.backtest.runs import RunStore
+
+    orcl = str(REAL / "orcl-1995-2014.txt")
+    assert main(["--data-dir", str(tmp_path), "data", "import", orcl, "--symbol", "X.US"]) == 0
+    args = ["backtest", "ma_cross", "--symbol", "X.US", "--grid", "fast=5,10", "--save"]
+    code, out, _ = cli(capsys, tmp_path, *args, "--oos", "0.3", "--json")
+    saved = json.loads(out)
+    assert code == 0 and saved["run_id"] == 1
+    # the store's data changes under the run: another history replaces X.US
+    assert main(["--data-dir", str(tmp_path), "data", "delete", "X.US"]) == 0
+    nvda = str(REAL / "nvda-1999-2014.txt")
+    assert main(["--data-dir", str(tmp_path), "data", "import", nvda, "--symbol", "X.US"]) == 0
+    code, out, _ = cli(capsys, tmp_path, "backtest", "ma_cross", "--symbol", "X.US", "--json")
+    assert json.loads(out)["start"] != saved["start"]  # the latest data is another series
+    code, out, err = cli(capsys, tmp_path, "runs", "rerun", "1")
+    assert code == 0, err
+    assert f"run 1 reproduced exactly on snapshot {saved['snapshot']}" in out
+    code, out, _ = cli(
+        capsys, tmp_path, "backtest", "ma_cross", "--symbol", "X.US", "--json",
+        "--as-of", saved["snapshot"], "--param", "fast=10",
+    )  # fmt: skip
+    assert json.loads(out)["start"] == saved["start"]
+    runs = RunStore(tmp_path / "backtests.db")
+    tampered = runs.load(1)
+    tampered["metrics"]["sharpe"] = 9.99
+    tampered.pop("run_id", None)
+    bad = runs.save(tampered)
+    code, _, err = cli(capsys, tmp_path, "runs", "rerun", str(bad))
+    assert code == 1 and "sharpe: 9.99 → " in err
+    code, _, err = cli(capsys, tmp_path, "backtest", "rsi", "--symbol", "X.US", "--as-of", "nope")
+    assert code == 2 and "no snapshot 'nope' of the 1d bars" in err
