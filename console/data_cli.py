@@ -200,7 +200,23 @@ def _import(args: argparse.Namespace, store: Store) -> int:
     split_symbol(args.symbol)
     mapping = parse_mapping(args.mapping) if args.mapping else None
     a_share = args.symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")
-    parsed = read_csv(args.path, mapping, a_share=a_share, date_format=args.date_format)
+    with Progress(
+        TextColumn(f"[bold]reading {args.path.name}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("read", total=None)
+        parsed = read_csv(
+            args.path,
+            mapping,
+            a_share=a_share,
+            date_format=args.date_format,
+            progress=lambda done, size: bar.update(task, completed=done, total=size),
+        )
     result = store.write_bars(
         args.symbol,
         args.freq,

@@ -18,9 +18,10 @@ are returned with the reason, to be quarantined, never dropped.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,13 +64,23 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+CHUNK_LINES = 200_000  # rows parsed at a time: memory stays near one chunk's worth
+Progress = Callable[[int, int], None]  # (bytes read, file size)
+
+
 def read_csv(
     path: Path,
     mapping: dict[str, str] | None = None,
     a_share: bool = False,
     date_format: str | None = None,
+    progress: Progress | None = None,
+    chunk_lines: int = CHUNK_LINES,
 ) -> Parsed:
     """Parse ``path`` into canonical bars plus the rows that could not be read.
+
+    The file is read in chunks of ``chunk_lines`` rows, so a large file costs about
+    its bars (six float64 columns) plus one chunk, not several times its size;
+    ``progress(bytes_read, size)`` is called after each chunk.
 
     ``date_format`` (strftime codes) reads the date (or datetime) column; without it,
     dates whose day and month could be swapped (``09-03-2022``) are read only when
@@ -77,31 +88,72 @@ def read_csv(
     otherwise :class:`ImportError_` asks for a format.
     """
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="gbk")  # AkShare exports opened in Excel on Windows
+        size = path.stat().st_size
+        encoding = _encoding(path)
     except OSError as exc:
         raise ImportError_(f"cannot read {path}: {exc.strerror}") from None
-    lines = text.splitlines()
-    if not lines:
-        raise ImportError_(f"{path} is empty")
-    header = [h.strip() for h in next(csv.reader([lines[0]]))]
-    first = next(csv.reader([lines[1]])) if len(lines) > 1 else []
-    notes: list[str] = []
-    if mapping is None and len(first) == len(header) + 1 and TIME_RE.match(first[1].strip()):
-        header = [header[0], "Time", *header[1:]]
-        notes.append("the header has no time column but rows do: read the 2nd field as time")
-    rows, numbers, rejects = _split_rows(lines[1:], len(header))
-    raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
-    layout, columns = _layout(header, mapping)
-    bars, bad_dates = _to_bars(raw, columns, date_format, path)
-    rejects += [
-        (numbers[int(i)], ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
-    ]
+    with path.open(encoding=encoding, newline="") as fh:
+        first_line = fh.readline()
+        if not first_line.strip():
+            raise ImportError_(f"{path} is empty")
+        header = [h.strip() for h in next(csv.reader([first_line]))]
+        peek = fh.readline()
+        first = next(csv.reader([peek])) if peek.strip() else []
+        notes: list[str] = []
+        if mapping is None and len(first) == len(header) + 1 and TIME_RE.match(first[1].strip()):
+            header = [header[0], "Time", *header[1:]]
+            notes.append("the header has no time column but rows do: read the 2nd field as time")
+        layout, columns = _layout(header, mapping)
+        key = "datetime" if "datetime" in columns else "date"
+        day_first: bool | None = None
+        if date_format is None and first and AMBIGUOUS_RE.match(first[header.index(columns[key])]):
+            day_first = _scan_day_first(path, encoding, header.index(columns[key]))
+        parts: list[pd.DataFrame] = []
+        rejects: list[tuple[int, str, str]] = []
+        adj_close: list[np.ndarray] = []
+        line_no = 2
+        chunk = [peek] if peek else []
+        done = len(first_line) + len(peek)  # characters: near enough to bytes for progress
+        for line in fh:
+            chunk.append(line)
+            done += len(line)
+            if len(chunk) >= chunk_lines:
+                line_no = _chunk(
+                    chunk,
+                    line_no,
+                    header,
+                    columns,
+                    date_format,
+                    day_first,
+                    layout,
+                    parts,
+                    rejects,
+                    adj_close,
+                )
+                chunk = []
+                if progress is not None:
+                    progress(min(done, size), size)
+        if chunk:
+            _chunk(
+                chunk,
+                line_no,
+                header,
+                columns,
+                date_format,
+                day_first,
+                layout,
+                parts,
+                rejects,
+                adj_close,
+            )
+        if progress is not None:
+            progress(size, size)
+    bars = pd.concat(parts) if parts else normalize(pd.DataFrame(columns=list(COLUMNS)))
     rejects.sort()
     factors: Factors = []
-    if layout == "yahoo":
-        factors = _yahoo_factors(raw, bars.index, bad_dates)
+    if layout == "yahoo" and len(bars):
+        close = bars["close"].to_numpy()
+        factors = factors_from_adjusted(bars.index, close, np.concatenate(adj_close))
     if layout == "akshare" and a_share:
         bars["volume"] = bars["volume"] * 100
         notes.append("AkShare volume is in lots of 100: converted to shares")
@@ -109,14 +161,56 @@ def read_csv(
     return Parsed(bars, reject_frame, layout, factors, notes)
 
 
+def _chunk(
+    lines: list[str],
+    line_no: int,
+    header: list[str],
+    columns: dict[str, str],
+    date_format: str | None,
+    day_first: bool | None,
+    layout: str,
+    parts: list[pd.DataFrame],
+    rejects: list[tuple[int, str, str]],
+    adj_close: list[np.ndarray],
+) -> int:
+    """Parse one chunk of lines starting at file line ``line_no``; returns the next one."""
+    rows, numbers, bad = _split_rows(lines, len(header), line_no)
+    rejects += bad
+    raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
+    bars, bad_dates = _to_bars(raw, columns, date_format, day_first)
+    rejects += [
+        (numbers[int(i)], ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
+    ]
+    if layout == "yahoo":
+        keep = np.ones(len(raw), dtype=bool)
+        keep[bad_dates] = False
+        adj_close.append(pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep])
+    parts.append(bars)
+    return line_no + len(lines)
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without a BOM), else GBK: AkShare exports saved by Excel on Windows.
+    Decided over the whole file in blocks, so a bad byte late in it is not missed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        try:
+            while block := fh.read(1 << 24):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gbk"
+    return "utf-8-sig"
+
+
 def _split_rows(
-    lines: list[str], width: int
+    lines: list[str], width: int, first_line: int = 2
 ) -> tuple[list[list[str]], list[int], list[tuple[int, str, str]]]:
     """(rows, their line numbers in the file, rejected lines with the reason)."""
     rows: list[list[str]] = []
     numbers: list[int] = []
     rejects: list[tuple[int, str, str]] = []
-    for number, fields in enumerate(csv.reader(io.StringIO("\n".join(lines))), start=2):
+    for number, fields in enumerate(csv.reader(lines), start=first_line):
         if not fields or all(not f.strip() for f in fields):
             continue
         if len(fields) != width:
@@ -158,16 +252,27 @@ def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dic
     )
 
 
-def _day_first(dates: pd.Series, path: Path) -> bool | None:
-    """Whether ``dates`` are day-first (True), month-first (False) or unambiguous (None);
-    :class:`ImportError_` when the file cannot tell."""
-    parts = dates.astype(str).str.extract(AMBIGUOUS_RE)
-    parts = parts.dropna()
-    if not len(parts):
-        return None  # ISO (2022-03-09), 20220309, or with a month name: no doubt
-    first, second = parts[0].astype(int), parts[1].astype(int)
-    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
-    example = str(dates.iloc[int(parts.index[0])]) if len(dates) else ""
+def _scan_day_first(path: Path, encoding: str, column: int) -> bool | None:
+    """Whether the file's dates are day-first (True) or month-first (False), read from
+    every row's date field (one streaming pass); :class:`ImportError_` when it cannot tell."""
+    day_first = month_first = False
+    example = ""
+    with path.open(encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        for fields in reader:
+            if len(fields) <= column:
+                continue
+            m = AMBIGUOUS_RE.match(fields[column])
+            if m is None:
+                continue
+            example = example or fields[column]
+            day_first = day_first or int(m.group(1)) > 12
+            month_first = month_first or int(m.group(2)) > 12
+            if day_first and month_first:
+                break
+    if not example:
+        return None
     if day_first and not month_first:
         return True
     if month_first and not day_first:
@@ -180,7 +285,7 @@ def _day_first(dates: pd.Series, path: Path) -> bool | None:
 
 
 def _to_bars(
-    raw: pd.DataFrame, columns: dict[str, str], date_format: str | None, path: Path
+    raw: pd.DataFrame, columns: dict[str, str], date_format: str | None, day_first: bool | None
 ) -> tuple[pd.DataFrame, np.ndarray]:
     key = "datetime" if "datetime" in columns else "date"
     if "time" in columns and key == "date":
@@ -197,19 +302,10 @@ def _to_bars(
         else:
             when = pd.to_datetime(stamp, errors="coerce", format=date_format)
     else:
-        first = _day_first(raw[columns[key]], path)
-        when = pd.to_datetime(stamp, errors="coerce", format="mixed", dayfirst=bool(first))
+        when = pd.to_datetime(stamp, errors="coerce", format="mixed", dayfirst=bool(day_first))
     bad = np.flatnonzero(when.isna().to_numpy())
     keep = ~when.isna().to_numpy()
     data = {c: raw[columns[c]] for c in COLUMNS if c in columns}
     frame = pd.DataFrame(data)
     frame.index = pd.DatetimeIndex(when)
     return normalize(frame[keep]), bad
-
-
-def _yahoo_factors(raw: pd.DataFrame, index: pd.DatetimeIndex, bad: np.ndarray) -> Factors:
-    keep = np.ones(len(raw), dtype=bool)
-    keep[bad] = False
-    close = pd.to_numeric(raw["Close"], errors="coerce").to_numpy()[keep]
-    adjusted = pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep]
-    return factors_from_adjusted(index, close, adjusted)
