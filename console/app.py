@@ -627,11 +627,17 @@ class QuantdeskApp(App[None]):
     def open_market(self, prep: MarketPrep) -> None:
         """The store is ready (or not): open the market and start the scheduled jobs."""
         self.store_info = prep.info
-        if prep.error:
+        header = self.query_one(StatusHeader)
+        if prep.empty:
+            header.store = "STORE EMPTY"
+            self.notify(prep.error, severity="warning", timeout=30)
+        elif prep.error:
+            header.store = "STORE UNUSABLE"  # stays in the header, not only in a toast
             self.notify(
-                f"Market data store unusable: {prep.error}. The market opens at reference prices.",
+                f"Market data store unusable: {prep.error}. The market opens at reference "
+                "prices; history, backtests and the daily sync will fail until it is fixed.",
                 severity="error",
-                timeout=15,
+                timeout=60,
             )
         if prep.seeded:
             self.notify(f"First start: demo history written ({prep.seeded})", timeout=8)

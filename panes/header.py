@@ -27,6 +27,7 @@ class StatusHeader(Static):
     account: reactive[AccountView | None] = reactive(None)
     clock: reactive[datetime | None] = reactive(None)
     bus: reactive[BusStats | None] = reactive(None)
+    store: reactive[str] = reactive("")  # "STORE UNUSABLE" / "STORE EMPTY" until fixed
 
     def watch_state(self, state: TradingState) -> None:
         self.set_class(state is TradingState.HALTED, "-halted")
@@ -68,6 +69,8 @@ class StatusHeader(Static):
             parts.append((0, Text(" · ctrl+r to re-arm ", style="bold")))
         else:
             parts.append((0, Text(f" ● {self.state.value} ", style="bold")))
+        if self.store:
+            parts.append((0, Text(f" {self.store} ", style="bold reverse yellow")))
         if self.account is not None:
             a = self.account
             style = palette.up if a.day_pnl > 0 else palette.down if a.day_pnl < 0 else ""

@@ -83,6 +83,7 @@ class MarketPrep:
     closes: dict[str, float]
     seeded: str
     error: str
+    empty: bool = False  # the store opened but holds no daily bars (``error`` says what to do)
 
 
 @dataclass
@@ -167,6 +168,7 @@ class Services:
                         f"the store {redact(self.store.uri)} has no daily bars: run `quantdesk "
                         "data sync` (or `quantdesk data demo` for the synthetic demo history); "
                         "the market opens at reference prices",
+                        empty=True,
                     )
                 seeded = self._seed_demo_history()
             closes = self.last_closes()

@@ -176,3 +176,44 @@ async def test_a_position_sell_ticket_is_prefilled_with_what_is_sellable(
         ticket = app.screen
         assert isinstance(ticket, TicketScreen)
         assert ticket.query_one("#qty", Input).value == "0"  # bought today: T+1, none sellable
+
+
+async def test_an_unusable_or_emptied_store_is_said_in_the_header(tmp_path: Path) -> None:
+    import shutil
+
+    from console.config import Config
+    from services.costs import CostConfig
+    from services.data.sync import DataConfig
+    from services.runtime import AccountConfig, build_services
+    from services.scheduler import JobsConfig
+    from services.simulator import SimConfig
+    from services.watchlist import WatchlistStore
+
+    broken = build_services(
+        tmp_path / "a",
+        sim=SimConfig(),
+        costs=CostConfig(),
+        account=AccountConfig(),
+        paced=False,
+        store="lmdb:///proc/quantdesk-cannot-be-here/arctic",
+        data=DataConfig(source="demo"),
+        jobs=JobsConfig(daily_sync=""),
+    )
+    config = Config(jobs=JobsConfig(daily_sync=""))
+    store = WatchlistStore(tmp_path / "a" / "w.json", config.watchlist.symbols, broken.universe)
+    app = QuantdeskApp(broken, config, store, bridge_thread=False)
+    async with app.run_test(size=LARGE) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "STORE UNUSABLE" in app.query_one(StatusHeader).render().plain
+    seeded = build_app(tmp_path / "b")  # a data directory in use whose store was deleted
+    async with seeded.run_test(size=LARGE) as pilot:
+        await settle(pilot)
+    shutil.rmtree(tmp_path / "b" / "arctic")
+    again = build_app(tmp_path / "b")
+    shutil.rmtree(tmp_path / "b" / "arctic")  # build_app copies the template: remove it again
+    async with again.run_test(size=LARGE) as pilot:
+        await again.workers.wait_for_complete()
+        await pilot.pause()
+        assert "STORE EMPTY" in again.query_one(StatusHeader).render().plain
+        assert again.services.store.symbols("1d") == []  # not refilled with demo bars
