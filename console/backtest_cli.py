@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.config import Config
-from console.data_cli import day, locations
+from console.data_cli import add_freq, day, locations
 from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
@@ -51,9 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="qfq",
         help="prices: forward-adjusted (qfq, default), back-adjusted (hfq) or raw (none)",
     )
-    p.add_argument(
-        "--freq", choices=("1d", "1m"), default="1d", help="daily (1d, default) or minute bars"
-    )
+    add_freq(p)
     p.add_argument(
         "--param",
         action="append",

@@ -46,9 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="demo, a name from [universes], or codes: 600519,000001.SZSE",
     )
-    sync.add_argument(
-        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
-    )
+    add_freq(sync)
     sync.add_argument("--start", type=day, help="first day (default: after the stored data)")
     sync.add_argument("--end", type=day, help="last day (default: today)")
     sync.add_argument(
@@ -60,9 +58,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     imp = command("import", "load a CSV file (Yahoo, AkShare, minute, or --map)")
     imp.add_argument("path", type=Path, help="the CSV file")
     imp.add_argument("--symbol", required=True, help="e.g. 600519.SSE or ORCL.US")
-    imp.add_argument(
-        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
-    )
+    add_freq(imp)
     imp.add_argument("--map", dest="mapping", help="datetime=COL,open=COL,high=COL,...")
     imp.add_argument(
         "--date-format",
@@ -71,9 +67,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     show = command("show", "print bars (table, or CSV for other tools)")
     show.add_argument("symbol", help="e.g. 600519.SSE")
-    show.add_argument(
-        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
-    )
+    add_freq(show)
     show.add_argument("--start", type=day, help="first day (default: the first stored)")
     show.add_argument("--end", type=day, help="last day (default: the last stored)")
     show.add_argument(
@@ -89,14 +83,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     command("status", "symbols, ranges, rows, last sync, open issues")
     check = command("check", "re-validate stored bars")
     check.add_argument("symbol", nargs="?", help="one symbol (default: every stored one)")
-    check.add_argument(
-        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
-    )
+    add_freq(check)
     delete = command("delete", "remove a symbol's stored bars (e.g. demo bars before a real sync)")
     delete.add_argument("symbol", help="e.g. 600519.SSE")
-    delete.add_argument(
-        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
-    )
+    add_freq(delete)
     command("demo", "write synthetic history for the demo universe (offline)")
 
 
@@ -117,6 +107,13 @@ def locations() -> argparse.ArgumentParser:
         help="config file (default: $QUANTDESK_CONFIG or <data dir>/config.toml)",
     )
     return common
+
+
+def add_freq(parser: argparse.ArgumentParser) -> None:
+    """The --freq option of the data and backtest commands."""
+    parser.add_argument(
+        "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
 
 
 def day(text: str) -> date:

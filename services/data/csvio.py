@@ -108,52 +108,41 @@ def read_csv(
         day_first: bool | None = None
         if date_format is None and first and AMBIGUOUS_RE.match(first[header.index(columns[key])]):
             day_first = _scan_day_first(path, encoding, header.index(columns[key]))
-        parts: list[pd.DataFrame] = []
+        parts: list[tuple[pd.DataFrame, np.ndarray | None]] = []  # bars, Adj Close
         rejects: list[tuple[int, str, str]] = []
-        adj_close: list[np.ndarray] = []
         line_no = 2
         chunk = [peek] if peek else []
         done = len(first_line) + len(peek)  # characters: near enough to bytes for progress
+
+        def flush() -> None:
+            nonlocal line_no, chunk
+            line_no = _chunk(
+                chunk, line_no, header, columns, date_format, day_first, layout, parts, rejects
+            )
+            chunk = []
+
         for line in fh:
             chunk.append(line)
             done += len(line)
             if len(chunk) >= chunk_lines:
-                line_no = _chunk(
-                    chunk,
-                    line_no,
-                    header,
-                    columns,
-                    date_format,
-                    day_first,
-                    layout,
-                    parts,
-                    rejects,
-                    adj_close,
-                )
-                chunk = []
+                flush()
                 if progress is not None:
                     progress(min(done, size), size)
         if chunk:
-            _chunk(
-                chunk,
-                line_no,
-                header,
-                columns,
-                date_format,
-                day_first,
-                layout,
-                parts,
-                rejects,
-                adj_close,
-            )
+            flush()
         if progress is not None:
             progress(size, size)
-    bars = pd.concat(parts) if parts else normalize(pd.DataFrame(columns=list(COLUMNS)))
+    bars = (
+        pd.concat([b for b, _ in parts])
+        if parts
+        else normalize(pd.DataFrame(columns=list(COLUMNS)))
+    )
     rejects.sort()
     factors: Factors = []
     if layout == "yahoo" and len(bars):
         close = bars["close"].to_numpy()
-        factors = factors_from_adjusted(bars.index, close, np.concatenate(adj_close))
+        adjusted = np.concatenate([a for _, a in parts if a is not None])
+        factors = factors_from_adjusted(bars.index, close, adjusted)
     if layout == "akshare" and a_share:
         bars["volume"] = bars["volume"] * 100
         notes.append("AkShare volume is in lots of 100: converted to shares")
@@ -169,9 +158,8 @@ def _chunk(
     date_format: str | None,
     day_first: bool | None,
     layout: str,
-    parts: list[pd.DataFrame],
+    parts: list[tuple[pd.DataFrame, np.ndarray | None]],
     rejects: list[tuple[int, str, str]],
-    adj_close: list[np.ndarray],
 ) -> int:
     """Parse one chunk of lines starting at file line ``line_no``; returns the next one."""
     rows, numbers, bad = _split_rows(lines, len(header), line_no)
@@ -181,11 +169,12 @@ def _chunk(
     rejects += [
         (numbers[int(i)], ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
     ]
-    if layout == "yahoo":
+    adjusted = None
+    if layout == "yahoo":  # Adj Close, for the factors (rows with a bad date left out)
         keep = np.ones(len(raw), dtype=bool)
         keep[bad_dates] = False
-        adj_close.append(pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep])
-    parts.append(bars)
+        adjusted = pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep]
+    parts.append((bars, adjusted))
     return line_no + len(lines)
 
 
