@@ -36,6 +36,13 @@ def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
         ('[keys]\nkil = "ctrl+x"\n', "[keys] unknown key 'kil' (did you mean 'kill'?)"),
         ('[app]\nmode = "live"\n', '[app] mode: only "demo" is available'),
         ("sim = 3\n", "[sim] must be a table"),
+        ("[account]\ninitial_cash = inf\n", "[account] initial_cash: expected a finite number"),
+        ("[risk]\nmax_daily_loss = nan\n", "[risk] max_daily_loss: expected a finite number"),
+        (
+            '[[strategies]]\nid = "x"\nstrategy = "ma_cross"\nsymbols = ["600519"]\n'
+            "params = { fast = inf }\n",
+            "params.fast: expected a finite number",
+        ),
     ],
 )
 def test_bad_config_errors_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
