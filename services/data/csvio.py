@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -161,13 +162,22 @@ def _chunk(
     parts: list[tuple[pd.DataFrame, np.ndarray | None]],
     rejects: list[tuple[int, str, str]],
 ) -> int:
-    """Parse one chunk of lines starting at file line ``line_no``; returns the next one."""
-    rows, numbers, bad = _split_rows(lines, len(header), line_no)
-    rejects += bad
-    raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
+    """Parse one chunk of lines starting at file line ``line_no``; returns the next one.
+
+    pandas' C parser reads a clean chunk (about 10× faster); a chunk with a blank line,
+    a quoted line break or a row with the wrong number of fields is read again row by
+    row, so that every bad line is quarantined with its number."""
+    raw = _fast(lines, header)
+    if raw is not None:
+        numbers = list(range(line_no, line_no + len(raw)))
+    else:
+        rows, numbers, bad = _split_rows(lines, len(header), line_no)
+        rejects += bad
+        raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
     bars, bad_dates = _to_bars(raw, columns, date_format, day_first)
     rejects += [
-        (numbers[int(i)], ",".join(rows[int(i)]), "timestamp is not a date/time") for i in bad_dates
+        (numbers[int(i)], ",".join(raw.iloc[int(i)].astype(str)), "timestamp is not a date/time")
+        for i in bad_dates
     ]
     adjusted = None
     if layout == "yahoo":  # Adj Close, for the factors (rows with a bad date left out)
@@ -176,6 +186,34 @@ def _chunk(
         adjusted = pd.to_numeric(raw["Adj Close"], errors="coerce").to_numpy()[keep]
     parts.append((bars, adjusted))
     return line_no + len(lines)
+
+
+def _fast(lines: list[str], header: list[str]) -> pd.DataFrame | None:
+    """The chunk as strings through pandas' C parser, or None when it is not clean: every
+    line must hold exactly the header's number of fields and no quotes (the C parser
+    would pad a short row rather than say so)."""
+    commas = len(header) - 1
+    text = "".join(lines)
+    if '"' in text or any(line.count(",") != commas for line in lines):
+        return None
+    try:
+        raw = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            names=header,
+            dtype=str,
+            na_filter=False,
+            skip_blank_lines=False,
+            skipinitialspace=True,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError):
+        return None  # a row with too many fields
+    if len(raw) != len(lines) or raw.isna().to_numpy().any():
+        return None  # a blank line, a short row or a quoted line break: row by row
+    if " ," in text or " \n" in text or "\t" in text:  # trailing blanks: strip them
+        raw = raw.apply(lambda column: column.str.rstrip())
+    return raw
 
 
 def _encoding(path: Path) -> str:

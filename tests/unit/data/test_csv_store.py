@@ -145,3 +145,18 @@ def test_date_range_reads(store: Store) -> None:
     store.write_bars("ORCL.US", "1d", parsed, source="csv")
     part = store.read_bars("ORCL.US", "1d", pd.Timestamp("2014-12-01"), pd.Timestamp("2014-12-31"))
     assert part.index.min() >= pd.Timestamp("2014-12-01") and len(part) == 22
+
+
+def test_clean_and_messy_chunks_read_the_same(tmp_path: Path) -> None:
+    """The C parser reads clean chunks, Python's csv module the others: a file whose
+    chunks are mixed gives the same bars and rejects as reading it all row by row."""
+    rows = [f"2020-01-{d:02d},10,11,9,10.5,10.5,{100 + d}" for d in range(1, 29)]
+    rows[5] = "2020-01-06,10,11,9"  # too few fields: chunk 2 goes row by row
+    rows[17] = " 2020-01-18 , 10 ,11,9,10.5,10.5,118 "  # blanks around fields
+    path = tmp_path / "mixed.csv"
+    path.write_text("Date,Open,High,Low,Close,Adj Close,Volume\n" + "\n".join(rows) + "\n")
+    chunked = read_csv(path, chunk_lines=4)
+    whole = read_csv(path, chunk_lines=10_000)
+    pd.testing.assert_frame_equal(chunked.bars, whole.bars)
+    assert list(chunked.rejects["line"]) == list(whole.rejects["line"]) == [7]
+    assert len(chunked.bars) == 27 and chunked.bars["volume"].iloc[16] == 118
