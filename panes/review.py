@@ -17,11 +17,18 @@ from textual.message import Message
 
 from panes.format import palette
 from panes.keys import bindings
-from panes.table import KeyedTable
+from panes.table import Col, KeyedTable
 
 
 class ReviewTable(KeyedTable):
     BINDINGS = bindings("review")
+    ROW_HEIGHT = 2
+    # the reason takes the width that is left; the order and the verdict stay whole
+    COLUMNS = (
+        Col("order", "Order", 20),
+        Col("why", "Why", 14, fill=True),
+        Col("risk", "Risk", 20, priority=1),
+    )
 
     @dataclass
     class Decided(Message):
@@ -38,15 +45,12 @@ class ReviewTable(KeyedTable):
         self.border_title = "Review queue"
         self.strategy_of: dict[str, str] = {}
 
-    def on_mount(self) -> None:
-        for name, width in (("Order", 20), ("Why", 27), ("Risk", 20)):
-            self.add_column(name, key=name.lower(), width=width)
-
     def show(self, items: Sequence[Any]) -> None:
         """``items``: ReviewItems (proposal, verdict, stale, notional), oldest first."""
         keep = self.selected_key
-        self.clear()
+        self.clear_rows()
         self.strategy_of = {}
+        width = self.width_of("why") or 27
         for item in items:
             p, intent = item.proposal, item.proposal.intent
             side_style = palette.up if intent.side == "buy" else palette.down
@@ -62,10 +66,12 @@ class ReviewTable(KeyedTable):
             order.append(intent.vt_symbol)
             price = f"{intent.price:g}" if intent.price else "market"
             order.append(f"\n@ {price} = {item.notional:,.0f}")
-            why = "\n".join(textwrap.wrap(f"{p.strategy_id}: {p.reason}", 27)[:2])
-            self.add_row(order, why, risk, key=intent.intent_id, height=2)
+            lines = textwrap.wrap(f"{p.strategy_id}: {p.reason}", width)
+            if len(lines) > 2:  # the rest of the reason is in the journal and the log
+                lines = [lines[0], lines[1][: width - 1] + "…"]
+            self.put(intent.intent_id, {"order": order, "why": "\n".join(lines), "risk": risk})
             self.strategy_of[intent.intent_id] = p.strategy_id
-        self.border_title = f"Review queue ({len(items)})" if items else "Review queue"
+        self.border_title = f"Review queue ({len(items):,})" if items else "Review queue"
         if keep in self.strategy_of:
             self.move_cursor(row=self.get_row_index(keep))
 

@@ -63,12 +63,14 @@ def fit(cell: object, width: int) -> object:
     """A cell (str or Text) made to fit ``width`` by :func:`compact`, style kept."""
     if isinstance(cell, Text):
         plain = cell.plain
+        if "\n" in plain:  # a two-line cell is laid out by its pane
+            return cell
         short = compact(plain, width)
         if short == plain:
             return cell
         return Text(short, style=cell.style, justify=cell.justify)
     if isinstance(cell, str):
-        return compact(cell, width)
+        return cell if "\n" in cell else compact(cell, width)
     return cell
 
 
@@ -76,6 +78,7 @@ class KeyedTable(DataTable[object]):
     """A row-cursor, zebra-striped table whose rows are keyed by ``vt_symbol`` or order id."""
 
     COLUMNS: tuple[Col, ...] = ()
+    ROW_HEIGHT = 1  # lines per row (the review queue's rows take two)
 
     def __init__(self, **kw: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kw)  # type: ignore[arg-type]
@@ -137,7 +140,7 @@ class KeyedTable(DataTable[object]):
         for col in wanted:
             self.add_column(col.label, key=col.key, width=col.width)
         for key, cells in self._row_cells.items():
-            self.add_row(*self._shown(cells), key=key)
+            self.add_row(*self._shown(cells), key=key, height=self.ROW_HEIGHT)
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
         self._subtitle()
@@ -174,13 +177,22 @@ class KeyedTable(DataTable[object]):
         row = self._row_cells.setdefault(key, {})
         row.update(cells)
         if key not in self.rows:
-            self.add_row(*self._shown(row), key=key)
+            self.add_row(*self._shown(row), key=key, height=self.ROW_HEIGHT)
             return
         shown = {c.key: c for c in self.shown_columns}
         for column, value in cells.items():
             col = shown.get(column)
             if col is not None:
                 self.update_cell(key, column, fit(value, col.width))
+
+    def clear_rows(self) -> None:
+        """Remove every row (the columns stay)."""
+        self._row_cells.clear()
+        self.clear()
+
+    def width_of(self, column: str) -> int:
+        """The shown width of ``column`` (0 when it is hidden)."""
+        return next((c.width for c in self.shown_columns if c.key == column), 0)
 
     def drop(self, key: str) -> None:
         """Remove row ``key``."""
