@@ -57,9 +57,9 @@ def frames() -> dict[str, object]:
 
 def child() -> None:
     import strategies
+    from services.accounting.costs import CostConfig
     from services.backtest.engine import Setup, run
     from services.backtest.rules import BacktestConfig, rules_for
-    from services.costs import CostConfig
 
     data = frames()
     rules = [rules_for(s, BacktestConfig(), CostConfig()) for s in data]

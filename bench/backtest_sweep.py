@@ -53,9 +53,9 @@ def load() -> pd.DataFrame:
 
 def ours(bars: pd.DataFrame):  # type: ignore[no-untyped-def]
     import strategies
+    from services.accounting.costs import CostConfig
     from services.backtest.engine import Setup, sweep
     from services.backtest.rules import BacktestConfig, rules_for
-    from services.costs import CostConfig
 
     ma = strategies.get("ma_cross")
     combos = ma.combinations({"fast": range(2, 101), "slow": range(2, 101)})

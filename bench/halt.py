@@ -27,10 +27,10 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from bench.kill_switch import NO_LIMITS
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.events import OrderIntent
 from services.runtime import AccountConfig, build_services
-from services.simulator import SimConfig
+from services.venues.simulator import SimConfig
 svc = build_services(Path(sys.argv[1]), sim=SimConfig(), costs=CostConfig(),
                      account=AccountConfig(initial_cash=1e12), paced=False, risk=NO_LIMITS)
 svc.start()

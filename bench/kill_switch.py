@@ -31,11 +31,11 @@ from bench.common import summary, write
 from console.app import QuantdeskApp
 from console.config import Config
 from services.events import OrderIntent
-from services.live import Proposal, StrategySpec
-from services.risk import RiskConfig
+from services.ops.watchlist import WatchlistStore
 from services.runtime import AccountConfig, build_services
-from services.simulator import SimConfig
-from services.watchlist import WatchlistStore
+from services.trading.live import Proposal, StrategySpec
+from services.trading.risk import RiskConfig
+from services.venues.simulator import SimConfig
 
 NO_LIMITS = RiskConfig(
     max_order_notional=0,

@@ -29,9 +29,9 @@ from bench.common import summary, write
 from console.app import QuantdeskApp
 from console.config import Config, WatchlistSection
 from services.instruments import synthetic_universe
+from services.ops.watchlist import WatchlistStore
 from services.runtime import AccountConfig, build_services
-from services.simulator import SimConfig
-from services.watchlist import WatchlistStore
+from services.venues.simulator import SimConfig
 
 
 async def run(symbols: int, rate: float, seconds: float) -> dict[str, object]:

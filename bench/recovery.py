@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import summary, write
 from bench.startup import one_start
-from services.journal import Journal
-from services.recovery import rebuild
+from services.records.journal import Journal
+from services.records.recovery import rebuild
 
 EVENTS = 100_000
 

@@ -19,11 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import summary, write
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.events import OrderIntent
-from services.risk import RiskConfig
 from services.runtime import AccountConfig, build_services
-from services.simulator import SimConfig
+from services.trading.risk import RiskConfig
+from services.venues.simulator import SimConfig
 
 CHECKS = 100_000
 

@@ -53,13 +53,13 @@ from panes.positions import Positions
 from panes.review import ReviewTable
 from panes.strategies import StrategiesTable
 from panes.watchlist import SPARK_WIDTH, Watchlist
-from services.checks import estimated_cost
-from services.control import RearmRefused
 from services.events import OrderIntent, TradingState
-from services.orders import SubmitResult
+from services.ops.watchlist import WatchlistStore
 from services.runtime import MarketPrep, Services
 from services.store import StoreInfo
-from services.watchlist import WatchlistStore
+from services.trading.checks import estimated_cost
+from services.trading.control import RearmRefused
+from services.trading.orders import SubmitResult
 
 log = logging.getLogger("quantdesk.ui")
 
@@ -251,7 +251,7 @@ class QuantdeskApp(App[None]):
 
     @on(StrategiesTable.CompareRequested)
     def handle_compare_strategy(self, message: StrategiesTable.CompareRequested) -> None:
-        from services.live import compare_with_backtest
+        from services.trading.live import compare_with_backtest
 
         live = self.services.live
         if live is None:
@@ -304,7 +304,7 @@ class QuantdeskApp(App[None]):
         )
 
     def _approve(self, intent_id: str, qty: int | None = None, price: float | None = None) -> None:
-        from services.review import ReviewError
+        from services.trading.review import ReviewError
 
         review = self.services.review
         assert review is not None

@@ -23,7 +23,7 @@ from textual.message import Message
 from vnpy.event import Event
 from vnpy.trader.object import OrderData, TickData, TradeData
 
-from services.book import AccountView
+from services.accounting.book import AccountView
 from services.bus import BusStats
 from services.events import (
     EVENT_BACKTEST,

@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from services.datadir import make_private
-    from services.redact import redact
+    from services.ops.datadir import make_private
+    from services.ops.redact import redact
 
     os.umask(0o077)  # the journal, config, logs and saved runs are the trader's alone
     args = parse_args(argv)
@@ -95,13 +95,13 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if args.command == "data":
         from console import data_cli
-        from services.logs import setup_file_logging
+        from services.ops.logs import setup_file_logging
 
         setup_file_logging(data_dir)
         return data_cli.run(args, data_dir, config)
     if args.command == "backtest":
         from console import backtest_cli
-        from services.logs import setup_file_logging
+        from services.ops.logs import setup_file_logging
 
         setup_file_logging(data_dir)
         return backtest_cli.run(args, data_dir, config)
@@ -118,12 +118,12 @@ def _main(argv: list[str] | None) -> int:
 
 def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
-    from services.control_server import ControlChannelError
-    from services.datadir import DataDirBusy, DataDirLock
-    from services.journal import JournalError
-    from services.logs import BusLogHandler, setup_file_logging
+    from services.ops.control_server import ControlChannelError
+    from services.ops.datadir import DataDirBusy, DataDirLock
+    from services.ops.logs import BusLogHandler, setup_file_logging
+    from services.ops.watchlist import WatchlistStore
+    from services.records.journal import JournalError
     from services.runtime import build_services
-    from services.watchlist import WatchlistStore
 
     try:
         lock = DataDirLock(data_dir).acquire()

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from panes.keys import KEY_IDS
+from services.accounting.costs import CostConfig
 from services.backtest.rules import BacktestConfig
-from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
 from services.instruments import DEFAULT_UNIVERSE, Universe
-from services.live import StrategySpec
-from services.review import ReviewConfig
-from services.risk import RiskConfig
+from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig
-from services.scheduler import JobsConfig
 from services.settings import ConfigValueError, require
-from services.simulator import SimConfig
+from services.trading.live import StrategySpec
+from services.trading.review import ReviewConfig
+from services.trading.risk import RiskConfig
+from services.venues.simulator import SimConfig
 
 
 class ConfigError(Exception):

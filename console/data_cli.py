@@ -22,7 +22,7 @@ from services.data.csvio import ImportError_, parse_mapping, read_csv
 from services.data.sources import make_source
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
-from services.redact import redact
+from services.ops.redact import redact
 from services.store import Store, StoreError, store_uri
 
 EXIT_USAGE = 2

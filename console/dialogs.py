@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from panes.keys import KEYS
-from services.control import REARM_WORD
+from services.trading.control import REARM_WORD
 
 
 class ConfirmScreen(ModalScreen[bool]):

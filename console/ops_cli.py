@@ -53,7 +53,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
-    from services.journal import Journal, JournalError
+    from services.records.journal import Journal, JournalError
 
     path = data_dir / "journal.sqlite3"
     if args.command == "halt":
@@ -80,9 +80,9 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
 def _halt(data_dir: Path, path: Path, reason: str) -> int:
     """HALT the instance on ``data_dir`` and confirm it from the journal; with none
     running, persist HALTED for the next start (under the data directory's lock)."""
-    from services.control_server import ControlChannelError, request
-    from services.datadir import DataDirBusy, DataDirLock, holder
-    from services.journal import JournalError
+    from services.ops.control_server import ControlChannelError, request
+    from services.ops.datadir import DataDirBusy, DataDirLock, holder
+    from services.records.journal import JournalError
 
     try:
         answer = request(data_dir, f"halt {reason}")
@@ -132,8 +132,8 @@ def _halt(data_dir: Path, path: Path, reason: str) -> int:
 
 def _persist_halt(path: Path, reason: str) -> None:
     from services.bus import Bus
-    from services.control import TradingControl
-    from services.journal import Journal
+    from services.records.journal import Journal
+    from services.trading.control import TradingControl
 
     journal = Journal(path)
     try:
@@ -143,8 +143,8 @@ def _persist_halt(path: Path, reason: str) -> None:
 
 
 def _journal_says_halted(path: Path) -> bool:
-    from services.control import STATE_KEY
-    from services.journal import Journal, JournalError
+    from services.records.journal import Journal, JournalError
+    from services.trading.control import STATE_KEY
 
     try:
         journal = Journal(path, readonly=True)
@@ -160,12 +160,12 @@ def _journal_says_halted(path: Path) -> bool:
 
 
 def _state(journal: Any, data_dir: Path, config: Config, as_json: bool) -> int:
-    from services.control_server import request
-    from services.recovery import rebuild
+    from services.ops.control_server import request
+    from services.records.recovery import rebuild
 
     doc = rebuild(journal, config.account.initial_cash).as_dict()
-    from services.control_server import ControlChannelError
-    from services.datadir import holder
+    from services.ops.control_server import ControlChannelError
+    from services.ops.datadir import holder
 
     try:
         answered = request(data_dir, "ping") is not None

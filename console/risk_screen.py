@@ -11,10 +11,10 @@ from textual.widgets import Footer, Static
 from console.dialogs import ConfirmScreen, TextPromptScreen
 from panes.keys import bindings
 from panes.risk import ExecutionTable, LimitsTable, RejectionsTable
-from services.execution import ExecutionMonitor
-from services.risk import limit_text
-from services.risk_monitor import NeedsConfirmation, RiskMonitor
 from services.settings import ConfigValueError
+from services.trading.execution import ExecutionMonitor
+from services.trading.risk import limit_text
+from services.trading.risk_monitor import NeedsConfirmation, RiskMonitor
 
 
 class RiskScreen(Screen[None]):

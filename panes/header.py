@@ -9,7 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from panes.format import EXCHANGE_LABEL, money, palette
-from services.book import AccountView
+from services.accounting.book import AccountView
 from services.bus import BusStats
 from services.events import TradingState
 

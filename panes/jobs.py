@@ -11,7 +11,7 @@ from textual.message import Message
 from panes.format import EXCHANGE_LABEL, exchange_time
 from panes.keys import bindings
 from panes.table import KeyedTable
-from services.scheduler import JobState
+from services.ops.scheduler import JobState
 
 STATE_STYLE = {
     "ok": "green",

@@ -9,7 +9,7 @@ from textual.message import Message
 from panes.format import money, right, signed
 from panes.keys import bindings
 from panes.table import Col, KeyedTable
-from services.book import AccountView, PositionView
+from services.accounting.book import AccountView, PositionView
 from services.instruments import Instrument
 
 

@@ -12,7 +12,7 @@ from textual.message import Message
 
 from panes.keys import bindings
 from panes.table import KeyedTable
-from services.risk import UNITS, limit_text, with_unit
+from services.trading.risk import UNITS, limit_text, with_unit
 
 BAR = 20
 PER_ORDER = frozenset(

@@ -81,6 +81,11 @@ class TradingState(enum.Enum):
     HALTED = "HALTED"
 
 
+def side_of(direction: Direction | None) -> Side:
+    """Our side of a vnpy direction: LONG is a buy, anything else a sell (cash A-shares)."""
+    return "buy" if direction == Direction.LONG else "sell"
+
+
 @dataclass(frozen=True)
 class OrderIntent:
     """An order somebody wants to send; nothing leaves before checks pass."""

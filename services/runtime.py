@@ -18,12 +18,11 @@ from typing import Any
 import pandas as pd
 from vnpy.event import Event
 
+from services.accounting.costs import CostConfig
+from services.accounting.portfolio import Portfolio
 from services.backtest.rules import BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.bus import Bus
-from services.control import TradingControl
-from services.control_server import ControlChannelError, ControlServer
-from services.costs import CostConfig
 from services.data.fetch import FetchConfig
 from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
@@ -42,23 +41,24 @@ from services.events import (
     StrategiesChanged,
     TradingState,
 )
-from services.execution import ExecutionMonitor
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
-from services.journal import Journal
-from services.live import LiveRunner, StrategySpec, proposal_from_journal
 from services.market import MarketCache
-from services.orders import OrderService, SubmitResult
-from services.portfolio import Portfolio
-from services.recovery import restore
-from services.redact import redact
-from services.review import ReviewConfig, ReviewQueue
-from services.risk import RiskConfig
-from services.risk_monitor import RiskMonitor
-from services.scheduler import JobResult, JobsConfig, Scheduler
+from services.ops.control_server import ControlChannelError, ControlServer
+from services.ops.redact import redact
+from services.ops.scheduler import JobResult, JobsConfig, Scheduler
+from services.records.journal import Journal
+from services.records.recovery import restore
 from services.settings import require
-from services.sim_gateway import SimGateway
-from services.simulator import SimConfig
 from services.store import Store, StoreError, StoreInfo, store_uri
+from services.trading.control import TradingControl
+from services.trading.execution import ExecutionMonitor
+from services.trading.live import LiveRunner, StrategySpec, proposal_from_journal
+from services.trading.orders import OrderService, SubmitResult
+from services.trading.review import ReviewConfig, ReviewQueue
+from services.trading.risk import RiskConfig
+from services.trading.risk_monitor import RiskMonitor
+from services.venues.sim_gateway import SimGateway
+from services.venues.simulator import SimConfig
 
 log = logging.getLogger("quantdesk.runtime")
 gateway_log = logging.getLogger("quantdesk.gateway")

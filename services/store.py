@@ -25,7 +25,7 @@ import pandas as pd
 from services.data.adjust import Factors, adjust
 from services.data.bars import empty, library_for
 from services.data.validate import Report, validate
-from services.redact import redact
+from services.ops.redact import redact
 
 log = logging.getLogger("quantdesk.store")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
-from services.live import StrategySpec
+from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, Services, build_services
-from services.scheduler import JobsConfig
-from services.simulator import SimConfig
+from services.trading.live import StrategySpec
+from services.venues.simulator import SimConfig
 
 
 def make_services(

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from services.accounting.costs import cents
 from services.backtest.spec import (
     N_STATS,
     SIZE_NOTIONAL,
@@ -38,7 +39,6 @@ from services.backtest.spec import (
     STAT_TRADES,
     STAT_WINS,
 )
-from services.costs import cents
 
 _cents = njit(cache=True)(cents)  # the paper broker's rounding, compiled
 

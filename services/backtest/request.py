@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from services.accounting.costs import CostConfig
 from services.backtest import metrics as m
 from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, sweep
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
 from services.backtest.rules import BacktestConfig, MarketRules, rules_for
 from services.backtest.spec import SWEEP_CHUNK, Request
-from services.costs import CostConfig
 from strategies import Strategy
 
 Progress = Callable[[int, int, str], None]

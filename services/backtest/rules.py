@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.data.sources.base import kind_of
 from services.settings import ConfigValueError, require
 

@@ -23,11 +23,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from services.accounting.costs import CostConfig
 from services.backtest.rules import BacktestConfig
 from services.backtest.runs import RunStore, provenance
 from services.backtest.spec import Request
 from services.bus import Bus
-from services.costs import CostConfig
 from services.events import EVENT_BACKTEST, BacktestUpdate
 from services.store import Store, StoreError
 

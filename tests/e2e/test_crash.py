@@ -19,14 +19,14 @@ SESSION = r"""
 import itertools, sys, time
 from datetime import datetime
 from pathlib import Path
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
 from services.events import OrderIntent
-from services.live import Proposal
-from services.risk import RiskConfig
+from services.trading.live import Proposal
+from services.trading.risk import RiskConfig
 from services.runtime import AccountConfig, build_services
-from services.scheduler import JobsConfig
-from services.simulator import SimConfig
+from services.ops.scheduler import JobsConfig
+from services.venues.simulator import SimConfig
 
 data = Path(sys.argv[1]); run = sys.argv[2]; mode = sys.argv[3]
 svc = build_services(
@@ -44,7 +44,7 @@ if svc.control.state.name == "HALTED":
     svc.control.rearm("ARM")
 if mode == "check":
     svc.bus.wait_idle()
-    from services.recovery import rebuild, reconcile
+    from services.records.recovery import rebuild, reconcile
     rebuilt = rebuild(svc.journal, 1e8)
     broker = svc.gateway.broker
     out = {"diff": reconcile(rebuilt, broker.book, {o.vt_orderid for o in broker.working_orders()}),

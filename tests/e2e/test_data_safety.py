@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from services.control_server import address, trusted
+from services.ops.control_server import address, trusted
 
 REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
@@ -44,9 +44,10 @@ def as_other_user(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     loaded as root (they live under /root), then the process drops to the other uid."""
     script = (
         "import os, sys\n"
-        "import console.cli, console.ops_cli, console.data_cli, services.journal, "
-        "services.recovery, services.control, services.bus, services.control_server, "
-        "services.datadir, services.redact, services.logs, services.store, services.runtime\n"
+        "import console.cli, console.ops_cli, console.data_cli, services.records.journal, "
+        "services.records.recovery, services.trading.control, services.bus, services.store, "
+        "services.ops.control_server, services.ops.datadir, services.ops.redact, "
+        "services.ops.logs, services.runtime\n"
         f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
         f"sys.exit(console.cli.main(['--data-dir', {str(data)!r}, *{list(args)!r}]))\n"
     )

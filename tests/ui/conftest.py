@@ -19,9 +19,9 @@ from textual.pilot import Pilot
 from console.app import QuantdeskApp
 from console.config import Config
 from services.bus import BusStats
+from services.ops.scheduler import JobsConfig
+from services.ops.watchlist import WatchlistStore
 from services.runtime import Services
-from services.scheduler import JobsConfig
-from services.watchlist import WatchlistStore
 from tests.conftest import make_services
 
 _TEMPLATE: list[Path] = []

@@ -273,7 +273,7 @@ async def test_the_command_palette_offers_the_kill_switch(app: QuantdeskApp) -> 
 async def test_the_jobs_pane_shows_the_daily_sync_and_runs_it_now(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from console.config import Config
     from panes.jobs import Jobs
-    from services.scheduler import JobsConfig
+    from services.ops.scheduler import JobsConfig
     from tests.ui.conftest import build_app
 
     app = build_app(tmp_path, Config(jobs=JobsConfig()))  # the default 15:30 daily sync

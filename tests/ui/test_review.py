@@ -13,7 +13,7 @@ from console.dialogs import TextPromptScreen
 from panes.orders import Orders
 from panes.review import ReviewTable
 from services.events import OrderIntent
-from services.live import Proposal
+from services.trading.live import Proposal
 from tests.ui.conftest import settle
 
 SIZE = (160, 48)
@@ -140,7 +140,7 @@ async def test_the_risk_screen_shows_use_and_the_last_rejection(app: QuantdeskAp
         screen = app.screen
         assert isinstance(screen, RiskScreen)
         limits = screen.query_one(LimitsTable)
-        from services.risk_monitor import NUMERIC
+        from services.trading.risk_monitor import NUMERIC
 
         assert limits.row_count == len(NUMERIC) == 15  # every numeric [risk] limit
         assert str(limits.get_cell("max_orders_per_day", "limit")) == "2,000"
@@ -163,7 +163,7 @@ async def test_the_risk_screen_shows_use_and_the_last_rejection(app: QuantdeskAp
 async def test_strategies_start_stop_by_key_propose_on_bars_and_compare(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from console.dialogs import TableScreen
     from panes.strategies import StrategiesTable
-    from services.live import StrategySpec
+    from services.trading.live import StrategySpec
     from tests.ui.conftest import build_app
 
     spec = StrategySpec("fastma", "ma_cross", ("600519.SSE",), {"fast": 2, "slow": 3})

@@ -20,7 +20,7 @@ from panes.strategies import StrategiesTable
 from panes.table import Col, compact
 from panes.watchlist import Watchlist
 from services.events import OrderIntent
-from services.live import StrategySpec
+from services.trading.live import StrategySpec
 from tests.ui.conftest import build_app, settle
 
 SMALL, LARGE = (120, 40), (160, 48)
@@ -182,12 +182,12 @@ async def test_an_unusable_or_emptied_store_is_said_in_the_header(tmp_path: Path
     import shutil
 
     from console.config import Config
-    from services.costs import CostConfig
+    from services.accounting.costs import CostConfig
     from services.data.sync import DataConfig
+    from services.ops.scheduler import JobsConfig
+    from services.ops.watchlist import WatchlistStore
     from services.runtime import AccountConfig, build_services
-    from services.scheduler import JobsConfig
-    from services.simulator import SimConfig
-    from services.watchlist import WatchlistStore
+    from services.venues.simulator import SimConfig
 
     broken = build_services(
         tmp_path / "a",

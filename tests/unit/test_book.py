@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.book import Book, BookError
-from services.costs import CostConfig, fees_for
+from services.accounting.book import Book, BookError
+from services.accounting.costs import CostConfig, fees_for
 
 COSTS = CostConfig()
 

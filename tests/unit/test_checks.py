@@ -7,10 +7,10 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.checks import CheckContext, check_intent
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.events import OrderIntent, TradingState
 from services.instruments import DEFAULT_UNIVERSE
+from services.trading.checks import CheckContext, check_intent
 
 MOUTAI = DEFAULT_UNIVERSE[0]
 CTX = CheckContext(

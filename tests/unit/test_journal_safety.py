@@ -13,8 +13,8 @@ import pytest
 
 from console.ops_cli import cell
 from services.events import OrderIntent, TradingState
-from services.journal import Journal, JournalError
-from services.redact import RedactingFilter, redact
+from services.ops.redact import RedactingFilter, redact
+from services.records.journal import Journal, JournalError
 from services.runtime import Services
 from tests.conftest import make_services
 

@@ -12,10 +12,10 @@ from vnpy.trader.constant import Exchange
 from vnpy.trader.object import TickData
 
 import strategies
+from services.accounting.costs import CostConfig
 from services.backtest.engine import Setup, run
 from services.backtest.rules import BacktestConfig, rules_for
-from services.costs import CostConfig
-from services.live import BarBuilder, LiveRunner, Proposal, StrategySpec
+from services.trading.live import BarBuilder, LiveRunner, Proposal, StrategySpec
 from tests.real_data import REAL
 
 
@@ -110,7 +110,7 @@ def test_a_bad_strategy_declaration_says_what_is_wrong() -> None:
 
 
 def test_live_versus_backtest_says_where_and_why_they_differ() -> None:
-    from services.live import compare_with_backtest
+    from services.trading.live import compare_with_backtest
 
     bars = orcl().iloc[:1500]
     proposals: list[Proposal] = []
@@ -148,7 +148,7 @@ def test_live_versus_backtest_says_where_and_why_they_differ() -> None:
 
 
 def test_a_manual_position_is_named_as_the_reason_not_a_missed_fill() -> None:
-    from services.live import compare_with_backtest
+    from services.trading.live import compare_with_backtest
 
     bars = orcl().iloc[:800]
     proposals: list[Proposal] = []

@@ -8,9 +8,9 @@ import pytest
 from vnpy.event import Event
 from vnpy.trader.object import OrderRequest
 
-from services.control import RearmRefused
 from services.events import EVENT_ORDER, OrderIntent, TradingState
 from services.runtime import Services
+from services.trading.control import RearmRefused
 from tests.conftest import make_services
 
 

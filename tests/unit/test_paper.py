@@ -9,10 +9,10 @@ import pytest
 from vnpy.trader.constant import Direction, Exchange, OrderType, Status
 from vnpy.trader.object import OrderData, OrderRequest, TradeData
 
-from services.costs import CostConfig
+from services.accounting.costs import CostConfig
 from services.instruments import DEFAULT_UNIVERSE, Universe
-from services.paper import PaperBroker
-from services.simulator import SimQuote
+from services.venues.paper import PaperBroker
+from services.venues.simulator import SimQuote
 
 NOW = datetime(2026, 11, 23, 10, 0)
 Q = SimQuote(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.events import OrderIntent, TradingState
-from services.recovery import rebuild
+from services.records.recovery import rebuild
 from services.runtime import Services
 from tests.conftest import make_services
 

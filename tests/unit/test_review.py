@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from services.events import OrderIntent, TradingState
-from services.live import Proposal
-from services.review import ReviewError
 from services.runtime import Services
+from services.trading.live import Proposal
+from services.trading.review import ReviewError
 from tests.conftest import make_services
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services import risk
 from services.events import EVENT_RISK_ALERT, OrderIntent, RiskAlert, TradingState
-from services.risk import RiskConfig, RiskContext, evaluate
 from services.runtime import Services
+from services.trading import risk
+from services.trading.risk import RiskConfig, RiskContext, evaluate
 
 CFG = RiskConfig()
 BASE = RiskContext(
@@ -239,7 +239,7 @@ def test_the_monitor_halts_on_a_daily_loss_and_raises_an_alert(services: Service
 
 
 def test_limits_tighten_at_once_loosen_on_confirmation_and_survive_a_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from services.risk_monitor import NeedsConfirmation
+    from services.trading.risk_monitor import NeedsConfirmation
     from tests.conftest import make_services
 
     svc = make_services(tmp_path)

@@ -12,8 +12,8 @@ import pytest
 
 from services.bus import Bus
 from services.events import EVENT_JOB, JobUpdated
-from services.journal import Journal
-from services.scheduler import JobResult, JobsConfig, Scheduler
+from services.ops.scheduler import JobResult, JobsConfig, Scheduler
+from services.records.journal import Journal
 from services.settings import ConfigValueError
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from services.instruments import DEFAULT_UNIVERSE, Instrument, limit_pct_for
 from services.settings import ConfigValueError
-from services.simulator import SimConfig, SimMarket
+from services.venues.simulator import SimConfig, SimMarket
 
 
 def run(seed: int, steps: int, **kw: object) -> list[tuple[str, float, float, float, int]]:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import strategies
+from services.accounting.costs import CostConfig
 from services.backtest.engine import Setup, run
 from services.backtest.rules import BacktestConfig, rules_for
-from services.costs import CostConfig
 from tests.real_data import REAL
 
 FAST, SLOW, STAKE, CASH = 10, 30, 100, 100_000.0

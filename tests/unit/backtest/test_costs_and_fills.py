@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.accounting.costs import CostConfig, fees_for
 from services.backtest.engine import Panel, Setup, simulate
 from services.backtest.kernel import fees_nb
 from services.backtest.rules import BacktestConfig, rules_for
-from services.costs import CostConfig, fees_for
 from tests.unit.backtest.helpers import bars, signals
 
 STOCK = rules_for("600000.SSE", BacktestConfig(), CostConfig())

@@ -12,11 +12,11 @@ import vectorbt as vbt
 from vectorbt.portfolio.enums import log_dt
 
 import strategies
+from services.accounting.costs import CostConfig
 from services.backtest import metrics as m
 from services.backtest.engine import Panel, Setup, run, sweep
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
 from services.backtest.rules import BacktestConfig, rules_for
-from services.costs import CostConfig
 
 RULES = rules_for("600000.SSE", BacktestConfig(), CostConfig())
 MA = strategies.get("ma_cross")

@@ -16,13 +16,13 @@ from datetime import datetime
 
 from vnpy.event import Event
 
+from services.accounting.portfolio import Portfolio
 from services.bus import Bus
-from services.control import TradingControl
 from services.events import EVENT_RISK_ALERT, IntentRejected, RiskAlert, TradingState
-from services.orders import OrderService
-from services.portfolio import Portfolio
-from services.risk import RiskConfig
 from services.settings import ConfigValueError
+from services.trading.control import TradingControl
+from services.trading.orders import OrderService
+from services.trading.risk import RiskConfig
 
 OVERRIDES_KEY = "risk_overrides"
 # Limits where a larger number allows more; 0 turns any of them off (the loosest setting).

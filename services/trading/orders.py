@@ -20,10 +20,9 @@ from vnpy.event import Event
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import CancelRequest, OrderData, OrderRequest
 
+from services.accounting.costs import CostConfig
+from services.accounting.portfolio import Portfolio
 from services.bus import Bus
-from services.checks import CheckContext, check_intent
-from services.control import TradingControl
-from services.costs import CostConfig
 from services.events import (
     EVENT_INTENT_REJECTED,
     EVENT_INTENT_SUBMITTED,
@@ -33,10 +32,11 @@ from services.events import (
     Violation,
 )
 from services.instruments import Universe
-from services.journal import Journal, JournalError
 from services.market import MarketCache
-from services.portfolio import Portfolio
-from services.risk import RiskConfig, RiskContext, evaluate
+from services.records.journal import Journal, JournalError
+from services.trading.checks import CheckContext, check_intent
+from services.trading.control import TradingControl
+from services.trading.risk import RiskConfig, RiskContext, evaluate
 
 log = logging.getLogger("quantdesk.orders")
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from services.bus import Bus
 from services.events import EVENT_TRADING_STATE_CHANGED, TradingState, TradingStateChanged
-from services.journal import Journal, JournalError
+from services.records.journal import Journal, JournalError
 
 log = logging.getLogger("quantdesk.control")
 

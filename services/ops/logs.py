@@ -13,7 +13,7 @@ from pathlib import Path
 
 from services.bus import Bus
 from services.events import EVENT_LOG_RECORDED, LogRecorded
-from services.redact import RedactingFilter
+from services.ops.redact import RedactingFilter
 
 
 class BusLogHandler(logging.Handler):

@@ -13,11 +13,11 @@ import threading
 
 from vnpy.event import Event
 
-from services.book import AccountView, Book, BookError
-from services.costs import CostConfig, fees_for
+from services.accounting.book import AccountView, Book, BookError
+from services.accounting.costs import CostConfig, fees_for
+from services.events import side_of
 from services.instruments import Universe
 from services.market import MarketCache
-from services.paper import side_of
 
 log = logging.getLogger("quantdesk.portfolio")
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 
 from services.bus import Bus
 from services.events import EVENT_REVIEW, OrderIntent, Violation
-from services.journal import Journal
-from services.live import Proposal
 from services.market import MarketCache
-from services.orders import OrderService, SubmitResult
+from services.records.journal import Journal
 from services.settings import require
+from services.trading.live import Proposal
+from services.trading.orders import OrderService, SubmitResult
 
 log = logging.getLogger("quantdesk.review")
 

@@ -26,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from services.bus import Bus
 from services.events import EVENT_JOB, JobStatus, JobUpdated
-from services.journal import Journal
+from services.records.journal import Journal
 from services.settings import ConfigValueError
 
 log = logging.getLogger("quantdesk.jobs")

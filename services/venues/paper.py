@@ -26,11 +26,11 @@ from datetime import datetime
 from vnpy.trader.constant import Direction, OrderType, Status
 from vnpy.trader.object import OrderData, OrderRequest, TradeData
 
-from services.book import Book, BookError, Side
-from services.costs import CostConfig, fees_for
-from services.events import OrderIntent
+from services.accounting.book import Book, BookError
+from services.accounting.costs import CostConfig, fees_for
+from services.events import OrderIntent, side_of
 from services.instruments import Instrument, Universe
-from services.simulator import SimQuote
+from services.venues.simulator import SimQuote
 
 Update = OrderData | TradeData
 
@@ -40,10 +40,6 @@ class _Working:
     order: OrderData
     instrument: Instrument
     reserved_cash: float = 0.0
-
-
-def side_of(direction: Direction | None) -> Side:
-    return "buy" if direction == Direction.LONG else "sell"
 
 
 class PaperBroker:

@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.book import Book, BookError, Side
+from services.accounting.book import Book, BookError, Side
 from services.events import OrderIntent, OrderKind
-from services.journal import Journal
+from services.records.journal import Journal
 
 ACTIVE = {"SUBMITTING", "NOTTRADED", "PARTTRADED", "SENT"}
 

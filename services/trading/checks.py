@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.costs import CostConfig, fees_for
+from services.accounting.costs import CostConfig, fees_for
 from services.events import OrderIntent, TradingState, Violation
 from services.instruments import Instrument
 

@@ -28,12 +28,12 @@ from vnpy.trader.object import (
     TradeData,
 )
 
+from services.accounting.costs import CostConfig
 from services.bus import Bus
-from services.costs import CostConfig
 from services.events import EVENT_SESSION_ROLLED, SessionRolled
 from services.instruments import Instrument, Universe
-from services.paper import PaperBroker, Update
-from services.simulator import SimConfig, SimMarket, SimQuote
+from services.venues.paper import PaperBroker, Update
+from services.venues.simulator import SimConfig, SimMarket, SimQuote
 
 log = logging.getLogger("quantdesk.sim")
 

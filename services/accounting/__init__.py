@@ -1,0 +1,1 @@
+"""Accounting: the ledger (positions, cash, T+1), costs and fees, the marked portfolio."""

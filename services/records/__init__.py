@@ -1,0 +1,1 @@
+"""Records: the write-ahead order journal and the recovery that rebuilds state from it."""
