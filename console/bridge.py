@@ -24,7 +24,7 @@ from vnpy.event import Event
 from vnpy.trader.object import OrderData, TickData, TradeData
 
 from services.accounting.book import AccountView
-from services.bus import BusStats
+from services.bus import BusStats, Priority
 from services.events import (
     EVENT_BACKTEST,
     EVENT_HANDLER_FAILED,
@@ -139,19 +139,23 @@ class Bridge:
         self.skipped = 0
 
     def register(self) -> None:
-        """Register after every service handler, so that the journal sees events first."""
+        """Register at ``Priority.UI``: every service handler sees an event first."""
         bus = self.services.bus
-        bus.register(EVENT_TICK, self.on_tick)
-        bus.register(EVENT_ORDER, self.on_order)
-        bus.register(EVENT_TRADE, self.on_trade)
-        bus.register(EVENT_TRADING_STATE_CHANGED, self.on_state)
-        bus.register(EVENT_LOG_RECORDED, self.on_log)
-        bus.register(EVENT_HANDLER_FAILED, self.on_handler_failed)
-        bus.register(EVENT_JOB, self.on_job)
-        bus.register(EVENT_BACKTEST, self.on_backtest)
-        bus.register(EVENT_REVIEW, lambda e: self.app.post_message(ReviewChanged(e.data)))
-        bus.register(EVENT_RISK_ALERT, lambda e: self.app.post_message(RiskAlerted(e.data)))
-        bus.register(EVENT_STRATEGIES, lambda e: self.app.post_message(StrategiesUpdated(e.data)))
+        app = self.app
+        for type_, handler in (
+            (EVENT_TICK, self.on_tick),
+            (EVENT_ORDER, self.on_order),
+            (EVENT_TRADE, self.on_trade),
+            (EVENT_TRADING_STATE_CHANGED, self.on_state),
+            (EVENT_LOG_RECORDED, self.on_log),
+            (EVENT_HANDLER_FAILED, self.on_handler_failed),
+            (EVENT_JOB, self.on_job),
+            (EVENT_BACKTEST, self.on_backtest),
+            (EVENT_REVIEW, lambda e: app.post_message(ReviewChanged(e.data))),
+            (EVENT_RISK_ALERT, lambda e: app.post_message(RiskAlerted(e.data))),
+            (EVENT_STRATEGIES, lambda e: app.post_message(StrategiesUpdated(e.data))),
+        ):
+            bus.register(type_, handler, Priority.UI)
 
     def start(self) -> None:
         self._stop.clear()

@@ -23,6 +23,22 @@ from services.events import EVENT_HANDLER_FAILED, HandlerFailed
 log = logging.getLogger("quantdesk.bus")
 
 HandlerType = Any  # Callable[[Event], None]; vnpy's alias is untyped
+
+
+class Priority:
+    """When a handler runs among the handlers of one event type, lowest first.
+
+    Correctness depends on it: an order update is on disk (JOURNAL) before our
+    ledgers move (LEDGER), before the services that react to both (SERVICE), before
+    the screen is told (UI). Handlers of equal priority run in registration order.
+    """
+
+    JOURNAL = 0
+    LEDGER = 10
+    SERVICE = 20
+    UI = 90
+
+
 EVENT_BARRIER = "qd.Barrier"  # internal: wait_idle() sets its threading.Event when dispatched
 _now = time.perf_counter
 
@@ -58,6 +74,7 @@ class Bus(EventEngine):
         self._failures_lock = threading.Lock()
         self._stopping = threading.Event()
         self._dispatch: dict[str, tuple[HandlerType, ...]] = {}
+        self._priority: dict[str, dict[HandlerType, int]] = {}
         self._general: tuple[HandlerType, ...] = ()
         self.register(EVENT_BARRIER, _release_barrier)
 
@@ -77,13 +94,27 @@ class Bus(EventEngine):
             self._thread.join()
 
     # -- registration: dispatch reads immutable tuples, so no per-event copies ----------
-    def register(self, type: str, handler: HandlerType) -> None:
+    def register(self, type: str, handler: HandlerType, priority: int = Priority.SERVICE) -> None:
+        """Call ``handler`` for every ``type`` event, after the handlers of lower
+        ``priority`` (see :class:`Priority`), whatever the order of registration."""
         super().register(type, handler)
-        self._dispatch[type] = tuple(self._handlers[type])
+        self._priority.setdefault(type, {}).setdefault(handler, priority)
+        self._order(type)
 
     def unregister(self, type: str, handler: HandlerType) -> None:
         super().unregister(type, handler)
-        self._dispatch[type] = tuple(self._handlers.get(type, ()))
+        self._priority.get(type, {}).pop(handler, None)
+        self._order(type)
+
+    def _order(self, type: str) -> None:
+        ranks = self._priority.get(type, {})
+        handlers = self._handlers.get(type, [])
+        self._dispatch[type] = tuple(
+            h
+            for _, _, h in sorted(
+                (ranks.get(h, Priority.SERVICE), i, h) for i, h in enumerate(handlers)
+            )
+        )
 
     def register_general(self, handler: HandlerType) -> None:
         super().register_general(handler)

@@ -1,8 +1,9 @@
-"""Builds and owns the services: one place that wires the bus handlers in order.
+"""Builds and owns the services: one place that wires the bus handlers.
 
-Handler order matters and is fixed here: the journal records broker events
-first, then our ledger and order tracking update, and only then (registered
-by the console after this) does the UI bridge see them.
+Handler order matters and is stated here with priorities (``services.bus.Priority``):
+the journal records broker events first, then our ledger and order tracking
+update, then the services that react to them; the UI bridge (registered by the
+console, at ``Priority.UI``) sees them last.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from services.accounting.costs import CostConfig
 from services.accounting.portfolio import Portfolio
 from services.backtest.rules import BacktestConfig
 from services.backtest.runner import BacktestRunner
-from services.bus import Bus
+from services.bus import Bus, Priority
 from services.data.fetch import FetchConfig
 from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
@@ -361,21 +362,23 @@ def build_services(
         risk=risk,
     )
     monitor = RiskMonitor(bus, portfolio, control, orders, orders.risk)
-    # Order matters: journal first, then our ledgers; the UI bridge registers last.
-    bus.register(EVENT_ORDER, journal.on_order)
-    bus.register(EVENT_TRADE, journal.on_trade)
-    bus.register(EVENT_TICK, market.on_tick)
-    bus.register(EVENT_TRADE, portfolio.on_trade)
-    bus.register(EVENT_ORDER, orders.on_order)
-    bus.register(EVENT_SESSION_ROLLED, journal.on_session_rolled)
-    bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled)
-    bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled)
-    bus.register(EVENT_TIMER, monitor.on_timer)
-    bus.register(EVENT_INTENT_REJECTED, monitor.on_rejected)
+    # Explicit order (services.bus.Priority): the journal first, then our ledgers, then the
+    # services that react to both; the UI bridge runs last whenever it registers.
+    J, L, S = Priority.JOURNAL, Priority.LEDGER, Priority.SERVICE
+    bus.register(EVENT_ORDER, journal.on_order, J)
+    bus.register(EVENT_TRADE, journal.on_trade, J)
+    bus.register(EVENT_SESSION_ROLLED, journal.on_session_rolled, J)
+    bus.register(EVENT_TICK, market.on_tick, L)
+    bus.register(EVENT_TRADE, portfolio.on_trade, L)
+    bus.register(EVENT_ORDER, orders.on_order, L)
+    bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled, L)
+    bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled, S)
+    bus.register(EVENT_TIMER, monitor.on_timer, S)
+    bus.register(EVENT_INTENT_REJECTED, monitor.on_rejected, S)
     execution = ExecutionMonitor()
-    bus.register(EVENT_INTENT_SUBMITTED, execution.on_submitted)
-    bus.register(EVENT_ORDER, execution.on_order)
-    bus.register(EVENT_TRADE, execution.on_trade)
+    bus.register(EVENT_INTENT_SUBMITTED, execution.on_submitted, S)
+    bus.register(EVENT_ORDER, execution.on_order, S)
+    bus.register(EVENT_TRADE, execution.on_trade, S)
     bus.register(EVENT_LOG, _log_gateway)
     notes, pending, restored_orders = restore(
         journal, portfolio, gateway.broker, orders, account.initial_cash
@@ -415,7 +418,7 @@ def build_services(
         notes.append("trading is HALTED: strategies stay stopped until you start them")
     for item in pending:
         queue.restore(proposal_from_journal(item))
-    bus.register(EVENT_TICK, live.on_tick)
+    bus.register(EVENT_TICK, live.on_tick, S)  # after the quote cache: it prices proposals
     for note in notes:
         (log.info if note.startswith("restored") else log.warning)("%s", note)
     jobs = jobs or JobsConfig()

@@ -95,3 +95,80 @@ def test_lag_reports_age_of_events_that_waited() -> None:
         assert bus.stats().lag_ms >= 150  # "x" waited ~200 ms behind the slow handler
     finally:
         bus.stop()
+
+
+def test_handlers_run_by_priority_whatever_the_registration_order() -> None:
+    from services.bus import Priority
+
+    bus = Bus()
+    seen: list[str] = []
+    bus.register("x", lambda e: seen.append("ui"), Priority.UI)
+    bus.register("x", lambda e: seen.append("service"))
+    bus.register("x", lambda e: seen.append("ledger"), Priority.LEDGER)
+    bus.register("x", lambda e: seen.append("journal"), Priority.JOURNAL)
+    bus.register("x", lambda e: seen.append("service 2"))
+    bus.start()
+    try:
+        bus.publish("x")
+        assert bus.wait_idle()
+    finally:
+        bus.stop()
+    assert seen == ["journal", "ledger", "service", "service 2", "ui"]
+
+
+def test_the_journal_sees_an_order_before_the_ui_even_if_the_ui_registered_first(
+    tmp_path: object,
+) -> None:
+    """The order the services are wired in no longer decides it: priorities do."""
+    from pathlib import Path
+
+    from services.bus import Priority
+    from services.events import EVENT_ORDER, OrderIntent
+    from tests.conftest import make_services
+
+    assert isinstance(tmp_path, Path)
+    services = make_services(tmp_path)
+    journaled_when_ui_saw: list[int] = []
+    services.bus.register(
+        EVENT_ORDER,
+        lambda e: journaled_when_ui_saw.append(len(services.journal.entries("order"))),
+        Priority.UI,
+    )
+    # the journal registers again, after the UI handler: its priority still puts it first
+    services.bus.unregister(EVENT_ORDER, services.journal.on_order)
+    services.bus.register(EVENT_ORDER, services.journal.on_order, Priority.JOURNAL)
+    services.start()
+    try:
+        assert services.bus.wait_idle()
+        tick = services.market.get("600519.SSE")
+        assert tick is not None
+        services.orders.submit(
+            OrderIntent("p", "600519.SSE", "buy", "limit", 100, tick.ask_price_1)
+        )
+        assert services.bus.wait_idle()
+    finally:
+        services.stop()
+    assert journaled_when_ui_saw and all(
+        n == i + 1 for i, n in enumerate(journaled_when_ui_saw)
+    )  # the n-th order update was on disk when the UI saw it
+
+
+def test_one_bus_event_per_tick(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.conftest import make_services
+
+    assert isinstance(tmp_path, Path)
+    services = make_services(tmp_path)
+    types: list[str] = []
+    services.bus.register_general(lambda e: types.append(e.type))
+    services.start()
+    try:
+        assert services.bus.wait_idle()
+        types.clear()
+        services.gateway.advance(50)
+        assert services.bus.wait_idle()
+    finally:
+        services.stop()
+    assert types.count("eTick.") == 50
+    assert not [t for t in types if t.startswith("eTick.") and t != "eTick."]
