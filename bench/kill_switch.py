@@ -116,7 +116,6 @@ async def run(runs: int) -> dict[str, object]:
                 assert result.accepted, result.violations
             await asyncio.to_thread(services.bus.wait_idle, 60)
             assert len(services.orders.working_ids()) == ORDERS
-            assert services.review is not None and services.live is not None
             for i in range(INTENTS):
                 intent = OrderIntent(f"q{run_no}-{i}", "600519.SSE", "buy", "limit", 100, price)
                 services.review.restore(Proposal(intent, "s0", "bench", price, datetime.now()))

@@ -160,8 +160,7 @@ class QuantdeskApp(App[None]):
             header.bus = message.bus
             if self.on_frame is not None:
                 self.on_frame(message.ticks)
-            review = self.services.review
-            if review is not None and self.query_one(ReviewTable).row_count:
+            if self.query_one(ReviewTable).row_count:
                 self.refresh_review()  # verdicts and staleness move with the market
         finally:
             self.bridge.applied()
@@ -213,13 +212,11 @@ class QuantdeskApp(App[None]):
 
     # -- strategies and the review queue ---------------------------------------------------
     def refresh_review(self) -> None:
-        if self.services.review is not None:
-            self.query_one(ReviewTable).show(self.services.review.items())
+        self.query_one(ReviewTable).show(self.services.review.items())
 
     def refresh_strategies(self) -> None:
         live = self.services.live
-        if live is not None:
-            self.query_one(StrategiesTable).show(list(live.specs.values()), live.running)
+        self.query_one(StrategiesTable).show(list(live.specs.values()), live.running)
 
     @on(StrategiesUpdated)
     def handle_strategies(self) -> None:
@@ -239,8 +236,6 @@ class QuantdeskApp(App[None]):
     @on(StrategiesTable.ToggleRequested)
     def handle_toggle_strategy(self, message: StrategiesTable.ToggleRequested) -> None:
         live = self.services.live
-        if live is None:
-            return
         if message.strategy_id in live.running:
             live.stop(message.strategy_id)
             self.notify(f"Strategy {message.strategy_id} stopped")
@@ -254,8 +249,6 @@ class QuantdeskApp(App[None]):
         from services.trading.live import compare_with_backtest
 
         live = self.services.live
-        if live is None:
-            return
         spec = live.specs[message.strategy_id]
         rows = [
             {"symbol": symbol, **row}
@@ -273,8 +266,6 @@ class QuantdeskApp(App[None]):
     @on(ReviewTable.Decided)
     def handle_decided(self, message: ReviewTable.Decided) -> None:
         review = self.services.review
-        if review is None:
-            return
         if message.action == "reject":
             review.reject(message.intent_id)
             self.notify("Proposal rejected")
@@ -286,8 +277,6 @@ class QuantdeskApp(App[None]):
     @on(ReviewTable.DecidedAll)
     def handle_decided_all(self, message: ReviewTable.DecidedAll) -> None:
         review = self.services.review
-        if review is None:
-            return
         if message.action == "reject":
             n = review.reject_all(message.strategy_id, "rejected by the trader (all)")
             self.notify(f"{count(n, 'proposal')} of {message.strategy_id} rejected")
@@ -307,7 +296,6 @@ class QuantdeskApp(App[None]):
         from services.trading.review import ReviewError
 
         review = self.services.review
-        assert review is not None
         try:
             result = review.approve(intent_id, qty, price)
         except ReviewError as exc:
@@ -317,7 +305,6 @@ class QuantdeskApp(App[None]):
 
     def _edit(self, intent_id: str) -> None:
         review = self.services.review
-        assert review is not None
         item = next((i for i in review.items() if i.proposal.intent.intent_id == intent_id), None)
         if item is None:
             return
@@ -402,14 +389,7 @@ class QuantdeskApp(App[None]):
     # -- actions ---------------------------------------------------------------------------
     def open_ticket(self, vt_symbol: str, side: str, qty: int | None = None) -> None:
         inst = self.instruments.get(vt_symbol)
-        tick = self.services.market.get(vt_symbol)
-        price = None
-        if tick is not None:
-            price = (
-                (tick.ask_price_1 or tick.last_price)
-                if side == "buy"
-                else (tick.bid_price_1 or tick.last_price)
-            )
+        price = self.services.market.touch(vt_symbol, side)
         lot = inst.lot if inst else 100
         defaults = TicketDefaults(vt_symbol, side, lot if qty is None else qty, price)
         orders = self.services.orders
@@ -482,7 +462,7 @@ class QuantdeskApp(App[None]):
             header = self.query_one(StatusHeader)
             header.state = self.services.control.state
             live = self.services.live
-            stopped = sorted(set(live.specs) - live.running) if live is not None else []
+            stopped = sorted(set(live.specs) - live.running)
             self.notify(
                 "Trading re-armed: ACTIVE."
                 + (

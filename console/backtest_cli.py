@@ -18,6 +18,7 @@ from rich.table import Table
 
 from console.config import Config
 from console.data_cli import add_freq, day, locations
+from services.backtest.spec import RunDoc
 from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
@@ -192,7 +193,7 @@ def runs_command(args: argparse.Namespace, data_dir: Path, config: Config) -> in
     return 0
 
 
-def rerun(saved: dict[str, Any], run_id: int, data_dir: Path, config: Config) -> int:
+def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
     """Run a saved run again on the snapshot it read, with the setup and market rules it
     recorded; 0 when every metric and trade is the same, 1 with the differences."""
     from dataclasses import replace
@@ -294,15 +295,16 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         store.open()
 
         frames = {s: request.read_bars(store, s) for s in request.symbols}
-        stamp = (
+        inputs = (
             runs.provenance(store, request.freq, request.strategy, request.as_of)
             if args.save or args.report
-            else {}
+            else None
         )
         doc = execute(
             request, frames.__getitem__, config.backtest, config.costs, _progress(args.json)
         )
-        doc.update(stamp)
+        if inputs is not None:
+            runs.stamp(doc, inputs)
         if args.save:
             doc["run_id"] = runs.RunStore(data_dir / "backtests.db").save(doc)
         if args.report:
@@ -321,12 +323,12 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     return 0
 
 
-def _public(doc: dict[str, Any]) -> dict[str, Any]:
+def _public(doc: RunDoc) -> dict[str, Any]:
     """The JSON document: equity and drawdown curves are for the pane and the report."""
     return {k: v for k, v in doc.items() if k not in ("equity", "drawdown", "heatmap")}
 
 
-def show(doc: dict[str, Any]) -> None:
+def show(doc: RunDoc) -> None:
     """A short human summary: metrics, the best of a sweep, out-of-sample."""
     params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
     out.print(f"[b]{doc['strategy']}[/b] {doc['symbol']} {doc['start']} → {doc['end']}  {params}")
@@ -346,17 +348,17 @@ def show(doc: dict[str, Any]) -> None:
             box=None,
             title=f"best {min(10, len(doc['sweep']))} of {len(doc['sweep'])}",
         )
-        for row in doc["sweep"][:10]:
+        for entry in doc["sweep"][:10]:
             top.add_row(
-                *(f"{v:g}" for v in row["params"].values()),
-                *(_fmt(k, v) for k, v in row["metrics"].items()),
+                *(f"{v:g}" for v in entry["params"].values()),
+                *(_fmt(k, v) for k, v in entry["metrics"].items()),
             )
         out.print(top)
-        s = doc["sensitivity"]
-        if s["hold"] is not None:
+        sens = doc["sensitivity"]
+        if sens["hold"] is not None:
             out.print(
-                f"sensitivity: {s['neighbours']} neighbours average {s['mean']:.3f} "
-                f"(best {s['best']:.3f}, hold {s['hold']:.2f})"
+                f"sensitivity: {sens['neighbours']} neighbours average {sens['mean']:.3f} "
+                f"(best {sens['best']:.3f}, hold {sens['hold']:.2f})"
             )
     if "walk_forward" in doc:
         wf = doc["walk_forward"]

@@ -9,7 +9,7 @@ over the bus.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.table import Table
 from textual import on
@@ -24,7 +24,7 @@ from panes.keys import bindings
 from services.backtest.rules import SIZINGS, BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.backtest.runs import compare
-from services.backtest.spec import Request, parse_axis, parse_pair, parse_words
+from services.backtest.spec import Request, RunDoc, parse_axis, parse_pair, parse_words
 from services.backtest.spec import format_value as fmt
 from services.events import BacktestUpdate
 from strategies import REGISTRY
@@ -65,7 +65,7 @@ class BacktestScreen(Screen[None]):
         self.config = config
         self.symbol = symbol
         self.reports = reports
-        self.doc: dict[str, Any] | None = None
+        self.doc: RunDoc | None = None
         self.job: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -261,7 +261,7 @@ class BacktestScreen(Screen[None]):
         elif update.state == "done" and update.doc is not None:
             bar.update(total=1, progress=1)
             self._status(f"run {update.job}: done, {update.what}")
-            self.show(update.doc)
+            self.show(cast(RunDoc, update.doc))  # the worker's execute() made it
             self.refresh_runs()
         elif update.state == "failed":
             bar.update(total=1, progress=0)
@@ -273,7 +273,7 @@ class BacktestScreen(Screen[None]):
             bar.update(total=1, progress=0)
             self._status(f"run {update.job} cancelled")
 
-    def show(self, doc: dict[str, Any]) -> None:
+    def show(self, doc: RunDoc) -> None:
         self.doc = doc
         self.query_one(MetricsTable).show(doc)
         self.query_one(EquityChart).doc = doc

@@ -19,6 +19,7 @@ from textual.widget import Widget
 from panes.format import right
 from panes.keys import bindings
 from panes.table import Col, KeyedTable
+from services.backtest.spec import RunDoc
 from services.backtest.spec import format_value as fmt
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -31,7 +32,7 @@ class MetricsTable(KeyedTable):
         super().__init__(**kw)
         self.border_title = "Metrics"
 
-    def show(self, doc: dict[str, Any] | None) -> None:
+    def show(self, doc: RunDoc | None) -> None:
         self.clear(columns=True)
         if doc is None:
             return
@@ -66,7 +67,7 @@ def area(values: Sequence[float], width: int, height: int) -> list[str]:
 class EquityChart(Widget):
     """Equity (top) and drawdown (bottom) of the shown run, scaled to the widget."""
 
-    doc: reactive[dict[str, Any] | None] = reactive(None, layout=False)
+    doc: reactive[RunDoc | None] = reactive(None, layout=False)
 
     def render(self) -> Text:
         doc = self.doc
@@ -105,7 +106,7 @@ class TradesTable(KeyedTable):
         super().__init__(**kw)
         self.border_title = "Trades"
 
-    def show(self, doc: dict[str, Any] | None) -> None:
+    def show(self, doc: RunDoc | None) -> None:
         self.clear(columns=True)
         self._row_cells.clear()
         self.shown_columns = ()
@@ -166,7 +167,7 @@ class HeatmapTable(KeyedTable):
             else f"{shown} of {self.heat_columns} columns shown: → scrolls to the rest"
         )
 
-    def show(self, doc: dict[str, Any] | None) -> None:
+    def show(self, doc: RunDoc | None) -> None:
         self.clear(columns=True)
         heat = None if doc is None else doc.get("heatmap")
         if heat is None:

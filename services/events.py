@@ -8,6 +8,7 @@ past tense, commands in the imperative.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -197,7 +198,7 @@ class BacktestUpdate:
     what: str = ""
     done: int = 0
     total: int = 0
-    doc: dict[str, object] | None = None
+    doc: Mapping[str, object] | None = None  # a services.backtest.spec.RunDoc
     error: str = ""
 
 

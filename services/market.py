@@ -58,6 +58,15 @@ class MarketCache:
             trail = self._trails[tick.vt_symbol] = Trail()
         trail.add(tick)
 
+    def touch(self, vt_symbol: str, side: str) -> float | None:
+        """The price ``side`` trades at now: the ask for a buy, the bid for a sell, the
+        last price when that side of the book is empty; None without a quote. The one
+        definition used by the ticket, the live runner and the flatten preview."""
+        tick = self._ticks.get(vt_symbol)
+        if tick is None:
+            return None
+        return (tick.ask_price_1 if side == "buy" else tick.bid_price_1) or tick.last_price
+
     def get(self, vt_symbol: str) -> TickData | None:
         return self._ticks.get(vt_symbol)
 

@@ -107,9 +107,9 @@ class Services:
     universes: dict[str, tuple[str, ...]]
     backtests: BacktestRunner
     risk: RiskMonitor
-    live: LiveRunner | None = None
-    execution: ExecutionMonitor | None = None
-    review: ReviewQueue | None = None
+    live: LiveRunner
+    execution: ExecutionMonitor
+    review: ReviewQueue
     recovery_notes: list[str] = field(default_factory=list)
     restored_orders: list[Any] = field(default_factory=list)  # published once the bus runs
     control_server: ControlServer | None = None
@@ -181,8 +181,6 @@ class Services:
 
     def seed_strategies(self) -> None:
         """Warm each strategy's window with stored bars, so it can act on the first live bar."""
-        if self.live is None:
-            return
         for spec in self.live.specs.values():
             for symbol in spec.symbols:
                 try:
@@ -192,8 +190,6 @@ class Services:
 
     def evaluate_daily(self) -> None:
         """After the daily sync: daily strategies see the new day's bar."""
-        if self.live is None:
-            return
         for spec in self.live.specs.values():
             if spec.freq != "1d":
                 continue
@@ -309,10 +305,8 @@ class Services:
         """
         self.control.halt(reason)
         cancelled = self.orders.cancel_all(reason)
-        if self.live is not None:
-            self.live.stop_all(reason)
-        if self.review is not None:
-            self.review.reject_all(None, reason)
+        self.live.stop_all(reason)
+        self.review.reject_all(None, reason)
         return cancelled
 
 
@@ -388,10 +382,9 @@ def build_services(
         return portfolio.qty(vt_symbol), orders.sellable(vt_symbol)
 
     def touch(vt_symbol: str, side: str) -> float:
-        tick = market.get(vt_symbol)
-        if tick is None:
+        price = market.touch(vt_symbol, side)
+        if price is None:
             return 0.0
-        price = (tick.ask_price_1 if side == "buy" else tick.bid_price_1) or tick.last_price
         return universe.get(vt_symbol).round_price(price) if vt_symbol in universe else price
 
     queue = ReviewQueue(bus, journal, orders, market, review or ReviewConfig())

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from services.backtest.spec import format_value
+from services.backtest.spec import RunDoc, format_value
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -21,7 +21,7 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}
 """
 
 
-def write_report(doc: dict[str, Any], path: Path) -> Path:
+def write_report(doc: RunDoc, path: Path) -> Path:
     """Write the report for ``doc`` to ``path`` (directories are created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
@@ -30,7 +30,7 @@ def write_report(doc: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def render(doc: dict[str, Any]) -> str:
+def render(doc: RunDoc) -> str:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -108,7 +108,7 @@ def render(doc: dict[str, Any]) -> str:
     return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
 
 
-def _metrics_table(doc: dict[str, Any]) -> str:
+def _metrics_table(doc: RunDoc) -> str:
     head = (
         "<tr><th>metric</th><th>value</th>"
         + ("<th>out of sample</th>" if "oos" in doc else "")

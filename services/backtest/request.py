@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from services.backtest import metrics as m
 from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, sweep
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
 from services.backtest.rules import BacktestConfig, MarketRules, rules_for
-from services.backtest.spec import SWEEP_CHUNK, Request
+from services.backtest.spec import SWEEP_CHUNK, Request, RunDoc
 from strategies import Strategy
 
 Progress = Callable[[int, int, str], None]
@@ -34,7 +34,7 @@ def execute(
     costs: CostConfig,
     progress: Progress | None = None,
     rules: list[MarketRules] | None = None,
-) -> dict[str, Any]:
+) -> RunDoc:
     """Run ``request``; ``read_bars(symbol)`` returns the adjusted bars for the range.
 
     ``rules``: each symbol's market rules as a saved run recorded them (a rerun);
@@ -102,7 +102,7 @@ def execute(
             "trades": _records(wf.trades),
         }
     report(1, 1, "done")
-    return doc
+    return cast(RunDoc, doc)
 
 
 def _split(bars: int, fraction: float) -> int:

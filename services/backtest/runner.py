@@ -25,8 +25,8 @@ from typing import Any
 
 from services.accounting.costs import CostConfig
 from services.backtest.rules import BacktestConfig
-from services.backtest.runs import RunStore, provenance
-from services.backtest.spec import Request
+from services.backtest.runs import RunStore, provenance, stamp
+from services.backtest.spec import Request, RunDoc
 from services.bus import Bus
 from services.events import EVENT_BACKTEST, BacktestUpdate
 from services.store import Store, StoreError
@@ -105,13 +105,13 @@ class BacktestRunner:
                 self._publish(
                     BacktestUpdate(job, "starting", f"read {symbol}", i + 1, len(request.symbols))
                 )
-            stamp = provenance(self.store, request.freq, request.strategy, request.as_of)
+            inputs = provenance(self.store, request.freq, request.strategy, request.as_of)
             if job in self._cancelled:
                 raise _Cancelled
             self._ensure_worker()
             self._inbox.put((job, request, frames, self.config, self.costs))
             doc = self._relay(job)
-            doc.update(stamp)
+            stamp(doc, inputs)
             doc["run_id"] = self.runs.save(doc)
             log.info(
                 "backtest %d done: %s %s saved as run %d",
@@ -137,7 +137,7 @@ class BacktestRunner:
                 self._job = None
                 self._cancelled.discard(job)
 
-    def _relay(self, job: int) -> dict[str, Any]:
+    def _relay(self, job: int) -> RunDoc:
         while True:
             if job in self._cancelled:
                 raise _Cancelled
@@ -160,7 +160,7 @@ class BacktestRunner:
                 done, total, what = rest
                 self._publish(BacktestUpdate(job, "running", what, done, total))
             elif kind == "done":
-                result: dict[str, Any] = rest[0]
+                result: RunDoc = rest[0]
                 return result
             elif kind == "failed":
                 raise ValueError(rest[0])

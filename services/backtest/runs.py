@@ -14,9 +14,10 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import strategies
+from services.backtest.spec import RunDoc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,7 +59,19 @@ def code_version(strategy: str) -> dict[str, str]:
     return out
 
 
-def provenance(store: Any, freq: str, strategy: str, as_of: str | None = None) -> dict[str, Any]:
+class Provenance(TypedDict):
+    """A saved run's record of its inputs (merged into its RunDoc)."""
+
+    snapshot: str
+    code_version: dict[str, str]
+
+
+def stamp(doc: RunDoc, what: Provenance) -> None:
+    """Record ``what`` in ``doc``."""
+    doc["snapshot"], doc["code_version"] = what["snapshot"], what["code_version"]
+
+
+def provenance(store: Any, freq: str, strategy: str, as_of: str | None = None) -> Provenance:
     """What a saved run records about its inputs: a snapshot of the data, the code version.
 
     Taken when the bars are read, so the snapshot is the data the run saw; a run that
@@ -68,7 +81,7 @@ def provenance(store: Any, freq: str, strategy: str, as_of: str | None = None) -
     return {"snapshot": snapshot, "code_version": code_version(strategy)}
 
 
-def reproduce(saved: dict[str, Any], again: dict[str, Any]) -> list[str]:
+def reproduce(saved: RunDoc, again: RunDoc) -> list[str]:
     """Where a rerun differs from the saved run: metrics, trades, sweep ranking (empty when
     it reproduced the run exactly)."""
     out = []
@@ -109,7 +122,7 @@ class RunStore:
         db.execute("PRAGMA synchronous=NORMAL")
         return db
 
-    def save(self, doc: dict[str, Any]) -> int:
+    def save(self, doc: RunDoc) -> int:
         created = datetime.now().isoformat(timespec="seconds")
         with self._db() as db:
             cur = db.execute(
@@ -137,17 +150,17 @@ class RunStore:
             RunSummary(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5])) for r in rows
         ]
 
-    def load(self, run_id: int) -> dict[str, Any]:
+    def load(self, run_id: int) -> RunDoc:
         with self._db() as db:
             row = db.execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise ValueError(f"no saved run {run_id}: `quantdesk runs` lists them")
-        doc: dict[str, Any] = json.loads(row[0])
+        doc: RunDoc = json.loads(row[0])
         doc["run_id"] = run_id
         return doc
 
 
-def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+def compare(a: RunDoc, b: RunDoc) -> list[tuple[str, Any, Any]]:
     """Side by side: what differs in the setup, then every metric."""
     rows: list[tuple[str, Any, Any]] = []
     for key in ("strategy", "symbol", "start", "end", "adjust", "snapshot"):

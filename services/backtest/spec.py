@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from services.data.bars import split_symbol
 from strategies import Strategy, get
@@ -65,6 +65,43 @@ def format_value(name: str, value: Any) -> str:
             return f"{value:,.2f}"
         return f"{value:g}" if value.is_integer() else f"{value:.3f}"
     return str(value)
+
+
+class Curve(TypedDict):
+    """A time series in a run document: ISO times and rounded values."""
+
+    time: list[str]
+    value: list[float]
+
+
+class RunDoc(TypedDict):
+    """One backtest, as the engine returns it, the CLI prints it (``--json``), saved runs
+    keep it and the screen and the HTML report show it. JSON-ready throughout."""
+
+    strategy: str
+    symbol: str  # the symbols joined by commas
+    symbols: list[str]
+    freq: str
+    adjust: str
+    start: str
+    end: str
+    setup: dict[str, Any]  # engine.Setup as a dict
+    request: dict[str, Any]  # Request.as_doc(): what ``runs rerun`` repeats
+    markets: dict[str, dict[str, Any]]  # per symbol: rules.MarketRules as a dict
+    params: dict[str, float]
+    metrics: dict[str, float | None]  # NAMES; None where a metric does not exist
+    trades: list[dict[str, Any]]
+    equity: Curve
+    drawdown: Curve
+    sweep: NotRequired[list[dict[str, Any]]]  # every combination, best first
+    sensitivity: NotRequired[dict[str, Any]]
+    heatmap: NotRequired[dict[str, Any]]  # a two-parameter sweep
+    oos: NotRequired[dict[str, Any]]  # out-of-sample start, metrics, trades
+    walk_forward: NotRequired[dict[str, Any]]
+    snapshot: NotRequired[str]  # the store snapshot the run read (saved runs)
+    code_version: NotRequired[dict[str, str]]
+    run_id: NotRequired[int]
+    created: NotRequired[str]  # when it was saved
 
 
 @dataclass(frozen=True)

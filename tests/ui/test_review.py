@@ -21,7 +21,7 @@ SIZE = (160, 48)
 
 def propose(app: QuantdeskApp, n: int, strategy: str = "s1", qty: int = 100, **kw: object) -> None:
     tick = app.services.market.get("510300.SSE")
-    assert tick is not None and app.services.review is not None
+    assert tick is not None
     intent = OrderIntent(f"p{n}", "510300.SSE", "buy", "limit", qty, tick.ask_price_1)
     p = Proposal(
         intent,

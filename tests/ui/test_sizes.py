@@ -142,7 +142,7 @@ async def test_a_halt_from_another_shell_stops_the_strategies_on_screen(tmp_path
         await settle(pilot, 5)
         table = again.query_one(StrategiesTable)
         assert "stopped" in str(table.get_cell("demo-ma", "state"))
-        assert again.services.live is not None and again.services.live.running == set()
+        assert again.services.live.running == set()
 
 
 async def test_rearming_says_strategies_stay_stopped(tmp_path: Path) -> None:

@@ -172,3 +172,23 @@ def test_one_bus_event_per_tick(tmp_path: object) -> None:
         services.stop()
     assert types.count("eTick.") == 50
     assert not [t for t in types if t.startswith("eTick.") and t != "eTick."]
+
+
+def test_the_touch_is_the_ask_for_a_buy_the_bid_for_a_sell_else_the_last() -> None:
+    from datetime import datetime
+
+    from vnpy.trader.constant import Exchange
+    from vnpy.trader.object import TickData
+
+    from services.market import MarketCache
+
+    cache = MarketCache()
+    assert cache.touch("600519.SSE", "buy") is None
+    tick = TickData(
+        "sim", "600519", Exchange.SSE, datetime(2026, 11, 23, 10), last_price=10.0,
+        bid_price_1=9.99, ask_price_1=10.01,
+    )  # fmt: skip
+    cache.on_tick(Event("eTick.", tick))
+    assert (cache.touch("600519.SSE", "buy"), cache.touch("600519.SSE", "sell")) == (10.01, 9.99)
+    tick.ask_price_1 = 0.0  # nobody sells: a buy is priced at the last
+    assert cache.touch("600519.SSE", "buy") == 10.0

@@ -44,7 +44,6 @@ def svc(services: Services) -> Services:
 
 def test_approve_sends_through_the_order_path_and_journals_the_decision(svc: Services) -> None:
     review = svc.review
-    assert review is not None
     review.propose(proposal(svc, 1), auto=False)
     [item] = review.items()
     assert (
@@ -62,7 +61,6 @@ def test_approve_sends_through_the_order_path_and_journals_the_decision(svc: Ser
 
 def test_reject_edit_and_the_risk_verdict_shown_before_approval(svc: Services) -> None:
     review = svc.review
-    assert review is not None
     review.propose(proposal(svc, 2, qty=150), auto=False)  # not a lot multiple
     [item] = review.items()
     assert [v.rule for v in item.verdict] == ["lot_size"]
@@ -75,7 +73,6 @@ def test_reject_edit_and_the_risk_verdict_shown_before_approval(svc: Services) -
 
 def test_a_stale_proposal_cannot_be_approved_as_it_is(svc: Services) -> None:
     review = svc.review
-    assert review is not None
     old = replace(proposal(svc, 4), proposed_at=time.monotonic() - 1000)
     moved = replace(proposal(svc, 5), ref_price=proposal(svc, 5).ref_price * 1.05)
     review.propose(old, auto=False)
@@ -92,7 +89,6 @@ def test_a_stale_proposal_cannot_be_approved_as_it_is(svc: Services) -> None:
 
 def test_approve_all_and_reject_all_act_on_one_strategy(svc: Services) -> None:
     review = svc.review
-    assert review is not None
     review.propose(proposal(svc, 6, strategy="a"), auto=False)
     review.propose(replace(proposal(svc, 7, strategy="a"), proposed_at=0.0), auto=False)  # stale
     review.propose(proposal(svc, 8, strategy="b", qty=200), auto=False)
@@ -105,7 +101,6 @@ def test_approve_all_and_reject_all_act_on_one_strategy(svc: Services) -> None:
 
 def test_auto_approval_skips_the_wait_not_the_checks(svc: Services) -> None:
     review = svc.review
-    assert review is not None
     review.propose(proposal(svc, 9, qty=150), auto=True)  # refused by the lot check
     assert review.items() == []
     [entry] = svc.journal.entries("intent", "p9")
@@ -114,7 +109,6 @@ def test_auto_approval_skips_the_wait_not_the_checks(svc: Services) -> None:
 
 def test_the_kill_switch_stops_strategies_and_rejects_every_proposal(svc: Services) -> None:
     review, live = svc.review, svc.live
-    assert review is not None and live is not None
     review.propose(proposal(svc, 10), auto=False)
     live.running.add("anything")
     svc.kill_switch("test")
@@ -128,14 +122,12 @@ def test_pending_proposals_come_back_after_a_restart_as_stale(tmp_path: Path) ->
     first.start()
     first.gateway.advance(20)
     assert first.bus.wait_idle()
-    assert first.review is not None
     first.review.propose(proposal(first, 11), auto=False)
     first.review.propose(proposal(first, 12), auto=False)
     first.review.reject("p12")
     first.stop()
     again = make_services(tmp_path)
     try:
-        assert again.review is not None
         [item] = again.review.items()
         assert (
             item.proposal.intent.intent_id == "p11"
