@@ -162,9 +162,21 @@ async def test_rearm_needs_its_key_and_the_typed_word(app: QuantdeskApp) -> None
 
 
 async def test_help_lists_every_key_and_closes(app: QuantdeskApp) -> None:
+    from rich.console import Console
+
+    from panes.keys import KEYS
+
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        console = Console(width=200, record=True)
+        for static in app.screen.query(Static):
+            console.print(static.content)
+        text = console.export_text()
+        for key in KEYS:  # each binding: its id, what it does, and its key
+            assert key.id in text and key.description in text, key.id
+            first = key.key.split(",")[0].replace("question_mark", "?")
+            assert first in text, key.id
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -41,7 +41,7 @@ async def test_approve_reject_edit_and_approve_all_by_keys(app: QuantdeskApp) ->
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, 20)
         for n in (1, 2, 3):
-            propose(app, n)
+            propose(app, n, qty=100 * n)  # distinct orders: the duplicate rule stays out of it
         propose(app, 4, strategy="s2", qty=150)
         await settle(pilot)
         table = app.query_one(ReviewTable)
@@ -66,12 +66,17 @@ async def test_approve_reject_edit_and_approve_all_by_keys(app: QuantdeskApp) ->
         await settle(pilot)
         assert "p4" not in table.rows
         assert app.services.journal.entries("intent", "p4-e")[0]["payload"]["verdict"] == "accepted"
-        propose(app, 5)
+        propose(app, 5, qty=500)  # not a duplicate of p3: the duplicate rule would refuse it
         await settle(pilot)
         table.move_cursor(row=table.get_row_index("p3"))
         await pilot.press("A")  # every s1 proposal: p3 and p5
         await settle(pilot)
         assert table.row_count == 0
+        # sent, not dropped: each went through the order path and reached the venue
+        for intent_id in ("p3", "p5"):
+            (entry,) = app.services.journal.entries("intent", intent_id)
+            assert entry["payload"]["verdict"] == "accepted"
+            assert app.services.journal.entries("submit", intent_id)
 
 
 async def test_a_stale_proposal_is_marked_and_approving_it_explains(app: QuantdeskApp) -> None:

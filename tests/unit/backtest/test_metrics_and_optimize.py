@@ -128,8 +128,16 @@ def test_walk_forward_never_uses_its_out_of_sample_bars_to_choose() -> None:
     assert not wa.windows.loc[later, ["fast", "slow"]].equals(
         wb.windows.loc[later, ["fast", "slow"]]
     )
-    # the stitched equity is continuous: each window starts with the cash the last one ended with
+    # the stitched equity is continuous: each window starts with the cash the last one ended
+    # with (flat to flat, and a signal fills on the next bar, so a window's first bar holds
+    # exactly its starting cash)
     assert wa.equity.index.is_monotonic_increasing and len(wa.equity) == 1100 - 400
+    eq, w = wa.equity, wa.windows
+    assert eq.loc[w["test_start"].iloc[0]] == pytest.approx(Setup().init_cash)
+    ends = [eq.loc[end] for end in w["test_end"].iloc[:-1]]
+    starts = [eq.loc[start] for start in w["test_start"].iloc[1:]]
+    assert starts == pytest.approx(ends)
+    assert any(abs(e - Setup().init_cash) > 1 for e in ends)  # so a reset would be caught
 
 
 def test_annualisation_uses_trading_days_not_calendar_days() -> None:
