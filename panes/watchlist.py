@@ -100,6 +100,12 @@ class Watchlist(KeyedTable):
         if self.selected:
             self.post_message(self.TicketRequested(self.selected, side))
 
+    def action_buy(self) -> None:
+        self.action_ticket("buy")
+
+    def action_sell(self) -> None:
+        self.action_ticket("sell")
+
     def action_add_symbol(self) -> None:
         self.post_message(self.AddRequested())
 

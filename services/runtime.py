@@ -9,7 +9,6 @@ console, at ``Priority.UI``) sees them last.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -38,7 +37,6 @@ from services.events import (
     EVENT_TIMER,
     EVENT_TRADE,
     JobStatus,
-    OrderIntent,
     StrategiesChanged,
     TradingState,
 )
@@ -53,6 +51,7 @@ from services.settings import require
 from services.store import Store, StoreError, StoreInfo, store_uri
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
+from services.trading.flatten import FlattenPlan, plan_flatten
 from services.trading.live import LiveRunner, StrategySpec, proposal_from_journal
 from services.trading.orders import OrderService, SubmitResult
 from services.trading.review import ReviewConfig, ReviewQueue
@@ -261,41 +260,15 @@ class Services:
         self.journal.close()
         self.started = False
 
-    def flatten_preview(self) -> tuple[list[OrderIntent], list[str]]:
-        """One reduce-only closing order per position, limit-priced inside the price band;
-        and what cannot be closed today (T+1, no quote) in words."""
+    def flatten_preview(self) -> FlattenPlan:
+        """One reduce-only closing order per position (services.trading.flatten)."""
         band = self.orders.risk.price_band_pct or 0.02
-        intents: list[OrderIntent] = []
-        notes: list[str] = []
-        for pos in self.portfolio.view().positions:
-            tick = self.market.get(pos.vt_symbol)
-            if pos.sellable <= 0:
-                notes.append(f"{pos.vt_symbol}: {pos.qty} held, none sellable today (T+1)")
-                continue
-            if tick is None or not tick.bid_price_1:
-                notes.append(f"{pos.vt_symbol}: no bid to price a closing order against")
-                continue
-            inst = self.universe.get(pos.vt_symbol)
-            price = inst.round_price(max(tick.bid_price_1 * (1 - band / 2), tick.limit_down))
-            intents.append(
-                OrderIntent(
-                    f"flatten-{uuid.uuid4().hex[:10]}",
-                    pos.vt_symbol,
-                    "sell",
-                    "limit",
-                    pos.sellable,
-                    price,
-                    source="flatten",
-                )
-            )
-            if pos.sellable < pos.qty:
-                notes.append(f"{pos.vt_symbol}: {pos.qty - pos.sellable} bought today stay (T+1)")
-        return intents, notes
+        return plan_flatten(self.portfolio.view().positions, self.market, self.universe, band)
 
-    def flatten(self, intents: list[OrderIntent]) -> list[SubmitResult]:
+    def flatten(self, plan: FlattenPlan) -> list[SubmitResult]:
         """Trading to REDUCING (only closing orders pass), then send the closing orders."""
         self.control.set_state(TradingState.REDUCING, "flatten after a halt")
-        return [self.orders.submit(intent) for intent in intents]
+        return [self.orders.submit(intent) for intent in plan.intents]
 
     def kill_switch(self, reason: str = "kill switch") -> list[str]:
         """HALT first (nothing new goes out), cancel every working order, stop every

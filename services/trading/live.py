@@ -178,6 +178,16 @@ class LiveRunner:
         log.info("strategy %s stopped", strategy_id)
         self.on_changed(frozenset(self.running), f"{strategy_id} stopped")
 
+    def stopped_note(self) -> str:
+        """After a re-arm: which strategies stay stopped until the trader starts them."""
+        stopped = sorted(set(self.specs) - self.running)
+        if not stopped:
+            return ""
+        return (
+            f"Strategies stay stopped until you start them ({', '.join(stopped)}: "
+            "s in the strategies pane)."
+        )
+
     def stop_all(self, reason: str) -> list[str]:
         stopped, self.running = sorted(self.running), set()
         self.run_log += [(self._last_bar, s, False) for s in stopped]

@@ -121,6 +121,13 @@ class OrderService:
             working_sells = self._aggregates().sells.get(vt_symbol, 0)
         return self.portfolio.sellable(vt_symbol) - working_sells
 
+    def ticket_defaults(
+        self, vt_symbol: str, side: str, qty: int | None = None
+    ) -> tuple[int, float | None]:
+        """What a new ticket starts with: ``qty`` (one lot when None) at the touch price."""
+        lot = self.universe.get(vt_symbol).lot if vt_symbol in self.universe else 100
+        return (lot if qty is None else qty), self.market.touch(vt_symbol, side)
+
     def context(self, intent: OrderIntent) -> CheckContext:
         """What the checks see for ``intent`` right now."""
         inst = self.universe.get(intent.vt_symbol) if intent.vt_symbol in self.universe else None

@@ -216,3 +216,17 @@ def _payload(p: Proposal, auto: bool) -> dict[str, object]:
         "bar_time": p.bar_time,
         "auto": auto,
     }
+
+
+def parse_edit(text: str, intent: OrderIntent) -> tuple[int, float] | str:
+    """A trader's edit of a proposal, ``"200 1466.50"`` (the price may be left out): the
+    new quantity and price, or what is wrong with the text."""
+    parts = text.split()
+    try:
+        qty = int(parts[0])
+        price = float(parts[1]) if len(parts) > 1 else float(intent.price or 0)
+    except (ValueError, IndexError):
+        return "Type a quantity and a price, e.g. 200 1466.50"
+    if qty <= 0 or not price > 0 or price == float("inf"):
+        return "Quantity and price must be positive"
+    return qty, price
