@@ -20,14 +20,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
+P99_MIN_SAMPLES = 100  # below this, the 99th percentile of a sample is its maximum
+
+
 def summary(values: list[float]) -> dict[str, float]:
-    return {
+    """n, p50, mean, max -- and p99 only when there are enough samples for it to be one:
+    over 5-30 samples "p99" is just the maximum, so it is reported as that."""
+    out = {
         "n": len(values),
         "p50": percentile(values, 50),
-        "p99": percentile(values, 99),
         "max": max(values) if values else float("nan"),
         "mean": statistics.fmean(values) if values else float("nan"),
     }
+    if len(values) >= P99_MIN_SAMPLES:
+        out["p99"] = percentile(values, 99)
+    return out
 
 
 def write(name: str, figures: dict[str, Any]) -> Path:

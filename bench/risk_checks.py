@@ -6,6 +6,13 @@ context they read (quote and its age, the account marked to market, working
 orders, recent sends, daily counts). The account holds 10 positions and 40
 working orders; intents vary over 20 symbols, sides, sizes and prices (some
 pass, some are refused). Targets: >= 20,000 checks/s, p99 <= 200 us.
+
+Measured twice in the same run: on a paused market (the marked account and the
+working-order sums stay cached) and with quotes flowing through the bus while the
+checks run (a feeder thread asks for ~2,000 ticks a second; the GIL, shared with the
+checking thread, lets a few hundred a second through -- still far more than a real
+market's Level-1 rate), so the caches miss as they would while trading. The flowing
+figure is the one that counts.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from collections.abc import Callable
+from typing import Any
 
 from bench.common import summary, write
 from services.accounting.costs import CostConfig
@@ -82,6 +93,44 @@ def main() -> None:
     check = services.orders.check
     for intent in intents:  # warm up
         check(intent)
+    paused = measure(check, intents)
+    stop = threading.Event()
+
+    def flow() -> None:  # asks for ~2,000 ticks/s across the 20 symbols
+        while not stop.is_set():
+            services.gateway.advance(2)
+            time.sleep(0.001)
+
+    feeder = threading.Thread(target=flow, daemon=True)
+    version = services.market.version
+    feeder.start()
+    try:
+        flowing = measure(check, intents)
+    finally:
+        stop.set()
+        feeder.join()
+    ticks = services.market.version - version
+    services.stop()
+    write(
+        "risk_checks",
+        {
+            "checks": CHECKS,
+            "rules": "order checks + 15 risk rules",
+            "positions": len(services.portfolio.view().positions),
+            "working_orders": working,
+            "ticks_while_flowing": ticks,
+            "ticks_per_s_while_flowing": round(
+                ticks / (CHECKS / flowing["checks_per_s"]) if flowing["checks_per_s"] else 0
+            ),
+            "paused_market": paused,
+            "ticks_flowing": flowing,
+            "targets": {"checks_per_s": 20_000, "p99_us": 200},
+        },
+    )
+
+
+def measure(check: Callable[[OrderIntent], object], intents: list[OrderIntent]) -> dict[str, Any]:
+    """CHECKS checks over ``intents``: the rate, the refused share, the latency."""
     latencies = []
     refused = 0
     clock = time.perf_counter_ns
@@ -93,21 +142,11 @@ def main() -> None:
         latencies.append((clock() - t0) / 1000)
         refused += bool(verdict)
     elapsed = time.perf_counter() - start
-    services.stop()
-    stats = summary(latencies)
-    write(
-        "risk_checks",
-        {
-            "checks": CHECKS,
-            "rules": "order checks + 15 risk rules",
-            "positions": len(services.portfolio.view().positions),
-            "working_orders": working,
-            "refused_fraction": round(refused / CHECKS, 3),
-            "checks_per_s": round(CHECKS / elapsed),
-            "latency_us": {k: round(v, 1) for k, v in stats.items()},
-            "targets": {"checks_per_s": 20_000, "p99_us": 200},
-        },
-    )
+    return {
+        "checks_per_s": round(CHECKS / elapsed),
+        "refused_fraction": round(refused / CHECKS, 3),
+        "latency_us": {k: round(v, 1) for k, v in summary(latencies).items()},
+    }
 
 
 if __name__ == "__main__":

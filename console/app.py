@@ -1,6 +1,5 @@
-"""The quantdesk App: owns the services' lifecycle, the bridge, the kill tap and the
-global actions (kill, re-arm, flatten, other screens, quit); the main screen
-(console/main_screen.py) holds the panes and acts on their intents.
+"""The quantdesk App: the services' lifecycle, the bridge, the kill tap, global actions
+(kill, re-arm, flatten, screens, quit); console/main_screen.py holds the panes.
 
 Services are injected (tests build the App over a paused simulator); they
 start in ``on_mount`` and stop in ``on_unmount``. The trading state on screen is
@@ -47,8 +46,9 @@ from panes.positions import Positions
 from panes.review import ReviewTable
 from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.events import TradingState, side_of
+from services.market_data import MarketPrep
 from services.ops.watchlist import WatchlistStore
-from services.runtime import MarketPrep, Services
+from services.runtime import Services
 from services.store import StoreInfo
 from services.trading.control import RearmRefused
 from services.trading.flatten import outcome

@@ -9,13 +9,10 @@ console, at ``Priority.UI``) sees them last.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from vnpy.event import Event
 
 from services.accounting.costs import CostConfig
@@ -24,8 +21,7 @@ from services.backtest.rules import BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.bus import Bus, Priority
 from services.data.fetch import FetchConfig
-from services.data.sources import make_source
-from services.data.sync import DataConfig, Syncer, resolve_universe
+from services.data.sync import DataConfig
 from services.events import (
     EVENT_INTENT_REJECTED,
     EVENT_INTENT_SUBMITTED,
@@ -36,19 +32,18 @@ from services.events import (
     EVENT_TICK,
     EVENT_TIMER,
     EVENT_TRADE,
-    JobStatus,
     StrategiesChanged,
     TradingState,
 )
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.market import MarketCache
+from services.market_data import MarketData
 from services.ops.control_server import ControlChannelError, ControlServer
-from services.ops.redact import redact
-from services.ops.scheduler import JobResult, JobsConfig, Scheduler
+from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
 from services.records.recovery import restore
 from services.settings import require
-from services.store import Store, StoreError, StoreInfo, store_uri
+from services.store import Store, store_uri
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
@@ -75,20 +70,11 @@ class AccountConfig:
         require(self.initial_cash > 0, "initial_cash", "must be a positive amount of CNY")
 
 
-@dataclass(frozen=True)
-class MarketPrep:
-    """What opening the store found: its info, yesterday's closes, a demo seeding, an error."""
-
-    info: StoreInfo | None
-    closes: dict[str, float]
-    seeded: str
-    error: str
-    empty: bool = False  # the store opened but holds no daily bars (``error`` says what to do)
-
-
 @dataclass
-class Services:
-    """Everything behind the screen; the App gets this injected."""
+class Services(MarketData):
+    """Everything behind the screen; the App gets this injected. The store-side work
+    (opening the market from stored closes, demo history, the daily sync) is in
+    :class:`services.market_data.MarketData`."""
 
     data_dir: Path
     bus: Bus
@@ -146,106 +132,6 @@ class Services:
         )
         server.start()
         self.control_server = server
-
-    def prepare_market(self) -> MarketPrep:
-        """Open the store (seeding demo history into an empty one) and read the last closes.
-
-        Never raises: a store that cannot be used is reported in ``error`` and the
-        market opens at reference prices. Blocking (~0.5 s; a first start also writes
-        the demo history): run it off the UI thread.
-        """
-        try:
-            info = self.store.open()
-            seeded = ""
-            if not self.store.symbols("1d"):
-                if not (self.fresh and self.mode == "DEMO"):
-                    # A store emptied or deleted under a data directory in use is never
-                    # refilled with synthetic bars: they would pass for real history.
-                    return MarketPrep(
-                        info,
-                        {},
-                        "",
-                        f"the store {redact(self.store.uri)} has no daily bars: run `quantdesk "
-                        "data sync` (or `quantdesk data demo` for the synthetic demo history); "
-                        "the market opens at reference prices",
-                        empty=True,
-                    )
-                seeded = self._seed_demo_history()
-            closes = self.last_closes()
-            self.seed_strategies()
-        except (StoreError, OSError, ValueError) as exc:
-            log.error("market data store unusable (%s): the market opens at reference prices", exc)
-            return MarketPrep(None, {}, "", str(exc))
-        return MarketPrep(info, closes, seeded, "")
-
-    def seed_strategies(self) -> None:
-        """Warm each strategy's window with stored bars, so it can act on the first live bar."""
-        for spec in self.live.specs.values():
-            for symbol in spec.symbols:
-                try:
-                    self.live.seed(symbol, spec.freq, self.store.read_bars(symbol, spec.freq))
-                except StoreError as exc:
-                    log.warning("strategy %s starts cold on %s: %s", spec.id, symbol, exc)
-
-    def evaluate_daily(self) -> None:
-        """After the daily sync: daily strategies see the new day's bar."""
-        for spec in self.live.specs.values():
-            if spec.freq != "1d":
-                continue
-            for symbol in spec.symbols:
-                try:
-                    bars = self.store.read_bars(symbol, "1d").tail(1)
-                except StoreError:
-                    continue
-                for at, row in bars.iterrows():
-                    self.live.on_bar(symbol, "1d", dict(row), pd.Timestamp(at).to_pydatetime())
-
-    def last_closes(self) -> dict[str, float]:
-        """The last stored daily close before the simulated day, per listed instrument."""
-        day = self.gateway.market.trading_day
-        closes: dict[str, float] = {}
-        for inst in self.universe.instruments:
-            if self.store.meta(inst.vt_symbol, "1d") is None:
-                continue
-            bars = self.store.read_bars(inst.vt_symbol, "1d", end=day - timedelta(days=1))
-            if len(bars):
-                closes[inst.vt_symbol] = float(bars["close"].iloc[-1])
-        return closes
-
-    def _seed_demo_history(self) -> str:
-        from services.data.sources.demo import DemoSource
-
-        day = self.gateway.market.trading_day
-        log.info(
-            "empty store: writing demo history for the %d listed instruments", len(self.universe)
-        )
-        source = DemoSource(day, instruments=self.universe.instruments)
-        symbols = [i.vt_symbol for i in self.universe.instruments]
-        lines = []
-        for freq in ("1d", "1m"):
-            summary = Syncer(self.store, source, self.data).sync(symbols, freq, end=day)
-            lines.append(summary.lines()[0])
-        return "; ".join(lines)
-
-    def daily_sync(self, progress: Callable[[int, int, str], None]) -> JobResult:
-        """The scheduled job: sync the configured universe's daily bars."""
-        source = make_source(self.data.source, self.fetch, self.gateway.market.trading_day)
-        symbols = resolve_universe(self.data.universe, self.universes)
-        summary = Syncer(self.store, source, self.data).sync(
-            symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)
-        )
-        self.evaluate_daily()
-        state: JobStatus = "failed"
-        if summary.exit_code == 0:
-            state = "ok"
-        elif summary.exit_code == 3:
-            state = "warning"
-        return state, " · ".join(summary.lines()[:3])
-
-    def is_trading_day(self, day: date) -> bool:
-        """By the stored exchange calendar (weekdays when none is stored yet)."""
-        calendar = self.store.calendar()
-        return day in calendar if calendar and calendar[-1] >= day else day.weekday() < 5
 
     def stop(self) -> None:
         if self.control_server is not None:
