@@ -100,7 +100,7 @@ def lean_vectorbt(bars: pd.DataFrame) -> int:
     entries = (fast > slow) & np.vstack([first, (fast <= slow)[:-1]])
     exits = (fast < slow) & np.vstack([first, (fast >= slow)[:-1]])
     pf = vbt.Portfolio.from_signals(
-        close, entries, exits, fees=0.00025, init_cash=1_000_000, freq="1D"
+        close[:, None], entries, exits, fees=0.00025, init_cash=1_000_000, freq="1D"
     )
     return int(np.asarray(pf.sharpe_ratio()).shape[0])
 

@@ -17,14 +17,10 @@ from pathlib import Path
 import pytest
 
 from services.ops.control_server import address, trusted
+from tests.e2e.test_ops import env
 
-REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 as_root = pytest.mark.skipif(os.getuid() != 0, reason="switching to another uid needs root")
-
-
-def env(home: Path) -> dict[str, str]:
-    return {"HOME": str(home), "PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
 
 
 def quantdesk(data: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -62,22 +58,28 @@ def as_other_user(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
-    data = tmp_path / "data"
+def headless(data: Path) -> subprocess.Popen[str]:
+    """``quantdesk --headless`` on ``data``, returned once its services run."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "console.cli", "--data-dir", str(data), "--headless"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env(tmp_path),
-        cwd=tmp_path,
+        env=env(data.parent),
+        cwd=data.parent,
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()
     assert first.startswith("quantdesk headless on"), first + (
         proc.stderr.read() if proc.stderr else ""
     )
+    return proc
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    data = tmp_path / "data"
+    proc = headless(data)
     yield data, proc
     if proc.poll() is None:
         proc.terminate()
@@ -97,19 +99,9 @@ def test_a_second_instance_on_one_data_directory_is_refused(
     assert quantdesk(data, "journal", "export").returncode == 0
     first.terminate()
     assert first.wait(timeout=15) == 0
-    again = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--data-dir", str(data), "--headless"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env(data.parent),
-        cwd=data.parent,
-    )
-    try:
-        assert again.stdout is not None
-        assert again.stdout.readline().startswith("quantdesk headless on")  # the lock went with it
-    finally:
-        again.terminate()
-        again.wait(timeout=15)
+    again = headless(data)  # the lock went with the first instance
+    again.terminate()
+    assert again.wait(timeout=15) == 0
 
 
 def test_data_directory_and_its_files_are_private(
