@@ -148,7 +148,7 @@ class QuantdeskApp(App[None]):
             header = main.header
             header.account = message.account
             header.clock = message.clock
-            header.bus = message.bus
+            header.show_bus(message.bus)
             if self.on_frame is not None:
                 self.on_frame(message.ticks)
             if main.query_one(ReviewTable).row_count:

@@ -249,7 +249,8 @@ class Bridge:
                 trails,
                 self.services.portfolio.view(),
                 self.services.bus.stats(),
-                self._clock,
+                # the header shows seconds: a clock equal to the second repaints nothing
+                self._clock.replace(microsecond=0) if self._clock else None,
             )
         )
         if not posted:  # the App is not accepting messages (starting or closing): retry later

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from rich.text import Text
@@ -28,6 +29,15 @@ class StatusHeader(Static):
     clock: reactive[datetime | None] = reactive(None)
     bus: reactive[BusStats | None] = reactive(None)
     store: reactive[str] = reactive("")  # "STORE UNUSABLE" / "STORE EMPTY" until fixed
+    _bus_at = 0.0  # when the bus health was last redrawn
+
+    def show_bus(self, stats: BusStats) -> None:
+        """Bus health changes with every frame: redraw it at most once a second, or at once
+        when a warning starts or ends (a repaint costs terminal bytes over SSH)."""
+        now = time.monotonic()
+        if self.bus is None or now - self._bus_at >= 1.0 or _warn(stats) != _warn(self.bus):
+            self._bus_at = now
+            self.bus = stats
 
     def watch_state(self, state: TradingState) -> None:
         self.set_class(state is TradingState.HALTED, "-halted")
@@ -90,9 +100,13 @@ class StatusHeader(Static):
             parts.append((3, Text(f"   {label} {self.clock:%Y-%m-%d %H:%M:%S}")))
         if self.bus is not None:
             b = self.bus
-            warn = b.lag_ms > LAG_WARN_MS or b.depth > DEPTH_WARN or b.failures
+            warn = _warn(b)
             text = f"   bus {b.lag_ms:.1f} ms / {b.depth}"
             if b.failures:
                 text += f" / {b.failures} errors"
             parts.append((0, Text(text, style="bold yellow" if warn else "dim")))
         return parts
+
+
+def _warn(b: BusStats) -> bool:
+    return bool(b.lag_ms > LAG_WARN_MS or b.depth > DEPTH_WARN or b.failures)

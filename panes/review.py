@@ -48,9 +48,11 @@ class ReviewTable(KeyedTable):
     def show(self, items: Sequence[Any]) -> None:
         """``items``: ReviewItems (proposal, verdict, stale, notional), oldest first."""
         keep = self.selected_key
-        self.clear_rows()
         self.strategy_of = {}
         width = self.width_of("why") or 27
+        current = {item.proposal.intent.intent_id for item in items}
+        for gone in [str(k.value) for k in self.rows if k.value not in current]:
+            self.drop(gone)  # rows stay put otherwise: an unchanged verdict repaints nothing
         for item in items:
             p, intent = item.proposal, item.proposal.intent
             side_style = palette.up if intent.side == "buy" else palette.down
@@ -71,8 +73,10 @@ class ReviewTable(KeyedTable):
                 lines = [lines[0], lines[1][: width - 1] + "…"]
             self.put(intent.intent_id, {"order": order, "why": "\n".join(lines), "risk": risk})
             self.strategy_of[intent.intent_id] = p.strategy_id
-        self.border_title = f"Review queue ({len(items):,})" if items else "Review queue"
-        if keep in self.strategy_of:
+        title = f"Review queue ({len(items):,})" if items else "Review queue"
+        if title != self.border_title:
+            self.border_title = title
+        if keep in self.strategy_of and self.get_row_index(keep) != self.cursor_row:
             self.move_cursor(row=self.get_row_index(keep))
 
     def _decide(self, action: str) -> None:

@@ -20,6 +20,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 NUMBER = re.compile(r"^([+-]?)([\d,]+(?:\.\d+)?)(%?)$")
 
@@ -72,6 +73,19 @@ def fit(cell: object, width: int) -> object:
     if isinstance(cell, str):
         return cell if "\n" in cell else compact(cell, width)
     return cell
+
+
+def same(a: object, b: object) -> bool:
+    """Whether two cells look the same: text, style, spans and alignment (rich's own
+    ``Text.__eq__`` ignores the base style, so a colour flip would be missed)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return (a.plain, str(a.style), a.spans, a.justify) == (
+            b.plain,
+            str(b.style),
+            b.spans,
+            b.justify,
+        )
+    return type(a) is type(b) and a == b
 
 
 class KeyedTable(DataTable[object]):
@@ -159,7 +173,9 @@ class KeyedTable(DataTable[object]):
                 for c in hidden
             )
             note = f"hidden: {names}"
-        self.border_subtitle = " · ".join(p for p in (self.status, note) if p)
+        text = " · ".join(p for p in (self.status, note) if p)
+        if text != self.border_subtitle:  # setting it repaints the whole table
+            self.border_subtitle = text
 
     def set_status(self, text: str) -> None:
         """The pane's own subtitle; the table appends the columns it had to hide."""
@@ -175,15 +191,25 @@ class KeyedTable(DataTable[object]):
         if self.COLUMNS and not self.shown_columns:
             self._reshape(force=True)  # a row before the first layout: every column for now
         row = self._row_cells.setdefault(key, {})
-        row.update(cells)
         if key not in self.rows:
+            row.update(cells)
             self.add_row(*self._shown(row), key=key, height=self.ROW_HEIGHT)
             return
         shown = {c.key: c for c in self.shown_columns}
+        changed = False
         for column, value in cells.items():
+            if column in row and same(row[column], value):
+                continue  # unchanged: no repaint (most cells of most frames)
+            row[column] = value
             col = shown.get(column)
             if col is not None:
-                self.update_cell(key, column, fit(value, col.width))
+                # DataTable.update_cell repaints the whole table for one cell; set the cell
+                # and repaint its row only (textual is pinned exactly: these internals hold)
+                self._data[RowKey(key)][ColumnKey(column)] = fit(value, col.width)
+                changed = True
+        if changed:
+            self._update_count += 1  # the row render cache is keyed by it
+            self.refresh_row(self.get_row_index(key))
 
     def clear_rows(self) -> None:
         """Remove every row (the columns stay)."""
