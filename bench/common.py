@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import platform
 import statistics
+import struct
+import subprocess
 import sys
+import termios
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,3 +55,24 @@ def write(name: str, figures: dict[str, Any]) -> Path:
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(record, indent=2))
     return path
+
+
+QUANTDESK = Path(sys.executable).parent / "quantdesk"
+
+
+def spawn_console(data_dir: Path, rows: int, cols: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The installed ``quantdesk`` in a ``cols`` x ``rows`` pseudo-terminal on ``data_dir``:
+    the process and the pty's master end (read it to see what the console draws)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    proc = subprocess.Popen(
+        [str(QUANTDESK), "--data-dir", str(data_dir)],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    return proc, master

@@ -12,14 +12,11 @@ Targets (issue 10): <= 15 % of one core, <= 40 KB/s to the terminal.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import select
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
@@ -27,9 +24,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import write
-
-QUANTDESK = Path(sys.executable).parent / "quantdesk"
+from bench.common import spawn_console, write
 
 
 def drain(master: int, seconds: float) -> int:
@@ -53,19 +48,7 @@ def ui_thread_ticks(pid: int) -> float:
 
 
 def measure(rows: int, cols: int, settle: float, seconds: float) -> dict[str, float]:
-    data = Path(tempfile.mkdtemp(prefix="qd-footprint-"))
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
-    proc = subprocess.Popen(
-        [str(QUANTDESK), "--data-dir", str(data)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-    )
-    os.close(slave)
+    proc, master = spawn_console(Path(tempfile.mkdtemp(prefix="qd-footprint-")), rows, cols)
     try:
         drain(master, settle)  # start-up, demo history, the first screens
         p = psutil.Process(proc.pid)

@@ -11,39 +11,24 @@ Target: <= 2 s warm.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import select
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import summary, write
+from bench.common import spawn_console, summary, write
 
-QUANTDESK = Path(sys.executable).parent / "quantdesk"
 HEAVY = ("vectorbt", "numba", "akshare", "arcticdb", "PySide6", "talib", "plotly")
 
 
 def one_start(data_dir: Path) -> float:
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "48"}
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(QUANTDESK), "--data-dir", str(data_dir)],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        close_fds=True,
-    )
-    os.close(slave)
+    proc, master = spawn_console(data_dir, 48, 160)
     seen = b""
     elapsed = float("nan")
     deadline = start + 30
