@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest_cli.add_parser(commands)
     backtest_cli.add_runs_parser(commands)
     ops_cli.add_parsers(commands)
+    ops_cli.add_secrets_parser(commands)
     return parser
 
 
@@ -105,6 +106,10 @@ def _main(argv: list[str] | None) -> int:
 
         setup_file_logging(data_dir)
         return backtest_cli.run(args, data_dir, config)
+    if args.command == "secrets":
+        from console import ops_cli
+
+        return ops_cli.run_secrets(args)
     if args.command in ("halt", "state", "journal"):
         from console import ops_cli
 

@@ -267,3 +267,53 @@ def run_headless(data_dir: Path, config: Config, services: Any) -> int:
         return 1
     log.info("quantdesk headless: stopped cleanly")
     return 0
+
+
+def add_secrets_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    secrets = sub.add_parser(
+        "secrets",
+        help="tokens and passwords in the keyring, by name (never in config.toml)",
+        description="Store secrets in the system keyring, or an encrypted file keyring on a "
+        "headless server (passphrase from $QUANTDESK_KEYRING_PASSPHRASE or a prompt).",
+    )
+    cmds = secrets.add_subparsers(dest="secrets_command", required=True, metavar="COMMAND")
+    put = cmds.add_parser(
+        "set", help="store NAME: the value from a hidden prompt, or standard input if piped"
+    )
+    put.add_argument("name", help="e.g. tushare")
+    cmds.add_parser("list", help="the names stored (never the values)")
+    rm = cmds.add_parser("delete", help="remove NAME")
+    rm.add_argument("name", help="e.g. tushare")
+
+
+def run_secrets(args: argparse.Namespace) -> int:
+    """``quantdesk secrets set|list|delete``: 0 done, 1 nothing to delete, 2 a keyring error."""
+    import getpass
+
+    from services.ops.secrets import Secrets, SecretsError, check_name, open_keyring
+
+    try:
+        if args.secrets_command in ("set", "delete"):
+            check_name(args.name)
+        store = Secrets(open_keyring())
+        if args.secrets_command == "list":
+            names = store.names()
+            print("\n".join(names) if names else "no secrets stored", flush=True)
+            print(f"(keyring: {store.backend})", file=sys.stderr)
+            return 0
+        if args.secrets_command == "delete":
+            if not store.delete(args.name):
+                print(f"quantdesk: no secret named {args.name}", file=sys.stderr)
+                return 1
+            print(f"deleted {args.name}")
+            return 0
+        if sys.stdin.isatty():
+            value = getpass.getpass(f"value of {args.name} (hidden): ")
+        else:
+            value = sys.stdin.read().strip()
+        store.set(args.name, value)
+    except SecretsError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"stored {args.name} in the keyring ({store.backend})")
+    return 0

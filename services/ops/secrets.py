@@ -1,0 +1,121 @@
+"""Secrets (data tokens, broker passwords, alert URLs) live in a keyring, named, never in
+config.toml, a log, the journal or the terminal.
+
+A desktop keyring (Secret Service, macOS Keychain, Windows Credential Locker) is used
+where one exists. On a headless server -- the usual place for quantdesk -- there is
+none, and the encrypted-file keyring of ``keyrings.cryptfile`` is used instead: its
+file is encrypted with a passphrase from ``$QUANTDESK_KEYRING_PASSPHRASE`` or, in a
+terminal, a prompt. Config refers to a secret by its name (``tushare``, say).
+
+Keyrings cannot list what they hold, so the names (not the values) are kept as one
+more entry of the same keyring.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import sys
+from typing import Any
+
+SERVICE = "quantdesk"
+NAMES = "__names__"  # the entry listing the names of the secrets (never their values)
+PASSPHRASE_ENV = "QUANTDESK_KEYRING_PASSPHRASE"
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+# backends that are not a real desktop keyring: none, a chain of them, or a file
+NOT_SYSTEM = ("keyring.backends.fail", "keyring.backends.chainer", "keyring.backends.null")
+
+
+class SecretsError(RuntimeError):
+    """The keyring cannot be used as asked; the message says what to do."""
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise SecretsError(
+            f"secret names are a letter then letters, digits, '_', '.' or '-' "
+            f"(at most 64), e.g. tushare or broker.password; got {name!r}"
+        )
+    if name == NAMES:
+        raise SecretsError(f"{NAMES} is reserved")
+    return name
+
+
+def open_keyring(prompt: bool = True) -> Any:
+    """The desktop keyring if there is one, else the encrypted-file keyring, unlocked."""
+    import keyring.backend
+
+    system = [
+        b
+        for b in keyring.backend.get_all_keyring()
+        if b.priority > 0
+        and type(b).__module__ not in NOT_SYSTEM
+        and not type(b).__module__.startswith("keyrings.cryptfile")
+    ]
+    if system:
+        return max(system, key=lambda b: b.priority)
+    from keyrings.cryptfile.cryptfile import CryptFileKeyring
+
+    passphrase = os.environ.get(PASSPHRASE_ENV, "")
+    if not passphrase:
+        if not (prompt and sys.stdin.isatty()):
+            raise SecretsError(
+                f"no desktop keyring here: the encrypted file keyring needs its passphrase "
+                f"in ${PASSPHRASE_ENV} (or run this in a terminal to be asked for it)"
+            )
+        passphrase = getpass.getpass("keyring passphrase: ")
+    ring = CryptFileKeyring()
+    try:
+        ring.keyring_key = passphrase  # unlocks (or creates) the file
+    except ValueError:  # "MAC check failed", "Incorrect Password"
+        raise SecretsError(
+            f"the keyring file {ring.file_path} would not open with that passphrase: check "
+            f"${PASSPHRASE_ENV}"
+        ) from None
+    return ring
+
+
+class Secrets:
+    """Named secrets in a keyring."""
+
+    def __init__(self, ring: Any) -> None:
+        self.ring = ring
+
+    def _get(self, key: str) -> str | None:
+        try:
+            value: str | None = self.ring.get_password(SERVICE, key)
+        except ValueError as exc:  # keyrings.cryptfile: "Incorrect Password"
+            raise SecretsError(
+                f"the keyring file would not open ({exc}): check ${PASSPHRASE_ENV}"
+            ) from None
+        return value
+
+    def names(self) -> list[str]:
+        return sorted(json.loads(self._get(NAMES) or "[]"))
+
+    def get(self, name: str) -> str | None:
+        return self._get(check_name(name))
+
+    def set(self, name: str, value: str) -> None:
+        check_name(name)
+        if not value:
+            raise SecretsError(f"an empty value for {name}: nothing stored")
+        self._get(NAMES)  # the passphrase is checked before anything is written
+        self.ring.set_password(SERVICE, name, value)
+        self.ring.set_password(SERVICE, NAMES, json.dumps(sorted({*self.names(), name})))
+
+    def delete(self, name: str) -> bool:
+        check_name(name)
+        if self._get(name) is None:
+            return False
+        self.ring.delete_password(SERVICE, name)
+        self.ring.set_password(SERVICE, NAMES, json.dumps([n for n in self.names() if n != name]))
+        return True
+
+    @property
+    def backend(self) -> str:
+        kind = type(self.ring)
+        where = getattr(self.ring, "file_path", "")
+        return f"{kind.__module__}.{kind.__name__}" + (f" ({where})" if where else "")

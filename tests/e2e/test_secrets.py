@@ -1,0 +1,80 @@
+"""``quantdesk secrets``: a token stored by name reaches no file in plain text -- not under
+the data directory (config, logs, journal), not the keyring file (encrypted), not the
+terminal -- and a wrong passphrase is a clear error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "ts-9f8e7d6c5b4a-SECRET-TOKEN"
+
+
+def quantdesk(
+    tmp: Path, *args: str, stdin: str = "", passphrase: str = "correct horse"
+) -> subprocess.CompletedProcess[str]:
+    home = tmp / "home"
+    env = {
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "PYTHONPATH": str(REPO),
+        "PATH": "/usr/bin:/bin",
+        "QUANTDESK_KEYRING_PASSPHRASE": passphrase,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", "--data-dir", str(tmp / "data"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp,
+    )
+
+
+def every_file(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_a_secret_is_stored_by_name_and_never_in_plain_text(tmp_path: Path) -> None:
+    stored = quantdesk(tmp_path, "secrets", "set", "tushare", stdin=TOKEN + "\n")
+    assert stored.returncode == 0, stored.stderr
+    assert "stored tushare in the keyring (keyrings.cryptfile" in stored.stdout
+    listed = quantdesk(tmp_path, "secrets", "list")
+    assert listed.returncode == 0 and listed.stdout.split() == ["tushare"]
+    assert quantdesk(tmp_path, "state").returncode == 2  # a command that logs and reads
+    headless = quantdesk(tmp_path, "halt", "--reason", "secrets test")  # writes the journal
+    assert headless.returncode == 0, headless.stderr
+    files = every_file(tmp_path)
+    assert any(p.name == "journal.sqlite3" for p in files)
+    assert any(p.name == "cryptfile_pass.cfg" for p in files)  # the keyring file exists
+    for path in files:
+        assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path}"
+    for out in (stored, listed, headless):
+        assert TOKEN not in out.stdout + out.stderr
+
+    # the value comes back only through the keyring, with the passphrase
+    from services.ops.secrets import Secrets, open_keyring
+
+    os.environ["QUANTDESK_KEYRING_PASSPHRASE"] = "correct horse"
+    os.environ["XDG_DATA_HOME"] = str(tmp_path / "home" / ".local" / "share")
+    try:
+        assert Secrets(open_keyring(prompt=False)).get("tushare") == TOKEN
+    finally:
+        del os.environ["QUANTDESK_KEYRING_PASSPHRASE"], os.environ["XDG_DATA_HOME"]
+
+    wrong = quantdesk(tmp_path, "secrets", "list", passphrase="wrong")
+    assert wrong.returncode == 2 and "would not open with that passphrase" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    none = quantdesk(tmp_path, "secrets", "list", passphrase="")
+    assert none.returncode == 2 and "QUANTDESK_KEYRING_PASSPHRASE" in none.stderr
+    bad = quantdesk(tmp_path, "secrets", "set", "not a name", stdin="x")
+    assert bad.returncode == 2 and "secret names are a letter" in bad.stderr
+    gone = quantdesk(tmp_path, "secrets", "delete", "tushare")
+    assert gone.returncode == 0
+    again = quantdesk(tmp_path, "secrets", "delete", "tushare")
+    assert again.returncode == 1 and "no secret named tushare" in again.stderr
+    assert quantdesk(tmp_path, "secrets", "list").stdout.strip() == "no secrets stored"
