@@ -144,28 +144,26 @@ def _persist_halt(path: Path, reason: str) -> None:
 
 def _journal_says_halted(path: Path) -> bool:
     from services.records.journal import Journal, JournalError
-    from services.trading.control import STATE_KEY
 
     try:
         journal = Journal(path, readonly=True)
     except JournalError:
         return False
     try:
-        saved = journal.get_state(STATE_KEY)
+        saved = journal.trading_state()
     except JournalError:
         return False
     finally:
         journal.close()
-    return saved is not None and json.loads(saved).get("state") == "HALTED"
+    return saved is not None and saved[0] == "HALTED"
 
 
 def _state(journal: Any, data_dir: Path, config: Config, as_json: bool) -> int:
-    from services.ops.control_server import request
+    from services.ops.control_server import ControlChannelError, request
+    from services.ops.datadir import holder
     from services.records.recovery import rebuild
 
     doc = rebuild(journal, config.account.initial_cash).as_dict()
-    from services.ops.control_server import ControlChannelError
-    from services.ops.datadir import holder
 
     try:
         answered = request(data_dir, "ping") is not None

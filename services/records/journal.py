@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS state (
 """
 
 
+TRADING_STATE_KEY = "trading_state"  # in the state table: the persisted trading state
+
+
 class JournalError(RuntimeError):
     """The journal could not be opened or written; trading must not go on without it."""
 
@@ -198,6 +201,15 @@ class Journal:
             ]
         except (sqlite3.DatabaseError, ValueError) as exc:
             raise damaged(self.path, exc) from exc
+
+    def trading_state(self) -> tuple[str, str, str] | None:
+        """The persisted trading state as (state name, reason, ISO time), None if never set:
+        the one reader of what :class:`services.trading.control.TradingControl` writes."""
+        saved = self.get_state(TRADING_STATE_KEY)
+        if not saved:
+            return None
+        data = json.loads(saved)
+        return str(data["state"]), str(data.get("reason", "")), str(data["at"])
 
     def get_state(self, key: str) -> str | None:
         try:

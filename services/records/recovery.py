@@ -12,7 +12,6 @@ difference so that none is hidden.
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,11 +150,8 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
                 status,
             )
         )
-    state, reason = "ACTIVE", ""
-    saved = journal.get_state("trading_state")
-    if saved:
-        data = json.loads(saved)
-        state, reason = data["state"], data.get("reason", "")
+    saved = journal.trading_state()
+    state, reason = (saved[0], saved[1]) if saved is not None else ("ACTIVE", "")
     rebuilt = Rebuilt(
         book, open_orders, state, reason, len(entries), fills, max_order, max_trade, problems
     )

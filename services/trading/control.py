@@ -13,11 +13,10 @@ from datetime import datetime
 
 from services.bus import Bus
 from services.events import EVENT_TRADING_STATE_CHANGED, TradingState, TradingStateChanged
-from services.records.journal import Journal, JournalError
+from services.records.journal import TRADING_STATE_KEY, Journal, JournalError
 
 log = logging.getLogger("quantdesk.control")
 
-STATE_KEY = "trading_state"
 REARM_WORD = "ARM"
 
 
@@ -36,12 +35,11 @@ class TradingControl:
         self.reason = ""
         self.since = datetime.now()
         self.journal_error = ""  # set when a journal write failed (trading HALTed for it)
-        saved = journal.get_state(STATE_KEY)
-        if saved:
-            data = json.loads(saved)
-            self.state = TradingState[data["state"]]
-            self.reason = data.get("reason", "")
-            self.since = datetime.fromisoformat(data["at"])
+        saved = journal.trading_state()
+        if saved is not None:
+            self.state = TradingState[saved[0]]
+            self.reason = saved[1]
+            self.since = datetime.fromisoformat(saved[2])
 
     def set_state(self, state: TradingState, reason: str) -> TradingStateChanged:
         if self.journal_error and state is not TradingState.HALTED:
@@ -50,7 +48,7 @@ class TradingControl:
             change = TradingStateChanged(state, self.state, reason, datetime.now())
             payload = {"state": state.name, "reason": reason, "at": change.at.isoformat()}
             try:
-                self._journal.set_state(STATE_KEY, json.dumps(payload))
+                self._journal.set_state(TRADING_STATE_KEY, json.dumps(payload))
                 self._journal.record(
                     "state", state.name, {**payload, "previous": change.previous.name}
                 )
