@@ -315,12 +315,13 @@ def _to_bars(
     raw: pd.DataFrame, columns: dict[str, str], date_format: str | None, day_first: bool | None
 ) -> tuple[pd.DataFrame, np.ndarray]:
     key = "datetime" if "datetime" in columns else "date"
-    if "time" in columns and key == "date":
+    separate_time = "time" in columns and key == "date"
+    if separate_time:
         stamp = raw[columns["date"]] + " " + raw[columns["time"]]
     else:
         stamp = raw[columns[key]]
     if date_format:
-        if stamp is not raw[columns[key]]:  # the format is the date's; the time follows it
+        if separate_time:  # the format is the date's; the time follows it
             when = pd.to_datetime(raw[columns["date"]], errors="coerce", format=date_format)
             clock = raw[columns["time"]].where(
                 raw[columns["time"]].str.count(":") != 1, raw[columns["time"]] + ":00"
