@@ -107,25 +107,24 @@ class TradesTable(KeyedTable):
         self.border_title = "Trades"
 
     def show(self, doc: RunDoc | None) -> None:
-        self.clear(columns=True)
-        self._row_cells.clear()
-        self.shown_columns = ()
         if doc is None:
+            self.set_columns(())
             return
         trades = doc["trades"]
         self.border_title = f"Trades ({len(trades):,} closed)"
         several = bool(trades) and "symbol" in trades[0]
-        self.COLUMNS = tuple(
-            Col(
-                name,
-                name.replace("_", " ") if "time" in name else right(name.replace("_", " ")),
-                width,
-                priority,
+        self.set_columns(
+            tuple(
+                Col(
+                    name,
+                    name.replace("_", " ") if "time" in name else right(name.replace("_", " ")),
+                    width,
+                    priority,
+                )
+                for name, width, priority in self.FIELDS
+                if name != "symbol" or several
             )
-            for name, width, priority in self.FIELDS
-            if name != "symbol" or several
         )
-        self._reshape(force=True)
         for i, trade in enumerate(trades):
             self.put(
                 str(i),

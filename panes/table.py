@@ -211,6 +211,13 @@ class KeyedTable(DataTable[object]):
             self._update_count += 1  # the row render cache is keyed by it
             self.refresh_row(self.get_row_index(key))
 
+    def set_columns(self, columns: tuple[Col, ...]) -> None:
+        """Replace the declared columns (a table whose columns depend on what it shows)
+        and every row; rows are then added with :meth:`put`."""
+        self.COLUMNS = columns
+        self._row_cells.clear()
+        self._reshape(force=True)
+
     def clear_rows(self) -> None:
         """Remove every row (the columns stay)."""
         self._row_cells.clear()
