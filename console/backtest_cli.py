@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console.config import Config
-from console.data_cli import add_freq, day, locations
+from console.data_cli import add_adjust, add_freq, day, locations
 from services.backtest.spec import RunDoc
 from services.backtest.spec import format_value as _fmt
 
@@ -46,12 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--start", type=day, help="first bar traded (default: the first stored)")
     p.add_argument("--end", type=day, help="last bar traded (default: the last stored)")
-    p.add_argument(
-        "--adjust",
-        choices=("none", "qfq", "hfq"),
-        default="qfq",
-        help="prices: forward-adjusted (qfq, default), back-adjusted (hfq) or raw (none)",
-    )
+    add_adjust(p, "qfq")
     add_freq(p)
     p.add_argument(
         "--param",

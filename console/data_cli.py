@@ -70,12 +70,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_freq(show)
     show.add_argument("--start", type=day, help="first day (default: the first stored)")
     show.add_argument("--end", type=day, help="last day (default: the last stored)")
-    show.add_argument(
-        "--adjust",
-        choices=("none", "qfq", "hfq"),
-        default="none",
-        help="raw prices (none, default), forward- (qfq, 前复权) or back-adjusted (hfq, 后复权)",
-    )
+    add_adjust(show, "none")
     show.add_argument(
         "--format", choices=("table", "csv"), default="table", help="a table, or CSV for tools"
     )
@@ -113,6 +108,17 @@ def add_freq(parser: argparse.ArgumentParser) -> None:
     """The --freq option of the data and backtest commands."""
     parser.add_argument(
         "--freq", choices=FREQS, default="1d", help="daily (1d, default) or minute (1m) bars"
+    )
+
+
+def add_adjust(parser: argparse.ArgumentParser, default: str) -> None:
+    """The --adjust option of ``data show`` and ``backtest`` (their defaults differ)."""
+    parser.add_argument(
+        "--adjust",
+        choices=("none", "qfq", "hfq"),
+        default=default,
+        help="prices: raw (none), forward- (qfq, 前复权) or back-adjusted (hfq, 后复权); "
+        f"default {default}",
     )
 
 
