@@ -80,7 +80,6 @@ class ControlServer:
             ) from exc
         sock.listen(MAX_CONNECTIONS)
         self._sock = sock
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
         self._thread.start()
 

@@ -102,9 +102,9 @@ class Secrets:
         check_name(name)
         if not value:
             raise SecretsError(f"an empty value for {name}: nothing stored")
-        self._get(NAMES)  # the passphrase is checked before anything is written
+        names = self.names()  # also checks the passphrase before anything is written
         self.ring.set_password(SERVICE, name, value)
-        self.ring.set_password(SERVICE, NAMES, json.dumps(sorted({*self.names(), name})))
+        self.ring.set_password(SERVICE, NAMES, json.dumps(sorted({*names, name})))
 
     def delete(self, name: str) -> bool:
         check_name(name)
