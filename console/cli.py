@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from console.config import (
@@ -20,13 +21,28 @@ from console.config import (
     resolve_config_path,
     resolve_data_dir,
 )
+from services.ops.modes import MODES
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    return build_parser().parse_args(argv)
+    return build_parser().parse_args(_replay_file(sys.argv[1:] if argv is None else argv))
+
+
+def _replay_file(argv: list[str]) -> list[str]:
+    """``--mode replay FILE`` (as the README writes it) is ``--recording FILE``."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-2]):
+        if (arg, out[i + 1]) == ("--mode", "replay") and not out[i + 2].startswith("-"):
+            if out[i + 2] not in COMMANDS:
+                out[i + 2 : i + 2] = ["--recording"]
+            break
+    return out
+
+
+COMMANDS = ("data", "backtest", "runs", "halt", "state", "journal", "secrets", "record")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--headless",
         action="store_true",
         help="run the services and scheduled jobs without the UI, until SIGTERM (for systemd)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        help="demo (simulated market), paper (real quotes, paper fills) or replay FILE "
+        "(a recording); default: [app] mode. Each mode keeps its own account",
+    )
+    parser.add_argument("--recording", metavar="FILE", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="replay speed: 1 real time (default), 10 ten times faster, 0 as fast as possible",
     )
     parser.add_argument(
         "--version", action="version", version="quantdesk 0.1.0", help="print the version"
@@ -110,19 +140,72 @@ def _main(argv: list[str] | None) -> int:
         from console import ops_cli
 
         return ops_cli.run_secrets(args)
+    mode = getattr(args, "mode", None) or config.app.mode
     if args.command in ("halt", "state", "journal"):
         from console import ops_cli
 
-        return ops_cli.run(args, data_dir, config)
+        return ops_cli.run(args, data_dir, config, mode)
     if args.command == "runs":
         from console import backtest_cli
 
         return backtest_cli.runs_command(args, data_dir, config)
-    return run_console(data_dir, config, headless=args.headless)
+    if args.command == "record":
+        return run_console(data_dir, config, headless=True, mode="paper", record=True)
+    if mode == "replay" and args.recording is None:
+        print(
+            "quantdesk: replay needs a recording: quantdesk --mode replay FILE [--speed N] "
+            f"(recordings are in {data_dir / 'recordings'})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.recording is not None and mode != "replay":
+        print("quantdesk: a recording is only played with --mode replay", file=sys.stderr)
+        return EXIT_USAGE
+    if not 0 <= args.speed <= 1000:
+        print(f"quantdesk: --speed must be 0-1000, got {args.speed:g}", file=sys.stderr)
+        return EXIT_USAGE
+    if mode == "replay":
+        problem = _unreadable_recording(args.recording)
+        if problem:
+            print(f"quantdesk: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    return run_console(
+        data_dir,
+        config,
+        headless=args.headless,
+        mode=mode,
+        replay=args.recording,
+        speed=args.speed,
+    )
 
 
-def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
+def _unreadable_recording(path: Path) -> str:
+    """Why ``path`` cannot be replayed, or "" (its first record is read now, not later)."""
+    from services.feed.source import RecordingError, read_recording
+
+    try:
+        next(iter(read_recording(path)))
+    except FileNotFoundError:
+        return f"no recording at {path}"
+    except StopIteration:
+        return f"{path} holds no polls"
+    except (RecordingError, OSError) as exc:
+        return str(exc)
+    return ""
+
+
+def run_console(
+    data_dir: Path,
+    config: Config,
+    headless: bool = False,
+    *,
+    mode: str = "demo",
+    replay: Path | None = None,
+    speed: float = 1.0,
+    record: bool = False,
+) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
+    from console.config import instruments_for
     from services.ops.control_server import ControlChannelError
     from services.ops.datadir import DataDirBusy, DataDirLock
     from services.ops.logs import BusLogHandler, setup_file_logging
@@ -159,6 +242,11 @@ def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
             risk=config.risk,
             strategies=list(config.strategies),
             review=config.review,
+            mode=mode,
+            feed=replace(config.feed, record=True) if record else config.feed,
+            replay=replay,
+            speed=speed,
+            instruments=instruments_for(replace(config, app=replace(config.app, mode=mode))),
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
@@ -171,7 +259,8 @@ def run_console(data_dir: Path, config: Config, headless: bool = False) -> int:
         return EXIT_USAGE
     logging.getLogger().addHandler(BusLogHandler(services.bus))
     logging.getLogger("quantdesk").info(
-        "quantdesk starting%s: data %s, config %s, log %s",
+        "quantdesk starting in %s mode%s: data %s, config %s, log %s",
+        mode,
         " headless" if headless else "",
         data_dir,
         config.source,

@@ -22,7 +22,9 @@ from services.accounting.costs import CostConfig
 from services.backtest.rules import BacktestConfig
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
-from services.instruments import DEFAULT_UNIVERSE, Universe
+from services.feed.config import FeedConfig
+from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe, instrument_for
+from services.ops.modes import MODES
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig
 from services.settings import ConfigValueError, require
@@ -41,14 +43,15 @@ class AppSection:
     """[app]"""
 
     mode: str = "demo"
-    """demo: simulated market and paper account (the only mode in this version)."""
+    """demo: the simulated market; paper: real quotes ([feed]) with paper fills; replay: a
+    recording played back (`quantdesk --mode replay FILE`). Each keeps its own account."""
 
     def __post_init__(self) -> None:
         require(
-            self.mode == "demo",
+            self.mode in MODES,
             "mode",
-            f'only "demo" is available in this version, got {self.mode!r} '
-            "(paper and live arrive with the broker gateways)",
+            f"must be one of {', '.join(MODES)}, got {self.mode!r} (live trading through a "
+            "broker is not available yet)",
         )
 
 
@@ -68,13 +71,11 @@ class WatchlistSection:
     """Symbols shown on first start; later edits (a / x keys) are saved in the data directory."""
 
     def __post_init__(self) -> None:
-        universe = Universe(DEFAULT_UNIVERSE)
         for symbol in self.symbols:
             require(
-                universe.resolve(symbol) is not None,
+                instrument_for(symbol) is not None,
                 "symbols",
-                f"unknown symbol {symbol!r}; the simulated market lists "
-                f"{', '.join(i.vt_symbol for i in DEFAULT_UNIVERSE[:3])}, ... (see README)",
+                f"{symbol!r} is not an A-share or ETF symbol like 600519.SSE or 159915.SZSE",
             )
 
 
@@ -117,6 +118,7 @@ class Config:
     costs: CostConfig = field(default_factory=CostConfig)
     data: DataConfig = field(default_factory=DataConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
@@ -197,6 +199,15 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
             f"{', '.join(sorted(universes)) or 'none defined'})"
         ) from None
     strategies = _strategies(raw["strategies"], source) if "strategies" in raw else DEMO_STRATEGIES
+    if built["app"].mode == "demo":
+        listed = Universe(DEFAULT_UNIVERSE)
+        for symbol in built["watchlist"].symbols:
+            if symbol not in listed:
+                raise ConfigError(
+                    f"{source}: [watchlist] symbols: {symbol} is not listed on the simulated "
+                    f"market of demo mode ({', '.join(i.vt_symbol for i in DEFAULT_UNIVERSE[:3])}"
+                    ", ... see README); in paper mode any A-share symbol works"
+                )
     return Config(
         **built, universes=universes, strategies=strategies, keys=dict(keys), source=source
     )
@@ -335,3 +346,17 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return tuple(value)
         raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
     raise ConfigError(f"{where}: unsupported field type {hint}")
+
+
+def instruments_for(config: Config) -> tuple[Instrument, ...]:
+    """What a mode lists: the simulated market's 20 names, and in paper and replay also
+    every watchlist and strategy symbol beyond them."""
+    if config.app.mode == "demo":
+        return DEFAULT_UNIVERSE
+    listed = {i.vt_symbol: i for i in DEFAULT_UNIVERSE}
+    wanted = [*config.watchlist.symbols, *(s for spec in config.strategies for s in spec.symbols)]
+    for symbol in wanted:
+        inst = instrument_for(symbol)
+        if inst is not None:
+            listed.setdefault(symbol, inst)
+    return tuple(listed.values())

@@ -21,12 +21,25 @@ from typing import Any
 
 from console.config import Config
 from console.data_cli import day, locations
+from services.ops.modes import MODES, journal_path
 
 EXIT_USAGE = 2
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = locations()
+    common = argparse.ArgumentParser(add_help=False, parents=[locations()])
+    common.add_argument(
+        "--mode",
+        choices=MODES,
+        default=argparse.SUPPRESS,
+        help="whose account: demo, paper or replay (default: [app] mode)",
+    )
+    sub.add_parser(
+        "record",
+        parents=[locations()],
+        help="poll live quotes for the watchlist and record every poll, without trading "
+        "(paper mode headless with [feed] record = true), until SIGTERM or ctrl+c",
+    )
     halt = sub.add_parser(
         "halt",
         parents=[common],
@@ -52,14 +65,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     export.add_argument("--output", type=Path, help="a file (default: standard output)")
 
 
-def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
+def run(args: argparse.Namespace, data_dir: Path, config: Config, mode: str) -> int:
     from services.records.journal import Journal, JournalError
 
-    path = data_dir / "journal.sqlite3"
+    path = journal_path(data_dir, mode)
     if args.command == "halt":
-        return _halt(data_dir, path, args.reason)
+        return _halt(data_dir, path, args.reason, mode)
     if not path.exists():
-        print(f"quantdesk: no journal in {data_dir}: nothing has traded here", file=sys.stderr)
+        print(
+            f"quantdesk: no {mode} journal in {data_dir}: nothing has traded in {mode} mode "
+            "here (--mode picks another account)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         journal = Journal(path, readonly=True)  # beside a running instance, or a read-only copy
@@ -68,7 +85,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         return EXIT_USAGE
     try:
         if args.command == "state":
-            return _state(journal, data_dir, config, args.json)
+            return _state(journal, data_dir, config, args.json, mode)
         return _export(journal, args.since, args.format, args.output)
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
@@ -77,14 +94,36 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         journal.close()
 
 
-def _halt(data_dir: Path, path: Path, reason: str) -> int:
+def _halt(data_dir: Path, path: Path, reason: str, mode: str) -> int:
     """HALT the instance on ``data_dir`` and confirm it from the journal; with none
-    running, persist HALTED for the next start (under the data directory's lock)."""
+    running, persist HALTED for the next start (under the data directory's lock). When
+    the running instance trades another mode's account, only ``mode``'s journal is set."""
     from services.ops.control_server import ControlChannelError, request
     from services.ops.datadir import DataDirBusy, DataDirLock, holder
     from services.records.journal import JournalError
 
     try:
+        running_mode = request(data_dir, "mode")
+        if running_mode is not None and running_mode not in MODES:
+            print(
+                f"quantdesk: the control address of {data_dir} answered {running_mode!r} to "
+                "'mode': that is not a quantdesk instance, so nothing was halted -- find and "
+                "stop the process holding it",
+                file=sys.stderr,
+            )
+            return 1
+        if running_mode is not None and running_mode != mode:
+            try:
+                _persist_halt(path, f"{reason} (while {running_mode} mode was running)")
+            except (OSError, JournalError) as exc:
+                print(f"quantdesk: could not set HALTED in {path}: {exc}", file=sys.stderr)
+                return 1
+            print(
+                f"the running quantdesk trades the {running_mode} account, not {mode}: "
+                f"{mode}'s trading state set to HALTED for its next start; halt the running "
+                f"one with --mode {running_mode}"
+            )
+            return 0
         answer = request(data_dir, f"halt {reason}")
     except TimeoutError:
         answer = "timeout"
@@ -135,6 +174,7 @@ def _persist_halt(path: Path, reason: str) -> None:
     from services.records.journal import Journal
     from services.trading.control import TradingControl
 
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     journal = Journal(path)
     try:
         TradingControl(journal, Bus()).halt(reason)
@@ -158,7 +198,7 @@ def _journal_says_halted(path: Path) -> bool:
     return saved is not None and saved[0] == "HALTED"
 
 
-def _state(journal: Any, data_dir: Path, config: Config, as_json: bool) -> int:
+def _state(journal: Any, data_dir: Path, config: Config, as_json: bool, mode: str) -> int:
     from services.ops.control_server import ControlChannelError, request
     from services.ops.datadir import holder
     from services.records.recovery import rebuild
@@ -166,16 +206,22 @@ def _state(journal: Any, data_dir: Path, config: Config, as_json: bool) -> int:
     doc = rebuild(journal, config.account.initial_cash).as_dict()
 
     try:
-        answered = request(data_dir, "ping") is not None
+        running_mode = request(data_dir, "mode")
     except (TimeoutError, ControlChannelError):
-        answered = False
+        running_mode = None
     pid = holder(data_dir)
-    doc["running"] = answered or pid is not None
+    doc["mode"] = mode
+    # The lock is per data directory: a holder that answers with another mode is not this
+    # account's instance. (One that does not answer at all is reported as running.)
+    doc["running"] = running_mode == mode or (pid is not None and running_mode is None)
     doc["pid"] = pid if pid and pid > 0 else None
     if as_json:
         print(json.dumps(doc, ensure_ascii=False, default=str))
         return 0
-    print(f"trading {doc['state']}" + (f" ({doc['state_reason']})" if doc["state_reason"] else ""))
+    print(
+        f"{mode}: trading {doc['state']}"
+        + (f" ({doc['state_reason']})" if doc["state_reason"] else "")
+    )
     print(f"running: {'yes' if doc['running'] else 'no'}; cash {doc['cash']:,.2f}")
     for p in doc["positions"]:
         print(

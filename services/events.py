@@ -30,6 +30,7 @@ __all__ = [
     "EVENT_ACCOUNT",
     "EVENT_BACKTEST",
     "EVENT_CONTRACT",
+    "EVENT_FEED",
     "EVENT_HANDLER_FAILED",
     "EVENT_INTENT_REJECTED",
     "EVENT_INTENT_SUBMITTED",
@@ -45,6 +46,7 @@ __all__ = [
     "EVENT_TIMER",
     "EVENT_TRADE",
     "EVENT_TRADING_STATE_CHANGED",
+    "FeedStatus",
     "HandlerFailed",
     "IntentRejected",
     "IntentSubmitted",
@@ -68,6 +70,7 @@ EVENT_BACKTEST = "qd.Backtest"
 EVENT_RISK_ALERT = "qd.RiskAlert"
 EVENT_REVIEW = "qd.Review"
 EVENT_STRATEGIES = "qd.Strategies"
+EVENT_FEED = "qd.Feed"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -220,3 +223,15 @@ class RiskAlert:
     limit: float
     action: str  # "halted"
     at: datetime
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """The live feed's state, published whenever it changes (and with every poll)."""
+
+    source: str  # "sina", "replay <file>"
+    state: str  # ok | idle | backoff | circuit open | error | finished
+    detail: str  # what a trader needs to know: the phase, the error, when it retries
+    newest: datetime | None = None  # exchange time of the newest quote received
+    errors: int = 0  # failed polls since start
+    symbols: int = 0  # symbols asked for in the last poll

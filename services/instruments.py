@@ -103,6 +103,27 @@ def synthetic_universe(count: int) -> tuple[Instrument, ...]:
     )
 
 
+def instrument_for(vt_symbol: str, name: str = "") -> Instrument | None:
+    """An instrument for any well-formed A-share or ETF symbol (paper mode's watchlist
+    reaches beyond the simulated listing): ``600519.SSE``, ``159915.SZSE``. Kind, tick
+    and price limit follow from the code; None when it is not such a symbol."""
+    known = {i.vt_symbol: i for i in DEFAULT_UNIVERSE}.get(vt_symbol)
+    if known is not None:
+        return known
+    code, _, exchange = vt_symbol.partition(".")
+    if len(code) != 6 or not code.isdigit() or exchange not in ("SSE", "SZSE"):
+        return None
+    etf = code.startswith(("51", "56", "58")) if exchange == "SSE" else code.startswith("15")
+    stock = code.startswith(("60", "68")) if exchange == "SSE" else code.startswith(("00", "30"))
+    if etf:
+        return _etf(
+            code, exchange, name or code, 0.0, 0.20 if code.startswith(("588", "159915")) else 0.10
+        )
+    if stock:
+        return _stock(code, exchange, name or code, 0.0)
+    return None
+
+
 class Universe:
     """Look-up of instruments by ``vt_symbol`` or bare code."""
 

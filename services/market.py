@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime
 
 from vnpy.event import Event
 from vnpy.trader.object import TickData
@@ -47,6 +49,9 @@ class MarketCache:
         self._trails: dict[str, Trail] = {}
         self._received: dict[str, float] = {}  # monotonic time of the last tick
         self.version = 0  # bumped on every tick: marks derived from quotes can be cached
+        # Real quotes age by exchange time (a quote re-sent unchanged is still old); the
+        # simulator's by arrival. Paper and replay set this to the feed's clock.
+        self.clock: Callable[[], datetime] | None = None
 
     def on_tick(self, event: Event) -> None:
         tick: TickData = event.data
@@ -70,9 +75,15 @@ class MarketCache:
     def get(self, vt_symbol: str) -> TickData | None:
         return self._ticks.get(vt_symbol)
 
-    def received(self, vt_symbol: str) -> float | None:
-        """When the last tick of ``vt_symbol`` arrived (``time.monotonic``), None if never."""
-        return self._received.get(vt_symbol)
+    def age(self, vt_symbol: str) -> float | None:
+        """Seconds since the last quote of ``vt_symbol`` (exchange time on real quotes,
+        arrival on simulated ones); None without one."""
+        tick = self._ticks.get(vt_symbol)
+        if tick is None:
+            return None
+        if self.clock is not None:
+            return max(0.0, (self.clock() - tick.datetime).total_seconds())
+        return time.monotonic() - self._received[vt_symbol]
 
     def trail(self, vt_symbol: str, last: int) -> tuple[float, ...]:
         """The last ``last`` minute closes of today."""

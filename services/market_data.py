@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -24,6 +25,9 @@ from services.ops.scheduler import JobResult
 from services.store import Store, StoreError, StoreInfo
 from services.trading.live import LiveRunner
 from services.venues.sim_gateway import SimGateway
+
+if TYPE_CHECKING:
+    from services.feed.gateway import QuoteGateway
 
 log = logging.getLogger("quantdesk.runtime")
 
@@ -43,7 +47,7 @@ class MarketData:
     """Store-side work of the services (see the module docstring)."""
 
     store: Store
-    gateway: SimGateway
+    gateway: SimGateway | QuoteGateway
     universe: Universe
     live: LiveRunner
     data: DataConfig
@@ -107,7 +111,7 @@ class MarketData:
 
     def last_closes(self) -> dict[str, float]:
         """The last stored daily close before the simulated day, per listed instrument."""
-        day = self.gateway.market.trading_day
+        day = self.gateway.trading_day
         closes: dict[str, float] = {}
         for inst in self.universe.instruments:
             if self.store.meta(inst.vt_symbol, "1d") is None:
@@ -120,7 +124,7 @@ class MarketData:
     def _seed_demo_history(self) -> str:
         from services.data.sources.demo import DemoSource
 
-        day = self.gateway.market.trading_day
+        day = self.gateway.trading_day
         log.info(
             "empty store: writing demo history for the %d listed instruments", len(self.universe)
         )
@@ -134,7 +138,7 @@ class MarketData:
 
     def daily_sync(self, progress: Callable[[int, int, str], None]) -> JobResult:
         """The scheduled job: sync the configured universe's daily bars."""
-        source = make_source(self.data.source, self.fetch, self.gateway.market.trading_day)
+        source = make_source(self.data.source, self.fetch, self.gateway.trading_day)
         symbols = resolve_universe(self.data.universe, self.universes)
         summary = Syncer(self.store, source, self.data).sync(
             symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,19 @@ from services.events import (
     StrategiesChanged,
     TradingState,
 )
+from services.feed.config import FeedConfig
+from services.feed.gateway import QuoteGateway
+from services.feed.sessions import TradingCalendar
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.market import MarketCache
 from services.market_data import MarketData
 from services.ops.control_server import ControlChannelError, ControlServer
+from services.ops.modes import journal_path, recordings_dir, set_aside_replay_journal
 from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
 from services.records.recovery import restore
 from services.settings import require
-from services.store import Store, store_uri
+from services.store import Store, StoreError, store_uri
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
@@ -52,6 +57,7 @@ from services.trading.orders import OrderService, SubmitResult
 from services.trading.review import ReviewConfig, ReviewQueue
 from services.trading.risk import RiskConfig
 from services.trading.risk_monitor import RiskMonitor
+from services.venues.paper import PaperBroker
 from services.venues.sim_gateway import SimGateway
 from services.venues.simulator import SimConfig
 
@@ -81,7 +87,7 @@ class Services(MarketData):
     journal: Journal
     universe: Universe
     market: MarketCache
-    gateway: SimGateway
+    gateway: SimGateway | QuoteGateway
     portfolio: Portfolio
     control: TradingControl
     orders: OrderService
@@ -98,7 +104,8 @@ class Services(MarketData):
     recovery_notes: list[str] = field(default_factory=list)
     restored_orders: list[Any] = field(default_factory=list)  # published once the bus runs
     control_server: ControlServer | None = None
-    mode: str = "DEMO"
+    mode: str = "DEMO"  # the badge: DEMO, PAPER or REPLAY
+    watched: set[str] = field(default_factory=set)  # the watchlist (the console keeps it)
     fresh: bool = False  # the data directory was brand new at this start (no journal yet)
     paced: bool = True
     started: bool = False
@@ -112,7 +119,7 @@ class Services(MarketData):
         if self.started:
             return
         if prev_closes:
-            self.gateway.market.set_prev_closes(prev_closes)
+            self.gateway.set_prev_closes(prev_closes)
         if self.control_server is None:
             try:
                 self.open_control()
@@ -128,7 +135,9 @@ class Services(MarketData):
     def open_control(self) -> None:
         """Listen for ``quantdesk halt``; :class:`ControlChannelError` if the address is taken."""
         server = ControlServer(
-            self.data_dir, lambda reason: self.kill_switch(f"{reason} (from another shell)")
+            self.data_dir,
+            lambda reason: self.kill_switch(f"{reason} (from another shell)"),
+            self.mode.lower(),
         )
         server.start()
         self.control_server = server
@@ -145,6 +154,17 @@ class Services(MarketData):
         self.bus.stop()
         self.journal.close()
         self.started = False
+
+    def symbols_that_matter(self) -> set[str]:
+        """What the live feed polls: the watchlist, positions, working orders and the
+        symbols of running strategies."""
+        symbols = set(self.watched)
+        symbols.update(p.vt_symbol for p in self.portfolio.view().positions)
+        symbols.update(o.vt_symbol for o in self.gateway.broker.working_orders())
+        for spec in self.live.specs.values():
+            if spec.id in self.live.running:
+                symbols.update(spec.symbols)
+        return symbols
 
     def flatten_preview(self) -> FlattenPlan:
         """One reduce-only closing order per position (services.trading.flatten)."""
@@ -169,6 +189,41 @@ class Services(MarketData):
         return cancelled
 
 
+def _quote_gateway(
+    bus: Bus,
+    journal: Journal,
+    universe: Universe,
+    store: Store,
+    costs: CostConfig,
+    account: AccountConfig,
+    feed: FeedConfig,
+    replay: Path | None,
+    speed: float,
+) -> QuoteGateway:
+    """Paper and replay: real quotes, the conservative paper broker, the stored calendar."""
+
+    def days() -> list[Any]:
+        try:
+            return store.calendar()
+        except StoreError as exc:
+            log.warning("no stored trading calendar (%s): every weekday counts as open", exc)
+            return []
+
+    rolled = journal.entries("day")
+    last_day = date.fromisoformat(rolled[-1]["ref"]) if rolled else None
+    broker = PaperBroker(universe, costs, account.initial_cash, "PAPER", conservative=True)
+    return QuoteGateway(
+        bus,
+        universe,
+        broker,
+        feed,
+        TradingCalendar(days),
+        replay=replay,
+        speed=speed,
+        last_day=last_day,
+    )
+
+
 def _log_gateway(event: Event) -> None:
     data: Any = event.data
     gateway_log.info("%s", data.msg)
@@ -191,15 +246,39 @@ def build_services(
     risk: RiskConfig | None = None,
     strategies: list[StrategySpec] | None = None,
     review: ReviewConfig | None = None,
+    mode: str = "demo",
+    feed: FeedConfig | None = None,
+    replay: Path | None = None,
+    speed: float = 1.0,
 ) -> Services:
-    """Create the services over the simulated market and paper account."""
+    """Create the services: over the simulated market (demo), live quotes (paper) or a
+    recording (replay), each with its own journal and paper account (services.ops.modes)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = Bus()
-    fresh = not (data_dir / "journal.sqlite3").exists()
-    journal = Journal(data_dir / "journal.sqlite3")
+    path = journal_path(data_dir, mode)
+    if mode == "replay":
+        set_aside_replay_journal(data_dir)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = not path.exists()
+    journal = Journal(path)
     universe = Universe(instruments)
     market = MarketCache()
-    gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
+    store_ = Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
+    gateway: SimGateway | QuoteGateway
+    if mode == "demo":
+        gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
+    else:
+        gateway = _quote_gateway(
+            bus, journal, universe, store_, costs, account, feed or FeedConfig(), replay, speed
+        )
+        gateway.record_to = (
+            recordings_dir(data_dir) / f"{gateway.clock.now():%Y-%m-%d}.jsonl.gz"
+            if mode == "paper" and (feed or FeedConfig()).record
+            else None
+        )
+        market.clock = gateway.clock.now
+        if mode == "replay":
+            journal.clock = gateway.clock.now  # entries in the recording's time: deterministic
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
     control = TradingControl(journal, bus)
     journal.on_failure = control.journal_failed  # no write-ahead, no trading
@@ -275,7 +354,6 @@ def build_services(
         (log.info if note.startswith("restored") else log.warning)("%s", note)
     jobs = jobs or JobsConfig()
     scheduler = Scheduler(bus, journal, jobs)
-    store_ = Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
     backtests = BacktestRunner(bus, store_, backtest or BacktestConfig(), costs, data_dir)
     services = Services(
         data_dir=data_dir,
@@ -301,7 +379,11 @@ def build_services(
         review=queue,
         paced=paced,
         fresh=fresh,
+        mode=mode.upper(),
+        watched={i.vt_symbol for i in universe.instruments},
     )
+    if isinstance(gateway, QuoteGateway):
+        gateway.wanted = services.symbols_that_matter
     if jobs.daily_sync:
         scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)
     scheduler.trading_day = services.is_trading_day

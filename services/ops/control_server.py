@@ -55,7 +55,10 @@ def address(data_dir: Path) -> str:
 
 
 class ControlServer:
-    def __init__(self, data_dir: Path, on_halt: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self, data_dir: Path, on_halt: Callable[[str], list[str]], mode: str = "demo"
+    ) -> None:
+        self.mode = mode  # whose account this instance trades (``quantdesk halt --mode``)
         self.address = address(data_dir)
         self.on_halt = on_halt
         self._sock: socket.socket | None = None
@@ -127,6 +130,8 @@ class ControlServer:
         command, _, arg = line.partition(" ")
         if command == "ping":
             return f"pong {os.getpid()}"
+        if command == "mode":
+            return self.mode
         if command == "halt":
             cancelled = self.on_halt(arg or "quantdesk halt")
             log.warning("halted from another shell: %d cancels sent", len(cancelled))

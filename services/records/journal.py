@@ -88,6 +88,8 @@ class Journal:
         """
         self.path = path
         self.readonly = readonly
+        # Stamps entries; a replay sets it to the recording's clock (identical journals).
+        self.clock: Callable[[], datetime] = datetime.now
         self.on_failure: Callable[[str], object] | None = None  # told once a write fails
         self.failed = ""
         self._lock = threading.Lock()
@@ -144,7 +146,7 @@ class Journal:
             try:
                 cur = self._db.execute(
                     "INSERT INTO entries(at, kind, ref, payload) VALUES (?, ?, ?, ?)",
-                    (datetime.now().isoformat(), kind, ref, text),
+                    (self.clock().isoformat(), kind, ref, text),
                 )
             except sqlite3.Error as exc:
                 failure = self._failed(exc)
@@ -154,7 +156,7 @@ class Journal:
 
     def record_many(self, rows: list[tuple[str, str, Any]]) -> None:
         """Append (kind, ref, payload) rows in one transaction: one commit for a batch."""
-        now = datetime.now().isoformat()
+        now = self.clock().isoformat()
         values = [
             (now, kind, ref, json.dumps(_plain(payload), ensure_ascii=False, default=str))
             for kind, ref, payload in rows
@@ -225,7 +227,7 @@ class Journal:
                 self._db.execute(
                     "INSERT INTO state(key, value, at) VALUES (?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
-                    (key, value, datetime.now().isoformat()),
+                    (key, value, self.clock().isoformat()),
                 )
             except sqlite3.Error as exc:
                 failure = self._failed(exc)

@@ -153,7 +153,7 @@ class OrderService:
         """What the risk rules see for ``intent`` right now."""
         now = time.monotonic()
         tick = self.market.get(intent.vt_symbol)
-        received = self.market.received(intent.vt_symbol)
+        age = self.market.age(intent.vt_symbol)
         view = self.portfolio.view()
         position = next((p for p in view.positions if p.vt_symbol == intent.vt_symbol), None)
         with self._lock:
@@ -163,7 +163,7 @@ class OrderService:
                 now=now,
                 price=intent.price if intent.kind == "limit" and intent.price else ref_price,
                 last_price=tick.last_price if tick else 0.0,
-                quote_age_s=now - received if received is not None else float("inf"),
+                quote_age_s=age if age is not None else float("inf"),
                 exchange_time=tick.datetime if tick else None,
                 equity=view.equity,
                 position_value=position.market_value if position else 0.0,

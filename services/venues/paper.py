@@ -15,6 +15,16 @@ Matching rules (documented in README):
   reaches it, up to the displayed volume per quote (so partial fills happen).
 - Buys reserve cash (price × qty plus commission); sells reserve sellable
   shares (T+1). The broker rejects what the account cannot cover.
+
+On real quotes (paper and replay modes, ``conservative=True``) a resting order
+never fills just because the opposite touch reached it, which Level-1 snapshots
+cannot prove happened to *our* order. It fills only when the market trades
+through its price (at its price, up to the volume traded since the last quote),
+or at its price once the volume traded there exceeds the queue that was ahead
+of it on arrival (the displayed size at that price, when it was the best level).
+Nothing fills at a sealed limit (a buy at limit-up with nobody offering, a sell
+at limit-down with nobody bidding), outside continuous matching (auctions,
+lunch), on a stale quote or on a suspended symbol: orders rest instead.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from services.accounting.book import Book, BookError
 from services.accounting.costs import CostConfig, fees_for
 from services.events import OrderIntent, side_of
 from services.instruments import Instrument, Universe
-from services.venues.simulator import SimQuote
+from services.venues.quote import Quote
 
 Update = OrderData | TradeData
 
@@ -40,14 +50,44 @@ class _Working:
     order: OrderData
     instrument: Instrument
     reserved_cash: float = 0.0
+    queue_ahead: float | None = None  # shares ahead at our price (conservative fills)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What the venue knows about the moment a quote arrives (real quotes only)."""
+
+    matching: bool = True  # continuous matching (not an auction, lunch or the close)
+    stale: bool = False  # the quote is older than [feed] stale_s
+
+    def blocked(self, quote: Quote) -> str:
+        """Why nothing may fill on ``quote`` now, or ""."""
+        if quote.suspended:
+            return "suspended"
+        if not self.matching:
+            return "no continuous matching"
+        if self.stale:
+            return "stale quote"
+        return ""
+
+
+LIVE = Conditions()
 
 
 class PaperBroker:
     """Orders, fills and the broker-side account of the paper trading venue."""
 
     def __init__(
-        self, universe: Universe, costs: CostConfig, initial_cash: float, gateway_name: str
+        self,
+        universe: Universe,
+        costs: CostConfig,
+        initial_cash: float,
+        gateway_name: str,
+        *,
+        conservative: bool = False,
     ) -> None:
+        self.conservative = conservative
+        self._day_volume: dict[str, int] = {}  # the last quote's running volume per symbol
         self.universe = universe
         self.costs = costs
         self.book = Book(initial_cash)
@@ -116,7 +156,9 @@ class PaperBroker:
         return [w.order for w in self._working.values()]
 
     # -- commands ---------------------------------------------------------------
-    def submit(self, req: OrderRequest, quote: SimQuote, now: datetime) -> list[Update]:
+    def submit(
+        self, req: OrderRequest, quote: Quote, now: datetime, when: Conditions = LIVE
+    ) -> list[Update]:
         """Accept (or reject) a new order and match it against ``quote`` at once."""
         order = req.create_order_data(str(next(self._order_ids)), self.gateway_name)
         order.datetime = now
@@ -139,10 +181,22 @@ class PaperBroker:
             ) + int(req.volume)
         self._working[order.vt_orderid] = working
         updates: list[Update] = [replace_order(order)]
+        if self.conservative:
+            working.queue_ahead = _queue_ahead(order, quote)
+            if when.blocked(quote):
+                return updates  # rests (a market order is cancelled below)
         updates += self._match(working, quote, aggressive=True)
         if order.type == OrderType.MARKET and order.vt_orderid in self._working:
             updates += self._finish(working, Status.CANCELLED, "market order remainder cancelled")
         return updates
+
+    def reject(self, req: OrderRequest, now: datetime, reason: str) -> OrderData:
+        """An order refused before matching (the venue has no quote for it, say)."""
+        order = req.create_order_data(str(next(self._order_ids)), self.gateway_name)
+        order.datetime = now
+        order.status = Status.REJECTED
+        order.extra = {"reason": reason}
+        return order
 
     def cancel(self, vt_orderid: str) -> list[Update]:
         working = self._working.get(vt_orderid)
@@ -150,12 +204,18 @@ class PaperBroker:
             return []
         return self._finish(working, Status.CANCELLED, "cancelled on request")
 
-    def on_quote(self, quote: SimQuote) -> list[Update]:
+    def on_quote(self, quote: Quote, when: Conditions = LIVE) -> list[Update]:
         """Match resting orders of ``quote``'s instrument; mark the book."""
-        self.book.mark(quote.vt_symbol, quote.last, quote.prev_close)
+        if quote.last:
+            self.book.mark(quote.vt_symbol, quote.last, quote.prev_close)
+        traded = quote.volume - self._day_volume.get(quote.vt_symbol, quote.volume)
+        self._day_volume[quote.vt_symbol] = quote.volume
         updates: list[Update] = []
         for working in [w for w in self._working.values() if w.order.vt_symbol == quote.vt_symbol]:
-            updates += self._match(working, quote, aggressive=False)
+            if not self.conservative:
+                updates += self._match(working, quote, aggressive=False)
+            elif not when.blocked(quote):
+                updates += self._passive(working, quote, max(0, traded))
         return updates
 
     def roll_day(self, closes: dict[str, float]) -> list[Update]:
@@ -167,7 +227,7 @@ class PaperBroker:
         return updates
 
     # -- internals ----------------------------------------------------------------
-    def _reject_reason(self, req: OrderRequest, inst: Instrument | None, quote: SimQuote) -> str:
+    def _reject_reason(self, req: OrderRequest, inst: Instrument | None, quote: Quote) -> str:
         if inst is None:
             return f"unknown symbol {req.vt_symbol}"
         qty = int(req.volume)
@@ -187,14 +247,14 @@ class PaperBroker:
         return ""
 
     def _cash_needed(
-        self, kind: OrderType, price: float, qty: int, inst: Instrument, quote: SimQuote
+        self, kind: OrderType, price: float, qty: int, inst: Instrument, quote: Quote
     ) -> float:
         """Cash a buy must reserve: market buys at today's limit-up price."""
         price = price if kind == OrderType.LIMIT else quote.limit_up
         fee = fees_for(self.costs, is_etf=inst.kind == "etf", is_sell=False, qty=qty, price=price)
         return qty * price + fee.total
 
-    def _match(self, working: _Working, quote: SimQuote, aggressive: bool) -> list[Update]:
+    def _match(self, working: _Working, quote: Quote, aggressive: bool) -> list[Update]:
         order = working.order
         buy = order.direction == Direction.LONG
         touch, depth = (quote.ask, quote.ask_volume) if buy else (quote.bid, quote.bid_volume)
@@ -204,7 +264,30 @@ class PaperBroker:
         if not market and (touch > order.price if buy else touch < order.price):
             return []
         price = touch if (aggressive or market) else order.price
-        qty = min(int(order.volume - order.traded), depth)
+        return self._fill(working, quote, price, min(int(order.volume - order.traded), depth))
+
+    def _passive(self, working: _Working, quote: Quote, traded: int) -> list[Update]:
+        """A resting order on real quotes: trade-through, or its queue traded away."""
+        order = working.order
+        buy = order.direction == Direction.LONG
+        if traded <= 0 or not quote.last or (quote.sealed_up if buy else quote.sealed_down):
+            return []
+        left = int(order.volume - order.traded)
+        through = quote.last < order.price if buy else quote.last > order.price
+        if through:
+            return self._fill(working, quote, order.price, min(left, traded))
+        if quote.last != order.price or working.queue_ahead is None:
+            return []
+        working.queue_ahead -= traded
+        if working.queue_ahead >= 0:
+            return []
+        qty = min(left, int(-working.queue_ahead))
+        working.queue_ahead = 0.0
+        return self._fill(working, quote, order.price, qty)
+
+    def _fill(self, working: _Working, quote: Quote, price: float, qty: int) -> list[Update]:
+        order = working.order
+        buy = order.direction == Direction.LONG
         inst = working.instrument
         fee = fees_for(self.costs, is_etf=inst.kind == "etf", is_sell=not buy, qty=qty, price=price)
         try:
@@ -250,6 +333,22 @@ class PaperBroker:
         if reason:
             order.extra = {"reason": reason}
         return [replace_order(order)]
+
+
+def _queue_ahead(order: OrderData, quote: Quote) -> float | None:
+    """Shares displayed ahead of a new order at its own price: the touch size when it
+    joins the best level, 0 when it improves on it, unknown (None) behind it."""
+    if order.type != OrderType.LIMIT:
+        return None
+    if order.direction == Direction.LONG:
+        best, size = quote.bid, quote.bid_volume
+        better = order.price > best
+    else:
+        best, size = quote.ask, quote.ask_volume
+        better = best == 0 or order.price < best
+    if order.price == best:
+        return float(size)
+    return 0.0 if better else None
 
 
 def replace_order(order: OrderData) -> OrderData:

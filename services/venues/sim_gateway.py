@@ -11,62 +11,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from datetime import date
 from typing import Any
 
-from vnpy.trader.constant import Direction, Exchange, Product
+from vnpy.trader.constant import Exchange
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import (
-    AccountData,
-    CancelRequest,
-    ContractData,
     OrderData,
     OrderRequest,
-    PositionData,
     SubscribeRequest,
-    TickData,
-    TradeData,
 )
 
 from services.accounting.costs import CostConfig
 from services.bus import Bus
-from services.events import EVENT_SESSION_ROLLED, EVENT_TICK, SessionRolled
-from services.instruments import Instrument, Universe
+from services.events import EVENT_SESSION_ROLLED, SessionRolled
+from services.instruments import Universe
 from services.venues.paper import PaperBroker, Update
-from services.venues.simulator import SimConfig, SimMarket, SimQuote
+from services.venues.paper_venue import PaperVenue, to_tick
+from services.venues.simulator import SimConfig, SimMarket
 
 log = logging.getLogger("quantdesk.sim")
 
-EXCHANGES = {"SSE": Exchange.SSE, "SZSE": Exchange.SZSE}
 MAX_BURST_S = 0.25  # if the producer falls behind by more, it skips ahead
 
 
-def to_tick(q: SimQuote, inst: Instrument, gateway_name: str) -> TickData:
-    """The vnpy TickData of a simulated quote; ``localtime`` is the wall clock."""
-    return TickData(
-        gateway_name=gateway_name,
-        symbol=inst.code,
-        exchange=EXCHANGES[inst.exchange],
-        datetime=q.at,
-        name=inst.name,
-        volume=q.volume,
-        turnover=q.turnover,
-        last_price=q.last,
-        limit_up=q.limit_up,
-        limit_down=q.limit_down,
-        open_price=q.open,
-        high_price=q.high,
-        low_price=q.low,
-        pre_close=q.prev_close,
-        bid_price_1=q.bid,
-        ask_price_1=q.ask,
-        bid_volume_1=q.bid_volume,
-        ask_volume_1=q.ask_volume,
-        localtime=datetime.now(),
-    )
-
-
-class SimGateway(BaseGateway):
+class SimGateway(PaperVenue, BaseGateway):
     """A seeded simulated A-share market with a paper account behind it."""
 
     default_name = "SIM"
@@ -92,29 +61,18 @@ class SimGateway(BaseGateway):
         self._thread: threading.Thread | None = None
         self._rate = sim.ticks_per_second
 
-    # -- BaseGateway -------------------------------------------------------------
-    def on_tick(self, tick: TickData) -> None:
-        """One EVENT_TICK per quote. vnpy also puts an ``EVENT_TICK + vt_symbol`` event for
-        each tick, which nothing here subscribes to: at 2,000 ticks/s that was half the
-        bus's traffic. Orders and trades keep vnpy's per-id events (rare, and cheap)."""
-        self.on_event(EVENT_TICK, tick)
+    @property
+    def trading_day(self) -> date:
+        return self.market.trading_day
 
+    def set_prev_closes(self, closes: dict[str, float]) -> None:
+        """Open the simulated day at yesterday's stored closes."""
+        self.market.set_prev_closes(closes)
+
+    # -- BaseGateway -------------------------------------------------------------
     def connect(self, setting: dict[str, Any]) -> None:
         """Publish contracts, quotes and the account; start pacing unless ``paced`` is False."""
-        for inst in self.universe.instruments:
-            self.on_contract(
-                ContractData(
-                    gateway_name=self.gateway_name,
-                    symbol=inst.code,
-                    exchange=EXCHANGES[inst.exchange],
-                    name=inst.name,
-                    product=Product.ETF if inst.kind == "etf" else Product.EQUITY,
-                    size=1,
-                    pricetick=inst.tick,
-                    min_volume=inst.lot,
-                    net_position=True,
-                )
-            )
+        self.publish_contracts(self.universe)
         with self._lock:
             for quote in self.market.quotes():
                 self.on_tick(to_tick(quote, self.universe.get(quote.vt_symbol), self.gateway_name))
@@ -147,39 +105,6 @@ class SimGateway(BaseGateway):
         order = updates[0]
         assert isinstance(order, OrderData)
         return str(order.vt_orderid)
-
-    def cancel_order(self, req: CancelRequest) -> None:
-        with self._lock:
-            updates = self.broker.cancel(f"{self.gateway_name}.{req.orderid}")
-        self._publish(updates)
-
-    def query_account(self) -> None:
-        with self._lock:
-            account = AccountData(
-                gateway_name=self.gateway_name,
-                accountid="PAPER",
-                balance=self.broker.book.cash,
-                frozen=self.broker.reserved_cash,
-            )
-        self.on_account(account)
-
-    def query_position(self) -> None:
-        with self._lock:
-            positions = [
-                PositionData(
-                    gateway_name=self.gateway_name,
-                    symbol=p.vt_symbol.split(".")[0],
-                    exchange=EXCHANGES[p.vt_symbol.split(".")[1]],
-                    direction=Direction.NET,
-                    volume=p.qty,
-                    yd_volume=p.sellable,
-                    price=p.avg_price,
-                    pnl=(p.last - p.avg_price) * p.qty,
-                )
-                for p in self.broker.book.positions.values()
-            ]
-        for pos in positions:
-            self.on_position(pos)
 
     # -- simulation -------------------------------------------------------------
     def advance(self, steps: int) -> None:
@@ -216,18 +141,3 @@ class SimGateway(BaseGateway):
                     return
                 produced += due
             self._stop.wait(0.01)
-
-    def _publish(self, updates: list[Update]) -> None:
-        fills = False
-        for update in updates:
-            if isinstance(update, TradeData):
-                self.on_trade(update)
-                fills = True
-            else:
-                self.on_order(update)
-                reason = (update.extra or {}).get("reason")
-                if reason and update.status.name == "REJECTED":
-                    self.write_log(f"order {update.vt_orderid} rejected: {reason}")
-        if fills:
-            self.query_account()
-            self.query_position()

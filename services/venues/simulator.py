@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 from services.instruments import Instrument
 from services.settings import ConfigValueError, require
+from services.venues.quote import Quote
 
 SESSIONS = ((time(9, 30), time(11, 30)), (time(13, 0), time(15, 0)))
 TRADING_SECONDS_PER_YEAR = 252 * 4 * 3600
@@ -72,33 +73,12 @@ def next_weekday(day: date) -> date:
     return day
 
 
-@dataclass(frozen=True)
-class SimQuote:
-    """The top of book of one instrument after a step."""
-
-    vt_symbol: str
-    at: datetime
-    last: float
-    prev_close: float
-    open: float
-    high: float
-    low: float
-    bid: float  # 0 when nobody bids (limit down)
-    ask: float  # 0 when nobody offers (limit up)
-    bid_volume: int
-    ask_volume: int
-    volume: int  # shares traded today
-    turnover: float
-    limit_up: float
-    limit_down: float
-
-
 @dataclass
 class _State:
     instrument: Instrument
     fair: float  # unrounded latent price
     prev_close: float
-    quote: SimQuote = field(init=False)
+    quote: Quote = field(init=False)
 
 
 class SimMarket:
@@ -141,13 +121,13 @@ class SimMarket:
     def trading_day(self) -> date:
         return self._clock.date()
 
-    def quote(self, vt_symbol: str) -> SimQuote:
+    def quote(self, vt_symbol: str) -> Quote:
         return self._index[vt_symbol].quote
 
-    def quotes(self) -> list[SimQuote]:
+    def quotes(self) -> list[Quote]:
         return [s.quote for s in self._states]
 
-    def step(self) -> tuple[SimQuote, bool]:
+    def step(self) -> tuple[Quote, bool]:
         """Move the next instrument; returns its quote and whether a new day began."""
         rolled = self._advance_clock()
         state = self._states[self.steps % len(self._states)]
@@ -196,11 +176,11 @@ class SimMarket:
             state.quote = self._open_quote(state)
         return True
 
-    def _open_quote(self, state: _State) -> SimQuote:
+    def _open_quote(self, state: _State) -> Quote:
         inst = state.instrument
         down, up = inst.limits(state.prev_close)
         price = inst.round_price(state.prev_close)
-        return SimQuote(
+        return Quote(
             vt_symbol=inst.vt_symbol,
             at=self._clock,
             last=price,

@@ -173,8 +173,8 @@ def test_halt_refuses_a_squatter_run_by_another_user(tmp_path: Path) -> None:
 
 
 def test_a_squatter_of_the_same_user_cannot_fake_a_halt(tmp_path: Path) -> None:
-    """The address answers "halted" but no instance holds the data directory: the journal
-    does not say HALTED, so ``halt`` does not claim success."""
+    """The address answers "halted" to anything, but it is no quantdesk: ``halt`` does not
+    claim success (its first question, the running mode, gets a nonsense answer)."""
     data = tmp_path / "data"
     assert quantdesk(data, "state").returncode == 2  # makes the directory, no journal yet
     fake = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -195,7 +195,7 @@ def test_a_squatter_of_the_same_user_cannot_fake_a_halt(tmp_path: Path) -> None:
     out, err = child.communicate(timeout=60)
     fake.close()
     assert child.returncode == 1, out + err
-    assert "does not say HALTED" in err and "halted the running" not in out
+    assert "not a quantdesk instance" in err and "halted the running" not in out
 
 
 def test_a_connection_held_open_does_not_delay_a_halt(

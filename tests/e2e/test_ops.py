@@ -75,5 +75,5 @@ def test_halt_with_nothing_running_halts_the_next_start(tmp_path: Path) -> None:
     state = json.loads(quantdesk(tmp_path, "state", "--json").stdout)
     assert state["state"] == "HALTED" and state["running"] is False
     missing = quantdesk(tmp_path / "elsewhere", "state")
-    assert missing.returncode == 2 and "no journal in" in missing.stderr
+    assert missing.returncode == 2 and "no demo journal in" in missing.stderr
     assert not os.path.exists(tmp_path / "elsewhere" / "journal.sqlite3")

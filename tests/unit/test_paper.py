@@ -12,10 +12,10 @@ from vnpy.trader.object import OrderData, OrderRequest, TradeData
 from services.accounting.costs import CostConfig
 from services.instruments import DEFAULT_UNIVERSE, Universe
 from services.venues.paper import PaperBroker
-from services.venues.simulator import SimQuote
+from services.venues.quote import Quote
 
 NOW = datetime(2026, 11, 23, 10, 0)
-Q = SimQuote(
+Q = Quote(
     vt_symbol="600519.SSE",
     at=NOW,
     last=1468.0,

@@ -1,0 +1,1 @@
+"""Live quotes: sources, sessions, the polling gateway, recording and replay."""

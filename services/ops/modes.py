@@ -1,0 +1,56 @@
+"""The three modes and where each keeps its journal (and so its account).
+
+demo    the simulated market; the journal at the top of the data directory
+        (where it always was, so existing data directories keep their account)
+paper   real quotes, paper fills; ``<data dir>/paper/journal.sqlite3``
+replay  a recording played back; ``<data dir>/replay/journal.sqlite3``, started
+        afresh on every replay (the previous one is kept under ``replay/previous``)
+
+The market data store and the recordings are shared: they are facts about the
+market, not about an account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+MODES = ("demo", "paper", "replay")
+JOURNAL = "journal.sqlite3"
+
+
+def mode_dir(data_dir: Path, mode: str) -> Path:
+    """Where ``mode`` keeps its journal."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+    return data_dir if mode == "demo" else data_dir / mode
+
+
+def journal_path(data_dir: Path, mode: str) -> Path:
+    return mode_dir(data_dir, mode) / JOURNAL
+
+
+def recordings_dir(data_dir: Path) -> Path:
+    return data_dir / "recordings"
+
+
+def set_aside_replay_journal(data_dir: Path) -> Path | None:
+    """Move the last replay's journal (and its WAL files) under ``replay/previous``; the
+    new replay starts from a fresh account. Returns where it went, None if none existed."""
+    path = journal_path(data_dir, "replay")
+    if not path.exists():
+        return None
+    keep = path.parent / "previous"
+    keep.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stamp = datetime.fromtimestamp(path.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+    target = keep / f"journal-{stamp}.sqlite3"
+    n = 1
+    while target.exists():
+        n += 1
+        target = keep / f"journal-{stamp}-{n}.sqlite3"
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    path.rename(target)
+    return target
