@@ -24,6 +24,7 @@ from console.backtests import BacktestScreen
 from console.bridge import (
     BacktestChanged,
     Bridge,
+    FeedChanged,
     JobChanged,
     LogLine,
     MarketRefreshed,
@@ -193,6 +194,11 @@ class QuantdeskApp(App[None]):
             )
 
     # -- strategies and the review queue ---------------------------------------------------
+    @on(FeedChanged)
+    def handle_feed(self, message: FeedChanged) -> None:
+        self.main.feed_status = message.status
+        self.main.show_feed()
+
     @on(StrategiesUpdated)
     def handle_strategies(self) -> None:
         self.main.refresh_strategies()  # started, stopped, or stopped by a halt from anywhere

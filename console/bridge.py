@@ -27,6 +27,7 @@ from services.accounting.book import AccountView
 from services.bus import BusStats, Priority
 from services.events import (
     EVENT_BACKTEST,
+    EVENT_FEED,
     EVENT_HANDLER_FAILED,
     EVENT_JOB,
     EVENT_LOG_RECORDED,
@@ -38,6 +39,7 @@ from services.events import (
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
     BacktestUpdate,
+    FeedStatus,
     HandlerFailed,
     JobUpdated,
     LogRecorded,
@@ -108,6 +110,11 @@ class BacktestChanged(Message, bubble=False):
 
 
 @dataclass
+class FeedChanged(Message, bubble=False):
+    status: FeedStatus
+
+
+@dataclass
 class StrategiesUpdated(Message, bubble=False):
     change: StrategiesChanged
 
@@ -154,6 +161,7 @@ class Bridge:
             (EVENT_REVIEW, lambda e: app.post_message(ReviewChanged(e.data))),
             (EVENT_RISK_ALERT, lambda e: app.post_message(RiskAlerted(e.data))),
             (EVENT_STRATEGIES, lambda e: app.post_message(StrategiesUpdated(e.data))),
+            (EVENT_FEED, lambda e: app.post_message(FeedChanged(e.data))),
         ):
             bus.register(type_, handler, Priority.UI)
 

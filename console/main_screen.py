@@ -27,7 +27,8 @@ from panes.positions import Positions
 from panes.review import ReviewTable
 from panes.strategies import StrategiesTable
 from panes.watchlist import Watchlist
-from services.events import OrderIntent
+from services.events import FeedStatus, OrderIntent
+from services.feed.gateway import feed_line
 from services.instruments import Instrument
 from services.ops.watchlist import WatchlistStore
 from services.runtime import Services
@@ -46,6 +47,7 @@ class MainScreen(Screen[None]):
         self.services = services
         self.on_ready = on_ready  # the App fills in what it owns (the trading state)
         self.watchlist_store = watchlist
+        self.feed_status: FeedStatus | None = None
         self.instruments: dict[str, Instrument] = {
             i.vt_symbol: i for i in services.universe.instruments
         }
@@ -68,9 +70,24 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.header.mode = self.services.mode
-        self.query_one(Watchlist).focus()
+        watchlist = self.query_one(Watchlist)
+        self.services.watched = set(watchlist.symbols)  # what the live feed polls
+        if self.services.market.clock is not None:  # real quotes: their age shows
+            self.set_interval(1.0, self.show_feed)
+        watchlist.focus()
         self.refresh_strategies()
         self.on_ready()
+
+    def show_feed(self) -> None:
+        """The feed's state in the header, and stale quotes dimmed (once a second)."""
+        clock = self.services.market.clock
+        if clock is None or self.feed_status is None:
+            return
+        stale_s = self.services.feed_stale_s
+        self.header.feed = feed_line(self.feed_status, clock(), stale_s)
+        watchlist = self.query_one(Watchlist)
+        ages = {s: self.services.market.age(s) for s in watchlist.symbols}
+        watchlist.mark_stale({s for s, age in ages.items() if age is not None and age > stale_s})
 
     @property
     def header(self) -> StatusHeader:
@@ -209,6 +226,7 @@ class MainScreen(Screen[None]):
         watchlist = self.query_one(Watchlist)
         if watchlist.remove_symbol(message.vt_symbol):
             self.watchlist_store.save(watchlist.symbols)
+            self.services.watched = set(watchlist.symbols)
             self.notify(f"Removed {message.vt_symbol} from the watchlist")
 
     @on(Orders.CancelRequested)
@@ -280,6 +298,7 @@ class MainScreen(Screen[None]):
             inst = universe.resolve(text) if text else None
             if inst is not None and watchlist.add_symbol(inst.vt_symbol):
                 self.watchlist_store.save(watchlist.symbols)
+                self.services.watched = set(watchlist.symbols)
                 self.notify(f"Added {inst.vt_symbol} {inst.name}")
 
         self.app.push_screen(

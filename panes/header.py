@@ -1,4 +1,4 @@
-"""The status header: mode, trading state, equity, day P&L, clock, bus health."""
+"""The status header: mode, trading state, live feed, equity, day P&L, clock, bus health."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class StatusHeader(Static):
     clock: reactive[datetime | None] = reactive(None)
     bus: reactive[BusStats | None] = reactive(None)
     store: reactive[str] = reactive("")  # "STORE UNUSABLE" / "STORE EMPTY" until fixed
+    feed: reactive[tuple[str, bool]] = reactive(("", False))  # the live feed: words, warning
     _bus_at = 0.0  # when the bus health was last redrawn
 
     def show_bus(self, stats: BusStats) -> None:
@@ -81,6 +82,10 @@ class StatusHeader(Static):
             parts.append((0, Text(f" ● {self.state.value} ", style="bold")))
         if self.store:
             parts.append((0, Text(f" {self.store} ", style="bold reverse yellow")))
+        if self.feed[0]:
+            text, warn = self.feed
+            style = "bold reverse yellow" if warn else "dim"
+            parts.append((0 if warn else 3, Text(f" {text} ", style=style)))
         if self.account is not None:
             a = self.account
             style = palette.up if a.day_pnl > 0 else palette.down if a.day_pnl < 0 else ""

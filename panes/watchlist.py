@@ -52,6 +52,7 @@ class Watchlist(KeyedTable):
         self.instruments = instruments
         self.symbols = list(symbols)
         self.ticks: dict[str, TickData] = {}
+        self.stale: set[str] = set()  # dimmed: the quote is older than the feed's stale_s
         self.trails: dict[str, tuple[float, ...]] = {}
         self.sort_key = "symbol"
         self.sort_reverse = False
@@ -74,6 +75,14 @@ class Watchlist(KeyedTable):
                 self._fill(vt_symbol)
         if self.sort_key != "symbol" and ticks:
             self._sort()
+
+    def mark_stale(self, symbols: set[str]) -> None:
+        """Dim the quotes of ``symbols`` (older than the feed's stale_s); undim the rest."""
+        changed = symbols ^ self.stale
+        self.stale = set(symbols)
+        for vt_symbol in changed:
+            if vt_symbol in self.rows and vt_symbol in self.ticks:
+                self._fill(vt_symbol)
 
     def add_symbol(self, vt_symbol: str) -> bool:
         if vt_symbol in self.symbols:
@@ -134,15 +143,18 @@ class Watchlist(KeyedTable):
         fmt = f"{{:.{inst.decimals}f}}"
         change = tick.last_price / tick.pre_close - 1 if tick.pre_close else 0.0
         at_limit = tick.last_price >= tick.limit_up or tick.last_price <= tick.limit_down
-        last_style = "reverse" if at_limit else ""
+        dim = "dim" if vt_symbol in self.stale else ""
+        last_style = "reverse" if at_limit else dim
+        if (tick.extra or {}).get("suspended"):
+            last_style = "dim strike"
         spark = sparkline(list(self.trails.get(vt_symbol, ())), SPARK_WIDTH)
         self.put(
             vt_symbol,
             {
                 "last": right(fmt.format(tick.last_price), last_style),
                 "change": pct(change),
-                "bid": right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—"),
-                "ask": right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—"),
+                "bid": right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—", dim),
+                "ask": right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—", dim),
                 "volume": right(volume(tick.volume)),
                 "spark": Text(spark, style="cyan"),
             },

@@ -106,6 +106,7 @@ class Services(MarketData):
     control_server: ControlServer | None = None
     mode: str = "DEMO"  # the badge: DEMO, PAPER or REPLAY
     watched: set[str] = field(default_factory=set)  # the watchlist (the console keeps it)
+    feed_stale_s: float = 15.0  # [feed] stale_s: real quotes older than this are stale
     fresh: bool = False  # the data directory was brand new at this start (no journal yet)
     paced: bool = True
     started: bool = False
@@ -380,6 +381,7 @@ def build_services(
         paced=paced,
         fresh=fresh,
         mode=mode.upper(),
+        feed_stale_s=(feed or FeedConfig()).stale_s,
         watched={i.vt_symbol for i in universe.instruments},
     )
     if isinstance(gateway, QuoteGateway):

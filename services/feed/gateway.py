@@ -287,3 +287,19 @@ class QuoteGateway(PaperVenue):
             log.log(level, "feed %s: %s", state, detail)
         self.status = status
         self.bus.publish(EVENT_FEED, status)
+
+
+def feed_line(status: FeedStatus, now: datetime, stale_s: float) -> tuple[str, bool]:
+    """The header's words for the feed, and whether they are a warning."""
+    src = status.source
+    errors = f" · {status.errors} err" if status.errors else ""
+    if status.state == "ok":
+        age = (now - status.newest).total_seconds() if status.newest else float("inf")
+        if age > stale_s:
+            return f"{src} STALE {age:.0f} s{errors}", True
+        return f"{src} {max(0.0, age):.0f} s{errors}", False
+    if status.state == "idle":
+        return f"{src} idle: {status.detail}", False
+    if status.state == "finished":
+        return f"{src}: finished", False
+    return f"{src} {status.state.upper()}: {status.detail}{errors}", True

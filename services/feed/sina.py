@@ -136,3 +136,29 @@ def _quote(vt_symbol: str, f: list[str], inst: Instrument, halted: bool) -> Quot
         limit_down=down,
         suspended=halted,
     )
+
+
+def format_line(q: Quote, status: str = TRADING) -> str:
+    """``q`` as Sina sends it (the inverse of :func:`parse`): recordings made from stored
+    bars, the benchmarks and the tests speak the source's exact format. Only the touch
+    is known, so levels 2–5 are empty, as Sina sends them for a one-sided book."""
+    px = "{:.3f}".format
+    book = [str(q.bid_volume), px(q.bid), *("0", "0.000") * 4]
+    book += [str(q.ask_volume), px(q.ask), *("0", "0.000") * 4]
+    fields = [
+        q.name,
+        px(q.open),
+        px(q.prev_close),
+        px(q.last),
+        px(q.high),
+        px(q.low),
+        px(q.bid),
+        px(q.ask),
+        str(q.volume),
+        px(q.turnover),
+        *book,
+        q.at.strftime("%Y-%m-%d"),
+        q.at.strftime("%H:%M:%S"),
+        status,
+    ]
+    return f'var hq_str_{code_of(q.vt_symbol)}="{",".join(fields)}";'

@@ -183,9 +183,9 @@ class PaperBroker:
         updates: list[Update] = [replace_order(order)]
         if self.conservative:
             working.queue_ahead = _queue_ahead(order, quote)
-            if when.blocked(quote):
-                return updates  # rests (a market order is cancelled below)
-        updates += self._match(working, quote, aggressive=True)
+            self._day_volume.setdefault(req.vt_symbol, quote.volume)  # trades from now on
+        if not (self.conservative and when.blocked(quote)):  # else it rests (or is cancelled)
+            updates += self._match(working, quote, aggressive=True)
         if order.type == OrderType.MARKET and order.vt_orderid in self._working:
             updates += self._finish(working, Status.CANCELLED, "market order remainder cancelled")
         return updates

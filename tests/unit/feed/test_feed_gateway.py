@@ -1,0 +1,173 @@
+"""The quote gateway against a local Sina stand-in: quotes on the bus, every failure a real
+source gives ending in a clear state (status, log), never a traceback or a frozen price."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from vnpy.trader.object import TickData
+
+from tests.unit.feed.conftest import AT, Harness, quote
+
+
+def test_one_poll_publishes_every_wanted_quote_in_one_request(harness: Harness) -> None:
+    harness.poll()
+    assert len(harness.server.requests) == 1
+    path, headers = harness.server.requests[0]
+    assert path == "/list=sz000001,sh600519"  # both codes (sorted by symbol), one request
+    assert headers["Referer"].startswith("https://finance.sina.com.cn")
+    ticks = {t.vt_symbol: t for t in harness.ticks if isinstance(t, TickData)}
+    assert set(ticks) == {"600519.SSE", "000001.SZSE"}
+    t = ticks["600519.SSE"]
+    assert (t.last_price, t.bid_price_1, t.ask_price_1) == (1468.0, 1467.99, 1468.01)
+    assert (t.bid_volume_1, t.ask_volume_1, t.volume) == (500, 300, 10_000)
+    assert (t.limit_down, t.limit_up) == (1321.2, 1614.8) and t.datetime == AT
+    assert harness.last.state == "ok" and harness.last.newest == AT
+
+
+def test_the_feed_polls_only_the_symbols_that_matter(harness: Harness) -> None:
+    harness.gateway.wanted = lambda: ["000001.SZSE", "NOT.A.SYMBOL"]
+    harness.poll()
+    assert harness.server.requests[0][0] == "/list=sz000001"
+    harness.gateway.wanted = lambda: []
+    harness.poll()
+    assert len(harness.server.requests) == 1 and harness.last.state == "idle"
+    assert "no symbols" in harness.last.detail
+
+
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [
+        (("drop",), "connection"),
+        (("slow", 2.0), "timed out after 0.5 s"),
+        (("5xx",), "HTTP 502 error"),
+        (("html",), "an HTML page instead of quotes"),
+        (("empty",), "empty response"),
+        (("truncated",), "connection"),
+        (("cut",), "unreadable response"),
+        (("ban",), "HTTP 403 banned"),
+    ],
+)
+def test_every_failure_ends_in_a_clear_state_and_a_log_line(
+    harness: Harness, action: tuple[object, ...], words: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.poll()  # a good poll first: the price on screen
+    before = len(harness.ticks)
+    harness.server.script.append(action)
+    harness.poll()
+    assert len(harness.ticks) == before  # nothing half-applied from a bad answer
+    status = harness.last
+    assert status.state in ("error", "circuit open") and words in status.detail
+    assert status.errors == 1 and status.newest == AT  # the age keeps growing from here
+    assert any(words in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert not any(r.exc_info for r in caplog.records)  # no traceback anywhere
+
+
+def test_a_ban_opens_the_circuit_at_once_and_nothing_is_sent_while_open(
+    harness: Harness,
+) -> None:
+    harness.server.script.append(("ban",))
+    harness.poll()
+    assert harness.last.state == "circuit open"
+    sent = len(harness.server.requests)
+    wait = harness.poll()
+    assert len(harness.server.requests) == sent  # the open circuit sends nothing
+    assert harness.last.state == "circuit open" and "next try in" in harness.last.detail
+    assert wait > 0
+
+
+def test_failures_back_off_then_trip_the_breaker_then_recover(harness: Harness) -> None:
+    breaker = harness.gateway.breaker
+    harness.server.script.extend([("5xx",)] * 3)
+    harness.poll()
+    assert harness.last.state == "error" and breaker.next_at > 0
+    breaker.next_at = 0  # the backoff has passed
+    harness.poll()
+    breaker.next_at = 0
+    harness.poll()  # the third in a row: trip_after = 3
+    assert harness.last.state == "circuit open"
+    breaker.open_until = breaker.next_at = 0  # the cooldown has passed: a trial request
+    harness.poll()
+    assert harness.last.state == "ok" and breaker.failures == 0
+
+
+def test_unknown_and_suspended_symbols_are_reported_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.gateway.wanted = lambda: ["600519.SSE", "000001.SZSE", "600036.SSE"]
+    harness.server.status["000001.SZSE"] = "03"  # suspended
+    for _ in range(3):
+        harness.poll()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("600036.SSE: the source does not know" in m for m in messages) == 1
+    assert sum("000001.SZSE: not trading today (status 03)" in m for m in messages) == 1
+    suspended = [t for t in harness.ticks if isinstance(t, TickData) and t.symbol == "000001"]
+    assert suspended and all((t.extra or {}).get("suspended") for t in suspended)
+
+
+@pytest.mark.parametrize(
+    ("at", "phase"),
+    [
+        (datetime(2026, 11, 24, 12, 0), "lunch"),
+        (datetime(2026, 11, 24, 16, 0), "closed"),
+        (datetime(2026, 11, 24, 8, 0), "before the open"),
+        (datetime(2026, 11, 28, 10, 0), "weekend"),
+    ],
+)
+def test_outside_the_sessions_the_feed_idles_and_says_so(
+    harness: Harness, at: datetime, phase: str
+) -> None:
+    harness.clock.at = at
+    wait = harness.poll()
+    assert harness.server.requests == []
+    assert harness.last.state == "idle" and harness.last.detail.startswith(phase)
+    assert "polling resumes" in harness.last.detail and wait >= 1.0
+
+
+def test_a_holiday_from_the_stored_calendar_keeps_the_feed_idle(harness: Harness) -> None:
+    from services.feed.sessions import TradingCalendar
+
+    days = [datetime(2026, 11, d).date() for d in (20, 23, 25, 26, 27)]  # the 24th is a holiday
+    harness.gateway.calendar = TradingCalendar(lambda: days)
+    harness.poll()
+    assert harness.server.requests == [] and harness.last.detail.startswith("holiday")
+    assert "Wed 11-25 09:15" in harness.last.detail
+
+
+def test_auction_minutes_poll_but_nothing_matches(harness: Harness) -> None:
+    harness.clock.at = datetime(2026, 11, 24, 9, 20)
+    harness.server.quotes["600519.SSE"] = replace(quote(), at=harness.clock.at)
+    harness.poll()
+    assert harness.last.state == "ok" and harness.last.detail == "open auction"
+    harness.gateway.send_order(_buy(1470.0))  # marketable, but the auction does not match
+    harness.bus.wait_idle()
+    assert harness.trades == []
+    assert harness.gateway.broker.working_orders()  # it rests for the open
+
+
+def test_a_new_trading_day_rolls_the_paper_account(harness: Harness) -> None:
+    from services.events import EVENT_SESSION_ROLLED
+
+    rolled: list[object] = []
+    harness.bus.register(EVENT_SESSION_ROLLED, lambda e: rolled.append(e.data))
+    harness.poll()
+    harness.clock.at = AT + timedelta(days=1)
+    harness.server.quotes["600519.SSE"] = replace(quote(), at=harness.clock.at)
+    harness.poll()
+    assert [r.trading_day for r in rolled] == [harness.clock.at.date()]  # type: ignore[attr-defined]
+
+
+def test_an_order_without_a_quote_is_rejected_with_the_reason(harness: Harness) -> None:
+    harness.gateway.send_order(_buy(1470.0))
+    harness.bus.wait_idle()
+    assert harness.orders and harness.orders[-1].status.name == "REJECTED"  # type: ignore[attr-defined]
+    assert "no quote for 600519.SSE" in harness.orders[-1].extra["reason"]  # type: ignore[attr-defined]
+
+
+def _buy(price: float) -> object:
+    from vnpy.trader.constant import Direction, Exchange, OrderType
+    from vnpy.trader.object import OrderRequest
+
+    return OrderRequest("600519", Exchange.SSE, Direction.LONG, OrderType.LIMIT, 100, price)
