@@ -279,7 +279,7 @@ def build_services(
         )
         market.clock = gateway.clock.now
         if mode == "replay":
-            journal.clock = gateway.clock.now  # entries in the recording's time: deterministic
+            journal.clock = gateway.clock.now
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
     control = TradingControl(journal, bus)
     journal.on_failure = control.journal_failed  # no write-ahead, no trading
@@ -386,6 +386,9 @@ def build_services(
     )
     if isinstance(gateway, QuoteGateway):
         gateway.wanted = services.symbols_that_matter
+    if mode == "replay":  # everything stamped in the recording's time: identical journals
+        live.clock = orders.clock = journal.clock
+        live.unique = lambda: "r"  # a replay's journal is fresh: the counter is unique
     if jobs.daily_sync:
         scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)
     scheduler.trading_day = services.is_trading_day

@@ -85,6 +85,11 @@ class Panel:
     def __len__(self) -> int:
         return len(self.index)
 
+    @property
+    def days(self) -> np.ndarray:
+        """The calendar day of each bar (days since 1970): T+1 in the kernel."""
+        return np.asarray(self.index.normalize().asi8 // 86_400_000_000_000, dtype=np.int64)
+
 
 @dataclass
 class Simulation:
@@ -131,6 +136,7 @@ def simulate(
         np.ascontiguousarray(panel.high[start:stop]),
         np.ascontiguousarray(panel.low[start:stop]),
         np.ascontiguousarray(panel.close[start:stop]),
+        np.ascontiguousarray(panel.days[start:stop]),
         np.ascontiguousarray(ent),
         np.ascontiguousarray(ex),
         col_sym,

@@ -14,10 +14,13 @@ Rules, per column (one symbol under one parameter combination):
   for the next signal.
 - Exits before entries within a bar, so sells free cash for buys in the group.
   A column that closed a position on a bar does not re-enter on that bar.
-- Stops start on the bar after the entry (T+1 for A-shares): a gap through a
-  stop fills at the open; otherwise a stop-loss or trailing stop fills at its
-  level when the low reaches it, a take-profit when the high does. The trailing
-  stop follows the highest high up to the previous bar.
+- T+1: shares bought on a day cannot be sold that day. An exit that would
+  execute on the entry's day (on minute bars) is dropped and the position
+  waits for the next exit signal, as the live runner's proposal is; stops
+  start on the next day's first bar (on daily bars, the bar after the entry).
+  A gap through a stop fills at the open; otherwise a stop-loss or trailing
+  stop fills at its level when the low reaches it, a take-profit when the
+  high does. The trailing stop follows the highest high up to the previous bar.
 - Size is rounded down to the symbol's lot and cut until cash covers price,
   commission (with its minimum), stamp duty and transfer fee. Each fee is
   rounded to the cent, as a broker's statement is.
@@ -107,6 +110,7 @@ def simulate_nb(
     high: np.ndarray,
     low: np.ndarray,
     close: np.ndarray,
+    day: np.ndarray,
     entries: np.ndarray,
     exits: np.ndarray,
     col_sym: np.ndarray,
@@ -138,7 +142,7 @@ def simulate_nb(
     entry_price = np.zeros(n_cols)
     entry_cost = np.zeros(n_cols)
     peak = np.zeros(n_cols)
-    entry_bar = np.full(n_cols, -1)
+    entry_day = np.full(n_cols, -1)
     last = np.full(close.shape[1], np.nan)  # last valid close per symbol
     cash = init_cash.copy()
     k = 0
@@ -156,9 +160,10 @@ def simulate_nb(
                 s = col_sym[c]
                 o, h, lo, cl = open_[i, s], high[i, s], low[i, s], close[i, s]
                 px = np.nan
-                if next_open and i > 0 and exits[i - 1, c] and not np.isnan(o):
+                sellable = day[i] > entry_day[c]  # T+1
+                if next_open and i > 0 and exits[i - 1, c] and sellable and not np.isnan(o):
                     px = o
-                if np.isnan(px) and i > entry_bar[c] and not np.isnan(o):
+                if np.isnan(px) and sellable and not np.isnan(o):
                     level = -np.inf
                     if stop_loss > 0:
                         level = entry_price[c] * (1.0 - stop_loss)
@@ -171,8 +176,8 @@ def simulate_nb(
                         px = level
                     elif h >= target:
                         px = target
-                if np.isnan(px) and not next_open and exits[i, c] and not np.isnan(cl):
-                    px = cl
+                if np.isnan(px) and sellable and not next_open and exits[i, c]:
+                    px = cl  # NaN when the bar has no close: no exit
                 if not np.isnan(h) and h > peak[c]:
                     peak[c] = h
                 if np.isnan(px):
@@ -234,7 +239,7 @@ def simulate_nb(
                 peak[c] = px
                 if next_open and not np.isnan(high[i, s]) and high[i, s] > px:
                     peak[c] = high[i, s]  # the bar's high came after an entry at its open
-                entry_bar[c] = i
+                entry_day[c] = day[i]
                 _record_nb(orders, k, c, i, size, px, fee, 0)
                 k += 1
             # -- value at the close ----------------------------------------------------

@@ -199,13 +199,21 @@ class QuoteGateway(PaperVenue):
                     return
                 self.handle(raw)
                 count += 1
-                self.bus.wait_idle(30)  # every reaction to this poll before the next one
+                self._settle()
         except Exception as exc:
             log.exception("replay of %s failed", self.replay)
             self._set_status("error", f"replay stopped: {exc}")
             return
         self._set_status("finished", f"replayed {count} polls; the account stays open")
         self.finished.set()
+
+    def _settle(self) -> None:
+        """Wait until every reaction to this poll (proposals, orders, fills, and what those
+        set off) has been handled, before the replay clock moves on."""
+        for _ in range(100):
+            self.bus.wait_idle(30)
+            if self.bus.depth == 0:
+                return
 
     def handle(self, raw: RawPoll) -> bool:
         """Apply one poll (live or replayed); False when it failed."""

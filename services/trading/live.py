@@ -141,6 +141,10 @@ class LiveRunner:
         for spec in specs:
             spec.check()
         self.specs = {s.id: s for s in specs}
+        # Proposal stamps and id suffixes (unique across restarts); a replay sets both to
+        # the recording's clock and a constant, so the same recording gives the same ids.
+        self.clock: Callable[[], datetime] = datetime.now
+        self.unique: Callable[[], str] = lambda: uuid.uuid4().hex[:6]
         self.running = {s.id for s in specs if s.enabled}
         # told of every start and stop (running ids, why), so the screen never guesses
         self.on_changed: Callable[[frozenset[str], str], None] = lambda running, why: None
@@ -300,13 +304,14 @@ class LiveRunner:
         words = why or strategy.describe(params, side)
         reason = f"{words} at {at:%H:%M}" if spec.freq == "1m" else f"{words} on {at:%Y-%m-%d}"
         intent = OrderIntent(
-            f"{spec.id}-{next(self._ids)}-{uuid.uuid4().hex[:6]}",
+            f"{spec.id}-{next(self._ids)}-{self.unique()}",
             vt_symbol,
             side,  # type: ignore[arg-type]
             "limit",
             int(size),
             price,
             source=f"strategy:{spec.id}",
+            created_at=self.clock(),
         )
         self._pending.add((spec.id, vt_symbol, side))
         self.proposals += 1
@@ -406,8 +411,8 @@ def compare_with_backtest(
     """The same strategy as a backtest on the bars the runner saw live, against what it did.
 
     One row per bar where either acted: what the backtest would do (entry while flat,
-    exit while holding, fills assumed), what the live runner proposed and what became
-    of it, and why they differ when they do.
+    exit while holding shares bought before today (T+1), fills assumed), what the live
+    runner proposed and what became of it, and why they differ when they do.
     """
     spec = runner.specs[strategy_id]
     window = runner.window(vt_symbol, spec.freq)
@@ -417,16 +422,16 @@ def compare_with_backtest(
     frame = window.frame(0)
     signals = get(spec.strategy).run(frame, spec.params)
     expected: dict[datetime, str] = {}
-    holding = False
+    bought = None  # the day of the open entry (T+1: no exit that day)
     for at, entry, exit_ in zip(frame.index, signals.entries, signals.exits, strict=True):
         if at < since:
             continue
-        if entry and not holding:
+        if entry and bought is None:
             expected[at.to_pydatetime()] = "buy"
-            holding = True
-        elif exit_ and holding:
+            bought = at.date()
+        elif exit_ and bought is not None and at.date() > bought:
             expected[at.to_pydatetime()] = "sell"
-            holding = False
+            bought = None
     live = {
         p.bar_time: p
         for p in runner.history

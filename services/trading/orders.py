@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,6 +93,7 @@ class OrderService:
         risk: RiskConfig | None = None,
     ) -> None:
         self.bus = bus
+        self.clock: Callable[[], datetime] = datetime.now  # the replay's clock in a replay
         self.journal = journal
         self.gateway = gateway
         self.universe = universe
@@ -251,7 +253,7 @@ class OrderService:
         the journal cannot be written, the intent is refused (and trading HALTs).
         """
         confirmed_at = time.monotonic()  # the trader confirmed (or a strategy auto-approved)
-        review_ms = max(0.0, (datetime.now() - intent.created_at).total_seconds() * 1000)
+        review_ms = max(0.0, (self.clock() - intent.created_at).total_seconds() * 1000)
         with self._lock:
             violations = tuple(self.check(intent))
             verdict = "rejected" if violations else "accepted"

@@ -37,7 +37,7 @@ def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
             '[watchlist]\nsymbols = ["600000.SSE"]\n',
             "[watchlist] symbols: 600000.SSE is not listed on the simulated market of demo mode",
         ),
-        ('[feed]\ninterval_s = 0.1\n', "[feed] interval_s: must be 1–60 seconds"),
+        ("[feed]\ninterval_s = 0.1\n", "[feed] interval_s: must be 1–60 seconds"),
         ('[feed]\nurl = "ftp://x"\n', "[feed] url: must be an http(s) URL"),
         ('[keys]\nkil = "ctrl+x"\n', "[keys] unknown key 'kil' (did you mean 'kill'?)"),
         ('[app]\nmode = "live"\n', "[app] mode: must be one of demo, paper, replay, got 'live'"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import pytest
+
 from services.accounting.costs import CostConfig
 from services.bus import Bus
 from services.events import EVENT_FEED, EVENT_ORDER, EVENT_TICK, EVENT_TRADE, FeedStatus

@@ -28,7 +28,7 @@ class SinaServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
                 action = server.script.popleft() if server.script else ("ok",)
                 server.act(self, action)
