@@ -8,6 +8,7 @@ console, at ``Priority.UI``) sees them last.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,6 +39,7 @@ from services.events import (
 )
 from services.feed.config import FeedConfig
 from services.feed.gateway import QuoteGateway
+from services.feed.recorder import BarRecorder
 from services.feed.sessions import TradingCalendar
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.market import MarketCache
@@ -106,6 +108,7 @@ class Services(MarketData):
     control_server: ControlServer | None = None
     mode: str = "DEMO"  # the badge: DEMO, PAPER or REPLAY
     watched: set[str] = field(default_factory=set)  # the watchlist (the console keeps it)
+    bars: BarRecorder | None = None  # paper mode: minute bars of the live quotes, stored
     feed_stale_s: float = 15.0  # [feed] stale_s: real quotes older than this are stale
     fresh: bool = False  # the data directory was brand new at this start (no journal yet)
     paced: bool = True
@@ -131,6 +134,8 @@ class Services(MarketData):
             self.gateway.on_order(order)
         self.restored_orders = []
         self.gateway.connect({"paced": self.paced})
+        if self.bars is not None:
+            self.bars.start()
         self.started = True
 
     def open_control(self) -> None:
@@ -152,6 +157,8 @@ class Services(MarketData):
             self.journal.close()
             return
         self.gateway.close()
+        if self.bars is not None:
+            self.bars.stop()  # the last bars are written before the store closes
         self.bus.stop()
         self.journal.close()
         self.started = False
@@ -278,6 +285,10 @@ def build_services(
             else None
         )
         market.clock = gateway.clock.now
+        stale = (feed or FeedConfig()).stale_s
+        if risk is None or risk.stale_quote_s:  # real quotes: the feed's stale_s, if tighter
+            risk = risk or RiskConfig()
+            risk = dataclasses.replace(risk, stale_quote_s=min(risk.stale_quote_s, stale))
         if mode == "replay":
             journal.clock = gateway.clock.now
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
@@ -386,6 +397,9 @@ def build_services(
     )
     if isinstance(gateway, QuoteGateway):
         gateway.wanted = services.symbols_that_matter
+    if mode == "paper":  # what was seen goes into the store (bars_1m, source live)
+        services.bars = BarRecorder(store_)
+        bus.register(EVENT_TICK, services.bars.on_tick, S)
     if mode == "replay":  # everything stamped in the recording's time: identical journals
         live.clock = orders.clock = journal.clock
         live.unique = lambda: "r"  # a replay's journal is fresh: the counter is unique

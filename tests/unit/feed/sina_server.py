@@ -21,6 +21,7 @@ class SinaServer:
         self.status: dict[str, str] = {}  # vt_symbol -> Sina status field (suspended ...)
         self.script: deque[tuple[Any, ...]] = deque()  # one action per request, then "ok"
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.on_request: Any = None  # called before each answer (a market that moves)
         server = self
         self._stopped = threading.Event()
 
@@ -30,6 +31,8 @@ class SinaServer:
 
             def do_GET(self) -> None:
                 server.requests.append((self.path, dict(self.headers)))
+                if server.on_request is not None:
+                    server.on_request()
                 action = server.script.popleft() if server.script else ("ok",)
                 server.act(self, action)
 
