@@ -150,7 +150,13 @@ def _main(argv: list[str] | None) -> int:
 
         return backtest_cli.runs_command(args, data_dir, config)
     if args.command == "record":
-        return run_console(data_dir, config, headless=True, mode="paper", record=True)
+        if args.from_bars is not None:
+            from console import ops_cli
+
+            symbols = args.symbols.split(",") if args.symbols else None
+            return ops_cli.record_from_bars(data_dir, config, args.from_bars, symbols)
+        quiet = replace(config, strategies=())  # recording only: nothing proposes orders
+        return run_console(data_dir, quiet, headless=True, mode="paper", record=True)
     if mode == "replay" and args.recording is None:
         print(
             "quantdesk: replay needs a recording: quantdesk --mode replay FILE [--speed N] "

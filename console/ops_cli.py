@@ -34,11 +34,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=argparse.SUPPRESS,
         help="whose account: demo, paper or replay (default: [app] mode)",
     )
-    sub.add_parser(
+    record = sub.add_parser(
         "record",
         parents=[locations()],
-        help="poll live quotes for the watchlist and record every poll, without trading "
+        help="poll live quotes for the watchlist and record every poll, no strategies "
         "(paper mode headless with [feed] record = true), until SIGTERM or ctrl+c",
+    )
+    record.add_argument(
+        "--from-bars",
+        type=day,
+        metavar="DAY",
+        help="instead, write a recording of DAY from the stored minute bars (the offline "
+        "demo on real data: replay it with --mode replay)",
+    )
+    record.add_argument(
+        "--symbols", help="with --from-bars: comma-separated symbols (default: the watchlist)"
     )
     halt = sub.add_parser(
         "halt",
@@ -360,4 +370,63 @@ def run_secrets(args: argparse.Namespace) -> int:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"stored {args.name} in the keyring ({store.backend})")
+    return 0
+
+
+def record_from_bars(data_dir: Path, config: Config, day_: date, symbols: list[str] | None) -> int:
+    """``quantdesk record --from-bars DAY``: the stored minute bars of DAY as a recording in
+    the quote source's wire format (services.feed.synth)."""
+    from datetime import timedelta
+
+    from services.feed.source import Recorder
+    from services.feed.synth import polls_from_bars
+    from services.instruments import instrument_for
+    from services.ops.modes import recordings_dir
+    from services.store import Store, StoreError, store_uri
+
+    wanted = symbols or list(config.watchlist.symbols)
+    store = Store(
+        store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
+    )
+    try:
+        store.open()
+        bars, prev, instruments = {}, {}, {}
+        for symbol in wanted:
+            inst = instrument_for(symbol)
+            if inst is None:
+                print(f"quantdesk: {symbol} is not an A-share or ETF symbol", file=sys.stderr)
+                return EXIT_USAGE
+            frame = store.read_bars(symbol, "1m", start=day_, end=day_ + timedelta(days=1))
+            frame = frame[frame.index.date == day_]
+            if frame.empty:
+                continue
+            daily = store.read_bars(symbol, "1d", end=day_ - timedelta(days=1))
+            prev[symbol] = (
+                float(daily["close"].iloc[-1]) if len(daily) else float(frame["open"].iloc[0])
+            )
+            bars[symbol], instruments[symbol] = frame, inst
+    except StoreError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not bars:
+        print(
+            f"quantdesk: no stored minute bars on {day_} for {', '.join(wanted)} "
+            "(`quantdesk data status` lists what is stored)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    path = recordings_dir(data_dir) / f"{day_}-bars.jsonl.gz"
+    if path.exists():
+        print(f"quantdesk: {path} exists; move it aside first", file=sys.stderr)
+        return EXIT_USAGE
+    recorder = Recorder(path)
+    try:
+        for poll in polls_from_bars(bars, instruments, prev):
+            recorder.write(poll)
+    finally:
+        recorder.close()
+    print(
+        f"recorded {recorder.polls} polls of {len(bars)} symbols on {day_} to {path}; "
+        f"play it with: quantdesk --mode replay {path}"
+    )
     return 0

@@ -85,7 +85,7 @@ class StatusHeader(Static):
         if self.feed[0]:
             text, warn = self.feed
             style = "bold reverse yellow" if warn else "dim"
-            parts.append((0 if warn else 3, Text(f" {text} ", style=style)))
+            parts.append((0, Text(f" {text} ", style=style)))  # a trader must see the feed
         if self.account is not None:
             a = self.account
             style = palette.up if a.day_pnl > 0 else palette.down if a.day_pnl < 0 else ""

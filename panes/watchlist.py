@@ -21,7 +21,8 @@ class Watchlist(KeyedTable):
     """Rows keyed by vt_symbol; ``update_quotes`` applies one coalesced frame."""
 
     BINDINGS = bindings("watchlist")
-    # 120 columns show symbol, last, change, bid and ask; 160 show every column
+    # 120 columns show symbol, last, change, bid and ask; 160 add the sizes at the touch and
+    # the volume; wider terminals the sparkline, turnover and the day's limit prices
     COLUMNS = (
         Col("symbol", "Symbol", 11),
         Col("name", "Name", 10, priority=3),
@@ -29,8 +30,12 @@ class Watchlist(KeyedTable):
         Col("change", right("Chg%"), 7),
         Col("bid", right("Bid"), 9, priority=1),
         Col("ask", right("Ask"), 9, priority=1),
+        Col("bidv", right("BidVol"), 7, priority=4),
+        Col("askv", right("AskVol"), 7, priority=4),
         Col("volume", right("Volume"), 8, priority=2),
-        Col("spark", "Intraday", SPARK_WIDTH, priority=4),
+        Col("amount", right("Amount"), 8, priority=6),
+        Col("limits", right("Limits ↓/↑"), 17, priority=7),
+        Col("spark", "Intraday", SPARK_WIDTH, priority=5),
     )
 
     @dataclass
@@ -155,7 +160,11 @@ class Watchlist(KeyedTable):
                 "change": pct(change),
                 "bid": right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—", dim),
                 "ask": right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—", dim),
+                "bidv": right(volume(tick.bid_volume_1) if tick.bid_price_1 else "—", dim),
+                "askv": right(volume(tick.ask_volume_1) if tick.ask_price_1 else "—", dim),
                 "volume": right(volume(tick.volume)),
+                "amount": right(volume(tick.turnover)),
+                "limits": right(f"{fmt.format(tick.limit_down)}/{fmt.format(tick.limit_up)}"),
                 "spark": Text(spark, style="cyan"),
             },
         )

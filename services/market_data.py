@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -19,6 +19,7 @@ from services.data.fetch import FetchConfig
 from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
 from services.events import JobStatus
+from services.feed.sessions import TradingCalendar
 from services.instruments import Universe
 from services.ops.redact import redact
 from services.ops.scheduler import JobResult
@@ -55,6 +56,7 @@ class MarketData:
     universes: dict[str, tuple[str, ...]]
     mode: str
     fresh: bool
+    calendar: TradingCalendar
 
     def prepare_market(self) -> MarketPrep:
         """Open the store (seeding demo history into an empty one) and read the last closes.
@@ -143,6 +145,7 @@ class MarketData:
         summary = Syncer(self.store, source, self.data).sync(
             symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)
         )
+        self.calendar.refresh()  # the sync may have written a newer exchange calendar
         self.evaluate_daily()
         state: JobStatus = "failed"
         if summary.exit_code == 0:
@@ -150,8 +153,3 @@ class MarketData:
         elif summary.exit_code == 3:
             state = "warning"
         return state, " · ".join(summary.lines()[:3])
-
-    def is_trading_day(self, day: date) -> bool:
-        """By the stored exchange calendar (weekdays when none is stored yet)."""
-        calendar = self.store.calendar()
-        return day in calendar if calendar and calendar[-1] >= day else day.weekday() < 5

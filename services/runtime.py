@@ -108,6 +108,7 @@ class Services(MarketData):
     control_server: ControlServer | None = None
     mode: str = "DEMO"  # the badge: DEMO, PAPER or REPLAY
     watched: set[str] = field(default_factory=set)  # the watchlist (the console keeps it)
+    calendar: TradingCalendar = field(default_factory=lambda: TradingCalendar(list))
     bars: BarRecorder | None = None  # paper mode: minute bars of the live quotes, stored
     feed_stale_s: float = 15.0  # [feed] stale_s: real quotes older than this are stale
     fresh: bool = False  # the data directory was brand new at this start (no journal yet)
@@ -197,11 +198,21 @@ class Services(MarketData):
         return cancelled
 
 
+def _stored_calendar(store: Store) -> list[date] | None:
+    """The exchange calendar ``data sync`` stored ([] when none: weekdays count as open);
+    None while the store cannot be read (asked again next time)."""
+    try:
+        return store.calendar()
+    except StoreError as exc:
+        log.debug("trading calendar not readable yet (%s): weekdays count as open", exc)
+        return None
+
+
 def _quote_gateway(
     bus: Bus,
     journal: Journal,
     universe: Universe,
-    store: Store,
+    calendar: TradingCalendar,
     costs: CostConfig,
     account: AccountConfig,
     feed: FeedConfig,
@@ -209,13 +220,6 @@ def _quote_gateway(
     speed: float,
 ) -> QuoteGateway:
     """Paper and replay: real quotes, the conservative paper broker, the stored calendar."""
-
-    def days() -> list[Any]:
-        try:
-            return store.calendar()
-        except StoreError as exc:
-            log.warning("no stored trading calendar (%s): every weekday counts as open", exc)
-            return []
 
     rolled = journal.entries("day")
     last_day = date.fromisoformat(rolled[-1]["ref"]) if rolled else None
@@ -225,7 +229,7 @@ def _quote_gateway(
         universe,
         broker,
         feed,
-        TradingCalendar(days),
+        calendar,
         replay=replay,
         speed=speed,
         last_day=last_day,
@@ -272,12 +276,13 @@ def build_services(
     universe = Universe(instruments)
     market = MarketCache()
     store_ = Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
+    calendar = TradingCalendar(lambda: _stored_calendar(store_))
     gateway: SimGateway | QuoteGateway
     if mode == "demo":
         gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
     else:
         gateway = _quote_gateway(
-            bus, journal, universe, store_, costs, account, feed or FeedConfig(), replay, speed
+            bus, journal, universe, calendar, costs, account, feed or FeedConfig(), replay, speed
         )
         gateway.record_to = (
             recordings_dir(data_dir) / f"{gateway.clock.now():%Y-%m-%d}.jsonl.gz"
@@ -391,6 +396,7 @@ def build_services(
         review=queue,
         paced=paced,
         fresh=fresh,
+        calendar=calendar,
         mode=mode.upper(),
         feed_stale_s=(feed or FeedConfig()).stale_s,
         watched={i.vt_symbol for i in universe.instruments},
@@ -405,5 +411,5 @@ def build_services(
         live.unique = lambda: "r"  # a replay's journal is fresh: the counter is unique
     if jobs.daily_sync:
         scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)
-    scheduler.trading_day = services.is_trading_day
+    scheduler.trading_day = calendar.is_trading_day  # the feed's holidays are the scheduler's
     return services

@@ -95,6 +95,7 @@ class QuoteGateway(PaperVenue):
         self.finished = threading.Event()  # a replay reached the end of its recording
         self._day = last_day
         self._reported: set[str] = set()
+        self._primed = False  # the start-up snapshot was taken
         self._by_vt: dict[str, Instrument] = {i.vt_symbol: i for i in universe.instruments}
         self._rng = random.Random(7)
 
@@ -170,9 +171,13 @@ class QuoteGateway(PaperVenue):
         seconds to wait before the next cycle."""
         now = self.clock.now()
         current = phase(now, self.calendar)
+        if not current.polls and not self._primed:
+            self._primed = True  # one snapshot at start: the last prices, shown as stale
+            self._poll_all(source, now)
         if not current.polls:
             nxt = next_poll_after(now, self.calendar)
-            self._set_status("idle", f"{current.name}: polling resumes {nxt:%a %m-%d %H:%M}")
+            when = f"{nxt:%H:%M}" if nxt.date() == now.date() else f"{nxt:%a %m-%d %H:%M}"
+            self._set_status("idle", f"{current.name} until {when}")
             return min(MAX_IDLE_SLEEP_S, max(1.0, (nxt - now).total_seconds()))
         mono = time.monotonic()
         if not self.breaker.ready(mono):
@@ -180,15 +185,19 @@ class QuoteGateway(PaperVenue):
             state = "circuit open" if self.breaker.is_open(mono) else "backoff"
             self._set_status(state, f"{self.breaker.last_error}; next try in {wait:.0f} s")
             return min(wait, MAX_IDLE_SLEEP_S)
-        symbols = sorted(s for s in set(self.wanted()) if s in self._by_vt)
-        if not symbols:
+        self._primed = True
+        if not self._poll_all(source, now):
             self._set_status("idle", "no symbols to watch (watchlist, positions, orders)")
-            return self.config.interval_s
+        return self.config.interval_s * (0.9 + 0.2 * self._rng.random())
+
+    def _poll_all(self, source: HttpSource, now: datetime) -> bool:
+        """Every wanted symbol, in batches, one request at a time; False with none wanted."""
+        symbols = sorted(s for s in set(self.wanted()) if s in self._by_vt)
         for start in range(0, len(symbols), sina.MAX_CODES):
             raw = source.fetch(symbols[start : start + sina.MAX_CODES], now)
             if not self.handle(raw):
                 break  # one request in flight, and none after a failure
-        return self.config.interval_s * (0.9 + 0.2 * self._rng.random())
+        return bool(symbols)
 
     def _run_replay(self) -> None:
         assert self.replay is not None and isinstance(self.clock, ReplayClock)

@@ -57,14 +57,18 @@ def exchange_now() -> datetime:
 class TradingCalendar:
     """Trading days from the store; weekdays past its last stored day."""
 
-    def __init__(self, days: Callable[[], Sequence[date]]) -> None:
-        self._load = days
+    def __init__(self, days: Callable[[], Sequence[date] | None]) -> None:
+        self._load = days  # None: cannot be read now (the store is not open): try again later
         self._days: frozenset[date] | None = None
         self._span: tuple[date, date] | None = None
 
     def refresh(self) -> None:
         """Read the stored calendar again (after a sync); it is read once otherwise."""
-        days = sorted(self._load())
+        loaded = self._load()
+        if loaded is None:
+            self._days = self._span = None
+            return
+        days = sorted(loaded)
         self._days = frozenset(days)
         self._span = (days[0], days[-1]) if days else None
 

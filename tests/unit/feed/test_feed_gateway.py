@@ -120,10 +120,12 @@ def test_outside_the_sessions_the_feed_idles_and_says_so(
     harness: Harness, at: datetime, phase: str
 ) -> None:
     harness.clock.at = at
+    harness.poll()  # the start-up snapshot: the last prices, once
+    assert len(harness.server.requests) == 1 and harness.ticks
     wait = harness.poll()
-    assert harness.server.requests == []
+    assert len(harness.server.requests) == 1  # idle from then on
     assert harness.last.state == "idle" and harness.last.detail.startswith(phase)
-    assert "polling resumes" in harness.last.detail and wait >= 1.0
+    assert " until " in harness.last.detail and wait >= 1.0
 
 
 def test_a_holiday_from_the_stored_calendar_keeps_the_feed_idle(harness: Harness) -> None:
@@ -132,8 +134,10 @@ def test_a_holiday_from_the_stored_calendar_keeps_the_feed_idle(harness: Harness
     days = [datetime(2026, 11, d).date() for d in (20, 23, 25, 26, 27)]  # the 24th is a holiday
     harness.gateway.calendar = TradingCalendar(lambda: days)
     harness.poll()
-    assert harness.server.requests == [] and harness.last.detail.startswith("holiday")
-    assert "Wed 11-25 09:15" in harness.last.detail
+    harness.poll()
+    assert len(harness.server.requests) == 1  # the start-up snapshot only
+    assert harness.last.detail.startswith("holiday")
+    assert harness.last.detail == "holiday until Wed 11-25 09:15"
 
 
 def test_auction_minutes_poll_but_nothing_matches(harness: Harness) -> None:
@@ -171,3 +175,30 @@ def _buy(price: float) -> object:
     from vnpy.trader.object import OrderRequest
 
     return OrderRequest("600519", Exchange.SSE, Direction.LONG, OrderType.LIMIT, 100, price)
+
+
+def test_a_holiday_keeps_the_scheduler_quiet_too(tmp_path: object) -> None:
+    """The services share one calendar: the scheduler's trading days are the feed's."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from services.accounting.costs import CostConfig
+    from services.runtime import AccountConfig, build_services
+    from services.venues.simulator import SimConfig
+
+    assert isinstance(tmp_path, Path)
+    services = build_services(
+        tmp_path, sim=SimConfig(), costs=CostConfig(), account=AccountConfig(), mode="paper"
+    )
+    try:
+        services.store.open()
+        days = [d.date() for d in pd.bdate_range("2026-11-02", "2026-12-31")]
+        services.store.write_calendar([d for d in days if d != datetime(2026, 11, 24).date()])
+        services.calendar.refresh()
+        assert services.scheduler.trading_day(datetime(2026, 11, 24).date()) is False
+        assert services.scheduler.trading_day(datetime(2026, 11, 25).date()) is True
+        gateway = services.gateway
+        assert gateway.calendar is services.calendar  # type: ignore[union-attr]
+    finally:
+        services.stop()
