@@ -60,14 +60,16 @@ def write(name: str, figures: dict[str, Any]) -> Path:
 QUANTDESK = Path(sys.executable).parent / "quantdesk"
 
 
-def spawn_console(data_dir: Path, rows: int, cols: int) -> tuple[subprocess.Popen[bytes], int]:
+def spawn_console(
+    data_dir: Path, rows: int, cols: int, *args: str
+) -> tuple[subprocess.Popen[bytes], int]:
     """The installed ``quantdesk`` in a ``cols`` x ``rows`` pseudo-terminal on ``data_dir``:
     the process and the pty's master end (read it to see what the console draws)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
     proc = subprocess.Popen(
-        [str(QUANTDESK), "--data-dir", str(data_dir)],
+        [str(QUANTDESK), "--data-dir", str(data_dir), *args],
         stdin=slave,
         stdout=slave,
         stderr=slave,

@@ -47,8 +47,17 @@ def ui_thread_ticks(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(rows: int, cols: int, settle: float, seconds: float) -> dict[str, float]:
-    proc, master = spawn_console(Path(tempfile.mkdtemp(prefix="qd-footprint-")), rows, cols)
+def measure(
+    rows: int,
+    cols: int,
+    settle: float,
+    seconds: float,
+    *args: str,
+    data_dir: Path | None = None,
+) -> dict[str, float | str]:
+    """CPU and terminal bytes of ``quantdesk *args`` over ``seconds`` after ``settle``."""
+    data = data_dir or Path(tempfile.mkdtemp(prefix="qd-footprint-"))
+    proc, master = spawn_console(data, rows, cols, *args)
     try:
         drain(master, settle)  # start-up, demo history, the first screens
         p = psutil.Process(proc.pid)

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     sync.add_argument("--end", type=day, help="last day (default: today)")
     sync.add_argument(
         "--source",
-        choices=("akshare", "yfinance", "demo"),
+        choices=("akshare", "tushare", "yfinance", "demo"),
         default=None,
         help="where to download from (default: [data] source)",
     )
@@ -158,7 +158,11 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
 def _sync(args: argparse.Namespace, store: Store, config: Config) -> int:
     symbols = resolve_universe(args.universe or config.data.universe, config.universes)
     source = make_source(
-        args.source or config.data.source, config.fetch, config.sim.start_at.date()
+        args.source or config.data.source,
+        config.fetch,
+        config.sim.start_at.date(),
+        config.data.tushare_url,
+        prompt=True,
     )
     syncer = Syncer(store, source, config.data)
     with Progress(

@@ -140,7 +140,9 @@ class MarketData:
 
     def daily_sync(self, progress: Callable[[int, int, str], None]) -> JobResult:
         """The scheduled job: sync the configured universe's daily bars."""
-        source = make_source(self.data.source, self.fetch, self.gateway.trading_day)
+        source = make_source(
+            self.data.source, self.fetch, self.gateway.trading_day, self.data.tushare_url
+        )
         symbols = resolve_universe(self.data.universe, self.universes)
         summary = Syncer(self.store, source, self.data).sync(
             symbols, "1d", progress=lambda n, total, o: progress(n, total, o.vt_symbol)

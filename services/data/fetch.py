@@ -44,6 +44,10 @@ class FetchConfig:
         require(self.min_interval_s >= 0, "min_interval_s", "must be >= 0")
 
 
+class NotRetryable(RuntimeError):
+    """A refusal that another try cannot change (a bad token, a missing permission)."""
+
+
 class EmptyResponse(ValueError):
     """The source answered with no rows where rows were expected."""
 
@@ -72,6 +76,8 @@ class Fetcher:
                 return future.result(timeout=self.config.timeout_s)
             except FutureTimeout:
                 last = f"timed out after {self.config.timeout_s:g} s"
+            except NotRetryable as exc:
+                raise SourceError(what, str(exc)) from None
             except EmptyResponse as exc:
                 last = str(exc) or "empty response"
             except Exception as exc:  # vendors fail in every way: HTML pages, 5xx, bad JSON

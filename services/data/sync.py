@@ -32,19 +32,26 @@ class DataConfig:
     """Market-data defaults ([data] in config.toml)."""
 
     source: str = "akshare"
-    """Where `data sync` downloads from: akshare, yfinance (optional extra) or demo (offline)."""
+    """Where `data sync` downloads from: akshare, tushare, yfinance (optional) or demo."""
     universe: str = "demo"
     """What the scheduled sync downloads: demo, a name from [universes], or codes."""
     history_start: str = "2016-01-01"
     """First day of daily history when a symbol is synced for the first time."""
     minute_days: int = 5
     """Days of minute history fetched the first time (AkShare keeps about 5)."""
+    tushare_url: str = "http://api.tushare.pro"
+    """Tushare Pro's API endpoint (its token comes from `quantdesk secrets set tushare`)."""
 
     def __post_init__(self) -> None:
         require(
-            self.source in ("akshare", "yfinance", "demo"),
+            self.source in ("akshare", "tushare", "yfinance", "demo"),
             "source",
-            "must be akshare, yfinance (optional extra) or demo",
+            "must be akshare, tushare, yfinance (optional extra) or demo",
+        )
+        require(
+            self.tushare_url.startswith(("http://", "https://")),
+            "tushare_url",
+            "must be an http(s) URL",
         )
         try:
             date.fromisoformat(self.history_start)

@@ -78,3 +78,27 @@ def test_a_secret_is_stored_by_name_and_never_in_plain_text(tmp_path: Path) -> N
     again = quantdesk(tmp_path, "secrets", "delete", "tushare")
     assert again.returncode == 1 and "no secret named tushare" in again.stderr
     assert quantdesk(tmp_path, "secrets", "list").stdout.strip() == "no secrets stored"
+
+
+def test_data_sync_from_tushare_reads_its_token_from_the_keyring(tmp_path: Path) -> None:
+    """[data] source = "tushare": the token set with ``secrets set`` reaches Tushare (a local
+    stand-in of its API) and nothing else; the bars go through the same validation."""
+    from tests.unit.data.tushare_server import TushareServer
+
+    with TushareServer(TOKEN) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[data]\nsource = "tushare"\ntushare_url = "{server.url}"\n')
+        args = ("--config", str(config), "data", "sync", "--universe", "600519.SSE")
+        missing = quantdesk(tmp_path, *args, "--start", "2024-01-02", "--end", "2024-01-05")
+        assert missing.returncode == 2 and "quantdesk secrets set tushare" in missing.stderr
+        assert server.calls == []
+        quantdesk(tmp_path, "secrets", "set", "tushare", stdin=TOKEN + "\n")
+        synced = quantdesk(tmp_path, *args, "--start", "2024-01-02", "--end", "2024-01-05")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert "4 rows stored" in synced.stdout + synced.stderr
+        assert {c["api_name"] for c in server.calls} >= {"daily", "adj_factor", "trade_cal"}
+        assert all(c["token"] == TOKEN for c in server.calls)
+        shown = quantdesk(tmp_path, "data", "show", "600519.SSE", "--adjust", "none")
+        assert "1690" in shown.stdout, shown.stdout + shown.stderr
+    for path in every_file(tmp_path):
+        assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path}"

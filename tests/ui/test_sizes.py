@@ -62,17 +62,18 @@ async def test_at_120x40_the_orders_show_and_hidden_columns_are_named(
         watchlist = app.query_one(Watchlist)
         shown = [c.key for c in watchlist.shown_columns]
         assert shown[:5] == ["symbol", "last", "change", "bid", "ask"]
-        assert "hidden: Name, Volume, Intraday" in str(watchlist.border_subtitle)
+        assert "hidden: Name, BidVol, AskVol, Volume, Amount" in str(watchlist.border_subtitle)
         header = app.query_one(StatusHeader)
         assert "bus" in header.render().plain
 
 
-async def test_at_160x48_every_watchlist_column_shows(app: QuantdeskApp) -> None:
+async def test_at_160x48_the_watchlist_shows_the_touch_with_sizes(app: QuantdeskApp) -> None:
     async with app.run_test(size=LARGE) as pilot:
         await settle(pilot, 20)
         watchlist = app.query_one(Watchlist)
-        assert watchlist.hidden == ()
-        assert "hidden" not in str(watchlist.border_subtitle)
+        shown = [c.key for c in watchlist.shown_columns]
+        assert shown == ["symbol", "name", "last", "change", "bid", "ask", "bidv", "askv", "volume"]
+        assert "hidden: Amount, Limits ↓/↑, Intraday" in str(watchlist.border_subtitle)
         positions = app.query_one(Positions)
         assert [c.key for c in positions.shown_columns][:2] == ["symbol", "qty"]
 

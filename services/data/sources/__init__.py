@@ -13,8 +13,12 @@ if TYPE_CHECKING:
 __all__ = ["Kind", "Source", "SourceError", "kind_of", "make_source"]
 
 
-def make_source(name: str, fetch: FetchConfig, demo_end: date) -> Source:
-    """The source named in config: ``akshare`` (network) or ``demo`` (offline, synthetic)."""
+def make_source(
+    name: str, fetch: FetchConfig, demo_end: date, tushare_url: str = "", prompt: bool = False
+) -> Source:
+    """The source named in config: ``akshare`` or ``tushare`` (network; Tushare's token
+    from the keyring, asked for its passphrase only when ``prompt``), ``yfinance``, or
+    ``demo`` (offline, synthetic)."""
     if name == "demo":
         from services.data.sources.demo import DemoSource
 
@@ -29,4 +33,19 @@ def make_source(name: str, fetch: FetchConfig, demo_end: date) -> Source:
         from services.data.sources.akshare_source import AkShareSource
 
         return AkShareSource(Fetcher(fetch))
-    raise ValueError(f"unknown data source {name!r}: expected akshare, yfinance or demo")
+    if name == "tushare":
+        from services.data.fetch import Fetcher
+        from services.data.sources.tushare_source import SECRET, URL, TushareSource
+        from services.ops.secrets import Secrets, SecretsError, open_keyring
+
+        try:
+            token = Secrets(open_keyring(prompt)).get(SECRET)
+        except SecretsError as exc:
+            raise ValueError(f"Tushare's token is kept in the keyring: {exc}") from None
+        if not token:
+            raise ValueError(
+                "no Tushare token: store it with `quantdesk secrets set tushare` (it is read "
+                "from the keyring, never from a config file)"
+            )
+        return TushareSource(Fetcher(fetch), token, tushare_url or URL)
+    raise ValueError(f"unknown data source {name!r}: expected akshare, tushare, yfinance or demo")
