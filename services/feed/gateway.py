@@ -314,7 +314,8 @@ def feed_line(status: FeedStatus, now: datetime, stale_s: float) -> tuple[str, b
         age = (now - status.newest).total_seconds() if status.newest else float("inf")
         if age > stale_s:
             return f"{src} STALE {age:.0f} s{errors}", True
-        return f"{src} {max(0.0, age):.0f} s{errors}", False
+        phase_ = "" if status.detail == "continuous" else f" · {status.detail}"  # an auction
+        return f"{src} {max(0.0, age):.0f} s{phase_}{errors}", False
     if status.state == "idle":
         return f"{src} idle: {status.detail}", False
     if status.state == "finished":

@@ -202,3 +202,32 @@ def test_a_holiday_keeps_the_scheduler_quiet_too(tmp_path: object) -> None:
         assert gateway.calendar is services.calendar  # type: ignore[union-attr]
     finally:
         services.stop()
+
+
+@pytest.mark.parametrize(
+    ("status", "now_s", "words", "warn"),
+    [
+        (("ok", "continuous"), 2, "sina 2 s", False),
+        (("ok", "open auction"), 1, "sina 1 s · open auction", False),
+        (("ok", "continuous"), 20, "sina STALE 20 s", True),
+        (("idle", "lunch until 13:00"), 0, "sina idle: lunch until 13:00", False),
+        (("error", "timed out after 2 s"), 0, "sina ERROR: timed out after 2 s · 1 err", True),
+        (
+            ("circuit open", "HTTP 403 banned"),
+            0,
+            "sina CIRCUIT OPEN: HTTP 403 banned · 1 err",
+            True,
+        ),
+    ],
+)
+def test_the_header_says_what_the_feed_is_doing(
+    status: tuple[str, str], now_s: int, words: str, warn: bool
+) -> None:
+    from services.events import FeedStatus
+    from services.feed.gateway import feed_line
+
+    errors = 1 if status[0] in ("error", "circuit open") else 0
+    line = feed_line(
+        FeedStatus("sina", *status, newest=AT, errors=errors), AT + timedelta(seconds=now_s), 15
+    )
+    assert line == (words, warn)
