@@ -19,6 +19,7 @@ from services.data.fetch import FetchConfig
 from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
 from services.events import JobStatus
+from services.feed.compare import compare_recorded
 from services.feed.sessions import TradingCalendar
 from services.instruments import Universe
 from services.ops.redact import redact
@@ -154,4 +155,15 @@ class MarketData:
             state = "ok"
         elif summary.exit_code == 3:
             state = "warning"
-        return state, " · ".join(summary.lines()[:3])
+        detail = " · ".join(summary.lines()[:3])
+        if self.mode == "PAPER":  # what the feed recorded today against the official bars
+            compared = compare_recorded(self.store, source, self.gateway.trading_day)
+            off = [c for c in compared if not c.clean]
+            if compared:
+                detail += (
+                    f" · recorded vs official minute bars: {len(compared)} symbols, "
+                    f"{len(off)} differ (log)"
+                )
+            if off and state == "ok":
+                state = "warning"
+        return state, detail

@@ -52,7 +52,12 @@ class TushareSource:
     # -- the wire ------------------------------------------------------------------------
     def query(self, api: str, **params: str) -> pd.DataFrame:
         """One API call → a frame of its fields and items (raises on any refusal)."""
-        body = {"api_name": api, "token": self._token, "params": params, "fields": ""}
+        body: dict[str, Any] = {
+            "api_name": api,
+            "token": self._token,
+            "params": params,
+            "fields": "",
+        }
         response = self._session.post(self.url, json=body, timeout=self.fetcher.config.timeout_s)
         if response.status_code != 200:
             raise TushareError(f"HTTP {response.status_code} from Tushare ({api})")
