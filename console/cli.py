@@ -272,6 +272,10 @@ def run_console(
         config.source,
         log_path,
     )
+    watchlist = WatchlistStore(
+        data_dir / "watchlist.json", config.watchlist.symbols, services.universe
+    )
+    services.watched = set(watchlist.load())  # what the live feed polls, with or without a UI
     if headless:
         from console.ops_cli import run_headless
 
@@ -281,9 +285,6 @@ def run_console(
             lock.release()
     from console.app import QuantdeskApp
 
-    watchlist = WatchlistStore(
-        data_dir / "watchlist.json", config.watchlist.symbols, services.universe
-    )
     app = QuantdeskApp(services, config, watchlist)
     try:
         app.run()

@@ -69,3 +69,44 @@ def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
         code, err = run_into_head(data, *args)
         assert "Traceback" not in err and "BrokenPipe" not in err, err
         assert code in (141, 1), (args, code, err)  # 141 as cat gives; rich's tables give 1
+
+
+def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", "--data-dir", str(data), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(data)},
+    )
+
+
+def test_modes_on_the_command_line_say_what_is_wrong(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a recording\n")
+    cases = [
+        (("--mode", "replay"), "replay needs a recording: quantdesk --mode replay FILE"),
+        (("--mode", "replay", str(tmp_path / "missing.gz")), "no recording at"),
+        (("--mode", "replay", str(bad)), "not a quantdesk recording"),
+        (("--recording", str(bad)), "a recording is only played with --mode replay"),
+        (("--mode", "replay", str(bad), "--speed", "-1"), "--speed must be 0-1000"),
+        (("--mode", "live"), "invalid choice: 'live'"),
+        (("state", "--mode", "paper"), "no paper journal in"),
+    ]
+    for args, words in cases:
+        result = cli(data, *args)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_halt_of_another_modes_account_with_nothing_running(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    done = cli(data, "halt", "--mode", "paper", "--reason", "feed checks")
+    assert done.returncode == 0, done.stderr
+    assert (data / "paper" / "journal.sqlite3").exists()
+    assert not (data / "journal.sqlite3").exists()  # the demo account is untouched
+    state = cli(data, "state", "--mode", "paper")
+    assert state.returncode == 0 and state.stdout.startswith("paper: trading HALTED (feed checks")
+    code, err = run_into_head(data, "journal", "export", "--mode", "paper")
+    assert code in (0, 141) and "Traceback" not in err
