@@ -164,6 +164,10 @@ class Bridge:
             (EVENT_FEED, lambda e: app.post_message(FeedChanged(e.data))),
         ):
             bus.register(type_, handler, Priority.UI)
+        # Quotes that arrived before the screen existed (a replay at full speed, the feed's
+        # start-up snapshot) are in the quote cache: the first frame carries them.
+        with self._lock:
+            self._pending = {**self.services.market.latest(), **self._pending}
 
     def start(self) -> None:
         self._stop.clear()

@@ -72,6 +72,10 @@ class MarketCache:
             return None
         return (tick.ask_price_1 if side == "buy" else tick.bid_price_1) or tick.last_price
 
+    def latest(self) -> dict[str, TickData]:
+        """The last tick of every symbol (a copy)."""
+        return dict(self._ticks)
+
     def get(self, vt_symbol: str) -> TickData | None:
         return self._ticks.get(vt_symbol)
 
