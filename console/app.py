@@ -83,6 +83,8 @@ class QuantdeskApp(App[None]):
         self.watchlist_store = watchlist
         self.bridge = Bridge(self, services, config.ui.refresh_hz, trail_points=SPARK_WIDTH)
         self.bridge_thread = bridge_thread
+        self._main_is_ready = False  # the main screen's panes exist
+        self._prep_pending: MarketPrep | None = None  # the store was ready before them
         self.on_frame = on_frame  # benchmarks measure quote-to-screen latency here
         self.store_info: StoreInfo | None = None
         self.backtests: BacktestScreen | None = None  # kept: its form and result survive closing
@@ -125,6 +127,10 @@ class QuantdeskApp(App[None]):
         self.bridge.register()
         if self.bridge_thread:
             self.bridge.start()
+        self._main_is_ready = True
+        if self._prep_pending is not None:
+            prep, self._prep_pending = self._prep_pending, None
+            self.open_market(prep)
 
     def sync_trading(self) -> None:
         """The trading state on screen, from the one place that holds it (the control
@@ -380,7 +386,10 @@ class QuantdeskApp(App[None]):
         worker = event.worker
         if worker.group == "market" and worker.state is WorkerState.SUCCESS:
             prep: MarketPrep = worker.result  # type: ignore[assignment]
-            self.open_market(prep)
+            if self._main_is_ready:
+                self.open_market(prep)
+            else:  # the store was quicker than the screen: open once the panes exist
+                self._prep_pending = prep
         elif worker.state is WorkerState.ERROR:
             log.error("%s", worker.error)
             self.notify(f"{worker.error}", severity="error", timeout=15)

@@ -273,7 +273,10 @@ def run_console(
         log_path,
     )
     watchlist = WatchlistStore(
-        data_dir / "watchlist.json", config.watchlist.symbols, services.universe
+        data_dir / "watchlist.json",
+        config.watchlist.symbols,
+        services.universe,
+        extend=None if mode == "demo" else services.add_symbol,
     )
     services.watched = set(watchlist.load())  # what the live feed polls, with or without a UI
     if headless:

@@ -53,10 +53,13 @@ class MainScreen(Screen[None]):
         }
 
     def compose(self) -> ComposeResult:
+        symbols = self.watchlist_store.load()  # in paper mode this may list saved symbols
+        for inst in self.services.universe.instruments:
+            self.instruments.setdefault(inst.vt_symbol, inst)
         yield StatusHeader(id="header")
         with Vertical(id="body"):
             with Horizontal(id="top"):
-                yield Watchlist(self.instruments, self.watchlist_store.load(), id="watchlist")
+                yield Watchlist(self.instruments, symbols, id="watchlist")
                 with Vertical(id="side"):
                     yield Jobs(id="jobs")
                     yield StrategiesTable(id="strategies")
@@ -280,25 +283,31 @@ class MainScreen(Screen[None]):
         self.notify("Order refused: " + " ".join(reasons), severity="error", timeout=10)
 
     def action_add_symbol(self) -> None:
-        universe = self.services.universe
+        services = self.services
         watchlist = self.query_one(Watchlist)
 
         def validate(text: str) -> str:
-            inst = universe.resolve(text)
+            inst = services.find_symbol(text)
             if inst is None:
-                return (
-                    f"Unknown symbol {text.strip()!r}: the simulated market lists "
-                    f"{len(universe)} instruments (e.g. 600519 or 510300.SSE)."
-                )
+                listed = len(services.universe)
+                if services.mode == "DEMO":
+                    return (
+                        f"Unknown symbol {text.strip()!r}: the simulated market lists "
+                        f"{listed} instruments (e.g. 600519 or 510300.SSE)."
+                    )
+                return f"{text.strip()!r} is not an A-share or ETF code (e.g. 600000 or 159915)."
             if inst.vt_symbol in watchlist.symbols:
                 return f"{inst.vt_symbol} is already on the watchlist."
             return ""
 
         def done(text: str | None) -> None:
-            inst = universe.resolve(text) if text else None
-            if inst is not None and watchlist.add_symbol(inst.vt_symbol):
+            inst = services.add_symbol(text) if text else None
+            if inst is None:
+                return
+            self.instruments.setdefault(inst.vt_symbol, inst)  # the panes' instruments
+            if watchlist.add_symbol(inst.vt_symbol):
                 self.watchlist_store.save(watchlist.symbols)
-                self.services.watched = set(watchlist.symbols)
+                services.watched = set(watchlist.symbols)
                 self.notify(f"Added {inst.vt_symbol} {inst.name}")
 
         self.app.push_screen(

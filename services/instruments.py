@@ -105,8 +105,12 @@ def synthetic_universe(count: int) -> tuple[Instrument, ...]:
 
 def instrument_for(vt_symbol: str, name: str = "") -> Instrument | None:
     """An instrument for any well-formed A-share or ETF symbol (paper mode's watchlist
-    reaches beyond the simulated listing): ``600519.SSE``, ``159915.SZSE``. Kind, tick
-    and price limit follow from the code; None when it is not such a symbol."""
+    reaches beyond the simulated listing): ``600519.SSE``, ``159915.SZSE``, or a bare
+    code (6/5 → SSE, 0/3/1 → SZSE). Kind, tick and price limit follow from the code;
+    None when it is not such a symbol."""
+    vt_symbol = vt_symbol.strip().upper()
+    if "." not in vt_symbol:
+        vt_symbol += ".SSE" if vt_symbol[:1] in ("5", "6") else ".SZSE"
     known = {i.vt_symbol: i for i in DEFAULT_UNIVERSE}.get(vt_symbol)
     if known is not None:
         return known
@@ -140,6 +144,12 @@ class Universe:
 
     def get(self, vt_symbol: str) -> Instrument:
         return self._by_vt[vt_symbol]
+
+    def add(self, inst: Instrument) -> None:
+        """List one more instrument (paper mode: a symbol the trader adds)."""
+        self._by_vt[inst.vt_symbol] = inst
+        self._by_code.setdefault(inst.code, inst)
+        self.instruments = (*self.instruments, inst)
 
     def resolve(self, text: str) -> Instrument | None:
         """The instrument a user typed: ``600519``, ``600519.SSE`` or ``600519.sse``."""

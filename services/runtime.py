@@ -41,7 +41,7 @@ from services.feed.config import FeedConfig
 from services.feed.gateway import QuoteGateway
 from services.feed.recorder import BarRecorder
 from services.feed.sessions import TradingCalendar
-from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
+from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe, instrument_for
 from services.market import MarketCache
 from services.market_data import MarketData
 from services.ops.control_server import ControlChannelError, ControlServer
@@ -163,6 +163,29 @@ class Services(MarketData):
         self.bus.stop()
         self.journal.close()
         self.started = False
+
+    def find_symbol(self, text: str) -> Instrument | None:
+        """The instrument a trader typed: a listed one; in paper and replay any A-share or
+        ETF symbol (listed by :meth:`list_symbol`)."""
+        found = self.universe.resolve(text)
+        if found is None and isinstance(self.gateway, QuoteGateway):
+            found = instrument_for(text)
+        return found
+
+    def list_symbol(self, inst: Instrument) -> None:
+        """Make ``inst`` tradable here (paper and replay; the demo lists a fixed market)."""
+        if inst.vt_symbol in self.universe:
+            return
+        self.universe.add(inst)
+        if isinstance(self.gateway, QuoteGateway):
+            self.gateway.list_instrument(inst)
+
+    def add_symbol(self, text: str) -> Instrument | None:
+        """:meth:`find_symbol`, then :meth:`list_symbol`: the instrument, tradable here."""
+        inst = self.find_symbol(text)
+        if inst is not None:
+            self.list_symbol(inst)
+        return inst
 
     def symbols_that_matter(self) -> set[str]:
         """What the live feed polls: the watchlist, positions, working orders and the

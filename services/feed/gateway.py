@@ -99,6 +99,11 @@ class QuoteGateway(PaperVenue):
         self._by_vt: dict[str, Instrument] = {i.vt_symbol: i for i in universe.instruments}
         self._rng = random.Random(7)
 
+    def list_instrument(self, inst: Instrument) -> None:
+        """Quote (and trade) one more instrument, added to the universe by the caller."""
+        self._by_vt[inst.vt_symbol] = inst
+        self.publish_contracts(Universe((inst,)))
+
     # -- the venue ------------------------------------------------------------------------
     @property
     def trading_day(self) -> date:

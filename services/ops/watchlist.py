@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-from services.instruments import Universe
+from services.instruments import Instrument, Universe
 
 log = logging.getLogger("quantdesk.watchlist")
 
@@ -15,10 +16,17 @@ log = logging.getLogger("quantdesk.watchlist")
 class WatchlistStore:
     """``watchlist.json``: written atomically (temp file + rename), never half-written."""
 
-    def __init__(self, path: Path, defaults: tuple[str, ...], universe: Universe) -> None:
+    def __init__(
+        self,
+        path: Path,
+        defaults: tuple[str, ...],
+        universe: Universe,
+        extend: Callable[[str], Instrument | None] | None = None,
+    ) -> None:
         self.path = path
         self.defaults = defaults
         self.universe = universe
+        self.extend = extend  # paper and replay: list a saved symbol beyond the universe
 
     def load(self) -> list[str]:
         """Saved symbols (unknown ones dropped with a warning), else the config defaults."""
@@ -45,6 +53,8 @@ class WatchlistStore:
         out = []
         for text in symbols:
             inst = self.universe.resolve(text)
+            if inst is None and self.extend is not None:
+                inst = self.extend(text)
             if inst is None:
                 log.warning("watchlist: unknown symbol %r skipped", text)
             elif inst.vt_symbol not in out:

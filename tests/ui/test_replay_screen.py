@@ -70,3 +70,43 @@ async def test_replay_shows_its_badge_the_feed_and_dims_a_silent_quote(tmp_path:
         assert watchlist.stale == {"000001.SZSE"}  # 30 s old by the replay's clock
         assert str(watchlist.cell("600519.SSE", "last")) == "1468.00"
         assert "dim" in str(watchlist.cell("000001.SZSE", "last").style)  # type: ignore[union-attr]
+
+
+async def test_in_paper_mode_any_a_share_can_be_added_and_stays_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    from services.accounting.costs import CostConfig
+    from services.feed.config import FeedConfig
+
+    def start() -> QuantdeskApp:
+        services = build_services(
+            tmp_path / "data",
+            sim=SimConfig(),
+            costs=CostConfig(),
+            account=AccountConfig(),
+            mode="paper",
+            feed=FeedConfig(url="http://127.0.0.1:9"),  # nothing listens: no internet in tests
+            strategies=[],
+        )
+        store = WatchlistStore(
+            tmp_path / "w.json", SYMBOLS, services.universe, extend=services.add_symbol
+        )
+        config = Config(jobs=JobsConfig(daily_sync=""), strategies=())
+        return QuantdeskApp(services, config, store)
+
+    app = start()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        for key in "601166":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert "601166.SSE" in app.main.query_one(Watchlist).symbols
+        assert "601166.SSE" in app.services.universe
+        assert "601166.SSE" in app.services.symbols_that_matter()  # the feed will poll it
+    again = start()
+    async with again.run_test(size=(160, 48)) as pilot:
+        await again.workers.wait_for_complete()
+        assert "601166.SSE" in again.main.query_one(Watchlist).symbols
