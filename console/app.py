@@ -369,8 +369,9 @@ class QuantdeskApp(App[None]):
         elif prep.error:
             header.store = "STORE UNUSABLE"  # stays in the header, not only in a toast
             self.notify(
-                f"Market data store unusable: {prep.error}. The market opens at reference "
-                "prices; history, backtests and the daily sync will fail until it is fixed.",
+                f"Market data store unusable: {prep.error}. "
+                + ("The market opens at reference prices; " if self.services.mode == "DEMO" else "")
+                + "history, backtests and the daily sync will fail until it is fixed.",
                 severity="error",
                 timeout=60,
             )

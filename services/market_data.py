@@ -79,7 +79,11 @@ class MarketData:
                         "",
                         f"the store {redact(self.store.uri)} has no daily bars: run `quantdesk "
                         "data sync` (or `quantdesk data demo` for the synthetic demo history); "
-                        "the market opens at reference prices",
+                        + (
+                            "the market opens at reference prices"
+                            if self.mode == "DEMO"
+                            else "strategies start without history"
+                        ),
                         empty=True,
                     )
                 seeded = self._seed_demo_history()
