@@ -1,8 +1,9 @@
 """RSI reversion (``rsi``).
 
 Rule: the relative strength index over ``window`` bars uses Wilder's
-smoothing (an exponential average with alpha = 1/window of gains and of
-losses). Go long when the RSI crosses below ``lower`` (oversold: RSI < lower
+smoothing, seeded as Wilder did (the simple average of the first ``window``
+gains and losses, then an exponential average with alpha = 1/window), as
+TA-Lib and backtrader compute it. Go long when the RSI crosses below ``lower`` (oversold: RSI < lower
 on this bar, >= lower on the previous one); close the position when it
 crosses above ``upper``.
 Parameters: ``window`` (default 14), ``lower`` (default 30), ``upper``
@@ -31,12 +32,30 @@ def _checks(p: Params) -> None:
         raise ValueError(f"need 0 < lower < upper < 100, got {p['lower']:g} and {p['upper']:g}")
 
 
+def wilder(changes: pd.Series, window: int) -> pd.Series:
+    """Wilder's average of ``changes`` (one per bar; the first is NaN): seeded with the
+    simple mean of the first ``window`` changes, then ``avg = (avg * (n-1) + x) / n``.
+    The first value is at position ``window``, as in Wilder's book, TA-Lib and
+    backtrader."""
+    out = pd.Series(np.nan, index=changes.index)
+    if len(changes) <= window:
+        return out
+    seeded = changes.iloc[window:].copy()
+    seeded.iloc[0] = changes.iloc[1 : window + 1].mean()
+    out.iloc[window:] = seeded.ewm(alpha=1 / window, adjust=False).mean().to_numpy()
+    return out
+
+
 def rsi(close: pd.Series, window: int) -> pd.Series:
-    delta = close.diff()
-    gain = delta.clip(lower=0).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
-    loss = (-delta.clip(upper=0)).ewm(alpha=1 / window, adjust=False, min_periods=window).mean()
+    """Wilder's RSI (what TA-Lib's ``RSI`` gives; a test checks it on real bars). Bars
+    without a close (suspended) are skipped, and the RSI carries over them."""
+    valid = close.dropna()
+    delta = valid.diff()
+    gain = wilder(delta.clip(lower=0), window)
+    loss = wilder(-delta.clip(upper=0), window)
     value: pd.Series = 100 - 100 / (1 + gain / loss)
-    return value.where(loss != 0, 100.0).where(gain.notna())
+    value = value.where(loss != 0, 100.0).where(gain.notna())
+    return value.reindex(close.index).ffill()
 
 
 def signal(bars: pd.DataFrame, p: Grid) -> tuple[np.ndarray, np.ndarray]:

@@ -79,3 +79,58 @@ def test_same_trades_and_final_value_as_backtrader(
     assert [round(f[1], 6) for f in ours] == [round(f[1], 6) for f in theirs]
     assert len(fills) - len(ours) in (0, 1)  # backtrader may hold one still-open entry
     assert result.equity.iloc[-1] == pytest.approx(final_value, abs=0.01)
+
+
+class RsiReversion(bt.Strategy):  # type: ignore[misc]
+    """Buy when RSI(14) crosses below 30, close when it crosses above 70 (backtrader's RSI:
+    Wilder's smoothing seeded with the simple average, as TA-Lib's)."""
+
+    def __init__(self) -> None:
+        self.rsi = bt.ind.RSI(self.data.close, period=14, safediv=True)
+        self.fills: list[tuple[pd.Timestamp, float, float]] = []
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status == order.Completed:
+            when = pd.Timestamp(bt.num2date(order.executed.dt))
+            self.fills.append((when, order.executed.price, order.executed.size))
+
+    def next(self) -> None:
+        if len(self.rsi) < 2:
+            return
+        if not self.position and self.rsi[0] < 30 <= self.rsi[-1]:
+            self.buy(size=STAKE)
+        elif self.position and self.rsi[0] > 70 >= self.rsi[-1]:
+            self.close()
+
+
+def test_rsi_trades_as_backtraders_from_the_first_bar() -> None:
+    """The issue's case: NVDA from 1999-03-15. With RSI seeded as Wilder did, the first
+    entry and every later trade fall on backtrader's dates and prices."""
+    frame = pd.read_csv(REAL / "nvda-1999-2014.txt", parse_dates=["Date"], index_col="Date")
+    frame = frame.rename(columns=str.lower).drop(columns=["adj close"])
+    frame.index.name = "datetime"
+    frame = frame.loc["1999-03-15":"2004-12-31"]
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+    cerebro.addstrategy(RsiReversion)
+    cerebro.broker.setcash(CASH)
+    cerebro.broker.setcommission(commission=0.0)
+    fills = cerebro.run()[0].fills
+    config = BacktestConfig(us_sec_fee_rate=0.0)
+    result = run(
+        strategies.get("rsi"),
+        {"NVDA.US": frame},
+        {"window": 14, "lower": 30, "upper": 70},
+        [rules_for("NVDA.US", config, CostConfig())],
+        Setup(init_cash=CASH, sizing="quantity", size=STAKE),
+    )
+    ours = []
+    for trade in result.trades.itertuples():
+        ours += [
+            (trade.entry_time, round(trade.entry_price, 6)),
+            (trade.exit_time, round(trade.exit_price, 6)),
+        ]
+    theirs = [(t, round(p, 6)) for t, p, _ in fills][: len(ours)]
+    assert len(result.trades) >= 5
+    assert str(ours[0][0].date()) >= "1999-09-01"  # not 1999-04-27, as before the fix
+    assert ours == theirs
