@@ -3,9 +3,9 @@
 Rule: the relative strength index over ``window`` bars uses Wilder's
 smoothing, seeded as Wilder did (the simple average of the first ``window``
 gains and losses, then an exponential average with alpha = 1/window), as
-TA-Lib and backtrader compute it. Go long when the RSI crosses below ``lower`` (oversold: RSI < lower
-on this bar, >= lower on the previous one); close the position when it
-crosses above ``upper``.
+TA-Lib and backtrader compute it. Go long when the RSI crosses below
+``lower`` (oversold: RSI < lower on this bar, >= lower on the previous one);
+close the position when it crosses above ``upper``.
 Parameters: ``window`` (default 14), ``lower`` (default 30), ``upper``
 (default 70), 0 < lower < upper < 100.
 """
