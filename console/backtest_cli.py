@@ -326,7 +326,11 @@ def _public(doc: RunDoc) -> dict[str, Any]:
 def show(doc: RunDoc) -> None:
     """A short human summary: metrics, the best of a sweep, out-of-sample."""
     params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
-    out.print(f"[b]{doc['strategy']}[/b] {doc['symbol']} {doc['start']} → {doc['end']}  {params}")
+    warm = doc.get("warmup_bars", 0)
+    out.print(
+        f"[b]{doc['strategy']}[/b] {doc['symbol']} {doc['start']} → {doc['end']}  {params}"
+        + (f"  (indicators warmed up on {warm:,} earlier bars)" if warm else "")
+    )
     table = Table("metric", "in sample" if "oos" in doc else "value", box=None)
     if "oos" in doc:
         table.add_column(f"out of sample (from {doc['oos']['start']})")

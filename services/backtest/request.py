@@ -46,31 +46,39 @@ def execute(
     if rules is None:
         rules = [rules_for(s, config, costs, request.fees) for s in request.symbols]
     frames = {}
+    start = pd.Timestamp(request.start) if request.start else None
     for i, symbol in enumerate(request.symbols):
         report(i, len(request.symbols) + 1, f"loading {symbol}")
         frame = read_bars(symbol)
-        if len(frame) < 2:
-            raise ValueError(f"{symbol} has {len(frame)} bars in the range; a backtest needs 2+")
+        traded = len(frame) - (int(frame.index.searchsorted(start)) if start is not None else 0)
+        if traded < 2:
+            raise ValueError(f"{symbol} has {traded} bars in the range; a backtest needs 2+")
         frames[symbol] = frame
     symbol = request.symbols[0]
+    index = _union_index(frames)
+    w0 = int(index.searchsorted(start)) if start is not None else 0  # first traded bar
     doc: dict[str, Any] = {
         "strategy": strategy.name,
         "symbol": ",".join(request.symbols),
         "symbols": list(request.symbols),
         "freq": request.freq,
         "adjust": request.adjust,
-        "start": str(next(iter(frames.values())).index[0].date()),
-        "end": str(next(iter(frames.values())).index[-1].date()),
+        "start": str(index[w0].date()),
+        "end": str(index[-1].date()),
+        "warmup_bars": w0,  # bars before the start that the indicators were computed on
         "setup": asdict(setup),
         "request": request.as_doc(),
         "markets": {s: asdict(r) for s, r in zip(request.symbols, rules, strict=True)},
     }
     bars = frames[symbol]
-    request.check_grid(config.max_combinations, len(bars))
+    b0 = int(bars.index.searchsorted(index[w0]))  # the first traded bar of the first symbol
+    request.check_grid(config.max_combinations, len(bars) - b0)
     combos = strategy.combinations(request.grid, request.params) if request.grid else None
-    split = _split(len(bars), request.oos) if request.oos else len(bars)
+    split = b0 + _split(len(bars) - b0, request.oos) if request.oos else len(bars)
     if combos is not None:
-        chosen = _sweep(strategy, symbol, bars, combos, rules[0], setup, request, split, report)
+        chosen = _sweep(
+            strategy, symbol, bars, combos, rules[0], setup, request, (b0, split), report
+        )
         best = chosen.best()
         doc["sweep"] = [
             {"params": _params(row, strategy), "metrics": m.scalar(row, None)}
@@ -82,7 +90,8 @@ def execute(
     else:
         best = strategy.params(request.params)
     report(1, 2, "final run")
-    in_sample = (0, split) if request.oos else None  # a portfolio's bars are the union
+    # a portfolio's bars are the union of its symbols'; a single symbol's are its own
+    in_sample = (b0, split) if request.oos else (w0, len(index))
     doc.update(_result(run(strategy, frames, best, rules, setup, window=in_sample)))
     if request.oos:  # the parameters were chosen on the in-sample bars only
         oos = run(strategy, frames, best, rules, setup, window=(split, len(bars)))
@@ -90,8 +99,16 @@ def execute(
     if request.walk_forward:
         train, test = request.walk_forward
         report(0, 1, "walk-forward")
-        wf = walk_forward(
-            strategy, symbol, bars, combos or [best], rules[0], setup, train, test, request.metric
+        wf = walk_forward(  # its windows warm up on the bars before each test window
+            strategy,
+            symbol,
+            bars.iloc[b0:],
+            combos or [best],
+            rules[0],
+            setup,
+            train,
+            test,
+            request.metric,
         )
         doc["walk_forward"] = {
             "train": train,
@@ -103,6 +120,16 @@ def execute(
         }
     report(1, 1, "done")
     return cast(RunDoc, doc)
+
+
+def _union_index(frames: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:
+    """The bars of a run: one symbol's own, or the union of a portfolio's (as the engine's
+    panel aligns them)."""
+    index = next(iter(frames.values())).index
+    for frame in frames.values():
+        if not frame.index.equals(index):
+            index = index.union(frame.index)
+    return pd.DatetimeIndex(index)
 
 
 def _split(bars: int, fraction: float) -> int:
@@ -126,16 +153,19 @@ def _sweep(
     rules: Any,
     setup: Setup,
     request: Request,
-    split: int,
+    window: tuple[int, int],
     report: Progress,
 ) -> SweepResult:
-    """The sweep in chunks of columns, so progress moves and cancel can land between them."""
-    in_sample = bars.iloc[:split]
+    """The sweep in chunks of columns, so progress moves and cancel can land between them.
+    Signals are computed on every bar up to the window's end; trades fall in ``window``."""
+    in_sample = bars.iloc[: window[1]]
     parts = []
     for lo in range(0, len(combos), SWEEP_CHUNK):
         report(lo, len(combos), f"sweep {lo}/{len(combos)} combinations")
         chunk = combos[lo : lo + SWEEP_CHUNK]
-        parts.append(sweep(strategy, in_sample, chunk, rules, setup, request.metric, symbol=symbol))
+        parts.append(
+            sweep(strategy, in_sample, chunk, rules, setup, request.metric, window, symbol=symbol)
+        )
     if len(parts) == 1:
         return parts[0]
     table = pd.concat([p.table for p in parts], ignore_index=True)

@@ -83,8 +83,9 @@ class RunDoc(TypedDict):
     symbols: list[str]
     freq: str
     adjust: str
-    start: str
+    start: str  # the first traded bar
     end: str
+    warmup_bars: NotRequired[int]  # earlier bars the indicators were computed on first
     setup: dict[str, Any]  # engine.Setup as a dict
     request: dict[str, Any]  # Request.as_doc(): what ``runs rerun`` repeats
     markets: dict[str, dict[str, Any]]  # per symbol: rules.MarketRules as a dict
@@ -123,11 +124,11 @@ class Request:
     as_of: str | None = None  # an ArcticDB snapshot to read instead of the latest data
 
     def read_bars(self, store: Any, symbol: str) -> Any:
-        """``symbol``'s bars for this request from the store (range, frequency, adjustment),
-        as they were in the snapshot ``as_of`` when one is named."""
-        return store.read_bars(
-            symbol, self.freq, self.start, self.end, self.adjust, as_of=self.as_of
-        )
+        """``symbol``'s bars for this request from the store (frequency, adjustment, up to
+        ``end``), as they were in the snapshot ``as_of`` when one is named. Bars before
+        ``start`` are included: indicators warm up on them and trading starts at ``start``
+        (``execute`` says how many were used)."""
+        return store.read_bars(symbol, self.freq, None, self.end, self.adjust, as_of=self.as_of)
 
     def as_doc(self) -> dict[str, Any]:
         """The request as JSON, kept in a saved run so that ``runs rerun`` repeats it."""
