@@ -17,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from console.config import Config
-from services.data.bars import FREQS, split_symbol
+from services.data.bars import FREQS
 from services.data.csvio import ImportError_, parse_mapping, read_csv
-from services.data.sources import make_source
+from services.data.sources import kind_of, make_source
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
 from services.ops.redact import redact
@@ -204,7 +204,7 @@ def _demo(store: Store, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, store: Store) -> int:
-    split_symbol(args.symbol)
+    kind_of(args.symbol)  # an exchange a backtest has no rules for is refused here, not later
     mapping = parse_mapping(args.mapping) if args.mapping else None
     a_share = args.symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")
     with Progress(

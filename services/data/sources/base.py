@@ -28,22 +28,30 @@ class SourceError(RuntimeError):
         self.offline = offline  # the network, not the data, failed
 
 
+# vnpy's exchange names (vnpy.trader.constant.Exchange) for the markets quantdesk has
+# rules for, besides its own short ones: a symbol imported as ORCL.NASDAQ backtests
+# with the US market's rules, 00700.SEHK with Hong Kong's.
+US_EXCHANGES = frozenset({"US", "NASDAQ", "NYSE", "AMEX", "ARCA", "BATS", "IEX", "SMART"})
+HK_EXCHANGES = frozenset({"HK", "SEHK"})
+
+
 def kind_of(vt_symbol: str) -> Kind:
     """The instrument kind from the code and exchange; ValueError says what is accepted."""
     code, exchange = split_symbol(vt_symbol)
     if exchange == "INDEX":
         return "index"
-    if exchange == "HK":
+    if exchange in HK_EXCHANGES:
         return "hk"
-    if exchange == "US":
+    if exchange in US_EXCHANGES:
         return "us"
     if exchange == "SSE":
         return "etf" if code.startswith(("51", "56", "58")) else "stock"
     if exchange == "SZSE":
         return "etf" if code.startswith(("15", "16")) else "stock"
     raise ValueError(
-        f"unsupported exchange in {vt_symbol!r}: use SSE, SZSE, INDEX, HK or US "
-        "(e.g. 600519.SSE, 000001.SZSE, 000300.INDEX, 00700.HK, AAPL.US)"
+        f"unsupported exchange in {vt_symbol!r}: use SSE, SZSE, INDEX, HK (or SEHK) or US "
+        "(or NASDAQ, NYSE, AMEX, ARCA) -- e.g. 600519.SSE, 000001.SZSE, 000300.INDEX, "
+        "00700.HK, AAPL.US, ORCL.NASDAQ"
     )
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from services.data.adjust import Factors, factors_from_adjusted
 from services.data.bars import normalize, split_symbol
 from services.data.fetch import EmptyResponse, Fetcher
+from services.data.sources.base import HK_EXCHANGES, US_EXCHANGES
 
 SUFFIX = {"SSE": ".SS", "SZSE": ".SZ", "US": ""}
 
@@ -34,8 +35,10 @@ def _yfinance() -> ModuleType:
 def ticker_of(vt_symbol: str) -> str:
     """``600519.SSE`` → ``600519.SS``, ``00700.HK`` → ``0700.HK``, ``AAPL.US`` → ``AAPL``."""
     code, exchange = split_symbol(vt_symbol)
-    if exchange == "HK":
+    if exchange in HK_EXCHANGES:
         return f"{int(code):04d}.HK"
+    if exchange in US_EXCHANGES:
+        return code
     if exchange not in SUFFIX:
         raise ValueError(f"yfinance has no symbols for exchange {exchange!r} ({vt_symbol})")
     return code + SUFFIX[exchange]

@@ -271,3 +271,22 @@ def test_a_saved_run_reruns_exactly_on_its_snapshot_after_the_data_changed(
     assert code == 1 and "sharpe: 9.99 → " in err
     code, _, err = cli(capsys, tmp_path, "backtest", "rsi", "--symbol", "X.US", "--as-of", "nope")
     assert code == 2 and "no snapshot 'nope' of the 1d bars" in err
+
+
+def test_vnpy_exchange_names_work_from_import_to_backtest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ORCL.NASDAQ (vnpy's name) imports and backtests with the US market's rules, as ORCL.US
+    does; an exchange with no market rules is refused at import, with the same message a
+    backtest would give."""
+    src = str(REAL / "orcl-1995-2014.txt")
+    assert (
+        main(["--data-dir", str(tmp_path), "data", "import", src, "--symbol", "ORCL.NASDAQ"]) == 0
+    )
+    code, out, err = cli(
+        capsys, tmp_path, "backtest", "ma_cross", "--symbol", "ORCL.NASDAQ", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["markets"]["ORCL.NASDAQ"]["market"] == "US"
+    code, _, err = cli(capsys, tmp_path, "data", "import", src, "--symbol", "ORCL.FOO")
+    assert code == 2 and "unsupported exchange in 'ORCL.FOO'" in err and "NASDAQ" in err
