@@ -8,12 +8,14 @@ one reactive value, set only by :meth:`QuantdeskApp.sync_trading`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -160,6 +162,8 @@ class QuantdeskApp(App[None]):
                 self.on_frame(message.ticks)
             if main.query_one(ReviewTable).row_count:
                 main.refresh_review()  # verdicts and staleness move with the market
+        except NoMatches:  # a frame that arrives while the screen is being torn down
+            pass
         finally:
             self.bridge.applied()
 
@@ -203,7 +207,8 @@ class QuantdeskApp(App[None]):
     @on(FeedChanged)
     def handle_feed(self, message: FeedChanged) -> None:
         self.main.feed_status = message.status
-        self.main.show_feed()
+        with contextlib.suppress(NoMatches):  # the screen is being torn down
+            self.main.show_feed()
 
     @on(StrategiesUpdated)
     def handle_strategies(self) -> None:

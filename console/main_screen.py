@@ -8,11 +8,13 @@ other screens, quit) and the services' lifecycle stay with the App.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -76,10 +78,14 @@ class MainScreen(Screen[None]):
         watchlist = self.query_one(Watchlist)
         self.services.watched = set(watchlist.symbols)  # what the live feed polls
         if self.services.market.clock is not None:  # real quotes: their age shows
-            self.set_interval(1.0, self.show_feed)
+            self.set_interval(1.0, self._tick_feed)
         watchlist.focus()
         self.refresh_strategies()
         self.on_ready()
+
+    def _tick_feed(self) -> None:
+        with contextlib.suppress(NoMatches):  # the panes are being torn down
+            self.show_feed()
 
     def show_feed(self) -> None:
         """The feed's state in the header, and stale quotes dimmed (once a second)."""

@@ -178,6 +178,16 @@ def rules_for(
             config.us_sec_fee_rate,
             0.0,
         )
+    elif kind == "futures":  # contract size, margin and fees are not modelled
+        rules = MarketRules(
+            "futures (frictionless proxy: no contract size, margin or fees; --fees sets a rate)",
+            1,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+        )
     else:  # an index cannot be traded: a frictionless proxy in whole units
         rules = MarketRules("index (not tradable: no costs)", 1, 0.0, 0.0, 0.0, 0.0, 0.0)
     if fees is not None:

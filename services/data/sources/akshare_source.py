@@ -87,8 +87,13 @@ class AkShareSource:
                 raw = ak.index_zh_a_hist(symbol=code, period="daily", start_date=d0, end_date=d1)
             elif kind == "hk":
                 raw = ak.stock_hk_daily(symbol=code, adjust="")
-            else:
+            elif kind == "us":
                 raw = ak.stock_us_daily(symbol=code, adjust="")
+            else:
+                raise ValueError(
+                    f"{vt_symbol}: AkShare sync covers A-shares, ETFs, indexes, "
+                    "Hong Kong and US stocks; import futures bars from a CSV"
+                )
             bars = _canonical(
                 raw,
                 AKSHARE_COLUMNS if kind in ("stock", "etf", "index") else ENGLISH_COLUMNS,

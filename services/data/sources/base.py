@@ -15,7 +15,7 @@ import pandas as pd
 from services.data.adjust import Factors
 from services.data.bars import split_symbol
 
-Kind = Literal["stock", "etf", "index", "hk", "us"]
+Kind = Literal["stock", "etf", "index", "hk", "us", "futures"]
 
 
 class SourceError(RuntimeError):
@@ -33,6 +33,30 @@ class SourceError(RuntimeError):
 # with the US market's rules, 00700.SEHK with Hong Kong's.
 US_EXCHANGES = frozenset({"US", "NASDAQ", "NYSE", "AMEX", "ARCA", "BATS", "IEX", "SMART"})
 HK_EXCHANGES = frozenset({"HK", "SEHK"})
+# Futures exchanges (vnpy's names): their bars import and backtest as a frictionless
+# proxy in whole units -- contract size, margin and fees are not modelled (say --fees).
+FUTURES_EXCHANGES = frozenset(
+    {
+        "CFFEX",
+        "SHFE",
+        "CZCE",
+        "DCE",
+        "INE",
+        "GFEX",
+        "EUREX",
+        "CME",
+        "CBOT",
+        "NYMEX",
+        "COMEX",
+        "ICE",
+        "SGX",
+        "LME",
+        "HKFE",
+        "CBOE",
+        "OSE",
+        "TOCOM",
+    }
+)
 
 
 def kind_of(vt_symbol: str) -> Kind:
@@ -44,14 +68,16 @@ def kind_of(vt_symbol: str) -> Kind:
         return "hk"
     if exchange in US_EXCHANGES:
         return "us"
+    if exchange in FUTURES_EXCHANGES:
+        return "futures"
     if exchange == "SSE":
         return "etf" if code.startswith(("51", "56", "58")) else "stock"
     if exchange == "SZSE":
         return "etf" if code.startswith(("15", "16")) else "stock"
     raise ValueError(
-        f"unsupported exchange in {vt_symbol!r}: use SSE, SZSE, INDEX, HK (or SEHK) or US "
-        "(or NASDAQ, NYSE, AMEX, ARCA) -- e.g. 600519.SSE, 000001.SZSE, 000300.INDEX, "
-        "00700.HK, AAPL.US, ORCL.NASDAQ"
+        f"unsupported exchange in {vt_symbol!r}: use SSE, SZSE, INDEX, HK (or SEHK), US "
+        "(or NASDAQ, NYSE, AMEX, ARCA) or a futures exchange (CFFEX, SHFE, DCE, CZCE, "
+        "EUREX, CME, ...) -- e.g. 600519.SSE, 000300.INDEX, 00700.HK, ORCL.NASDAQ, FDAX.EUREX"
     )
 
 

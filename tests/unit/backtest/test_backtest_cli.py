@@ -277,7 +277,7 @@ def test_vnpy_exchange_names_work_from_import_to_backtest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """ORCL.NASDAQ (vnpy's name) imports and backtests with the US market's rules, as ORCL.US
-    does; an exchange with no market rules is refused at import, with the same message a
+    does; an exchange quantdesk has no rules for is refused at import, with the message a
     backtest would give."""
     src = str(REAL / "orcl-1995-2014.txt")
     assert (
@@ -288,5 +288,5 @@ def test_vnpy_exchange_names_work_from_import_to_backtest(
     )
     assert code == 0, err
     assert json.loads(out)["markets"]["ORCL.NASDAQ"]["market"] == "US"
-    code, _, err = cli(capsys, tmp_path, "data", "import", src, "--symbol", "ORCL.FOO")
-    assert code == 2 and "unsupported exchange in 'ORCL.FOO'" in err and "NASDAQ" in err
+    code, _, err = cli(capsys, tmp_path, "data", "import", src, "--symbol", "ORCL.NOWHERE")
+    assert code == 2 and "unsupported exchange in 'ORCL.NOWHERE'" in err and "NASDAQ" in err

@@ -183,5 +183,9 @@ def test_each_market_has_its_lots_and_costs_and_fees_replace_the_commission_rate
     assert rules_for("600000.SSE", config, costs, fees=0.001).commission_rate == 0.001
     with pytest.raises(ValueError, match="--fees is a fraction of notional"):
         rules_for("600000.SSE", config, costs, fees=5)
+    futures = rules_for("FDAX.EUREX", config, costs)  # vnpy's name: a frictionless proxy
+    assert futures.market.startswith("futures") and (futures.lot, futures.commission_rate) == (1, 0)
+    assert rules_for("ORCL.NASDAQ", config, costs).market == "US"
+    assert rules_for("00700.SEHK", config, costs).lot == config.hk_lot
     with pytest.raises(ValueError, match="unsupported exchange"):
-        rules_for("FDAX.EUREX", config, costs)
+        rules_for("X.NOWHERE", config, costs)
