@@ -19,8 +19,8 @@ from console.config import (
     ConfigError,
     load_config,
     resolve_config_path,
-    resolve_data_dir,
 )
+from services.ops.datadir import resolve_data_dir
 from services.ops.modes import MODES
 
 EXIT_USAGE = 2

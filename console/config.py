@@ -141,16 +141,6 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "quantdesk"
-
-
-def resolve_data_dir(cli_value: str | None) -> Path:
-    raw = cli_value or os.environ.get("QUANTDESK_DATA_DIR")
-    return Path(raw).expanduser() if raw else default_data_dir()
-
-
 def resolve_config_path(cli_value: str | None, data_dir: Path) -> Path | None:
     raw = cli_value or os.environ.get("QUANTDESK_CONFIG")
     if raw:

@@ -123,3 +123,13 @@ def make_private(data_dir: Path) -> None:
             log.info("permissions of %s tightened to %o", path, mode)
         except OSError:
             pass
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "quantdesk"
+
+
+def resolve_data_dir(cli_value: str | None) -> Path:
+    raw = cli_value or os.environ.get("QUANTDESK_DATA_DIR")
+    return Path(raw).expanduser() if raw else default_data_dir()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from console.config import Config, ConfigError, load_config, resolve_data_dir
+from console.config import Config, ConfigError, load_config
+from services.ops.datadir import resolve_data_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
