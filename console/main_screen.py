@@ -264,7 +264,12 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(
             TicketScreen(
-                defaults, orders.check, estimate, self.services.universe.resolve, orders.refused
+                defaults,
+                orders.check,
+                estimate,
+                self.services.universe.resolve,
+                orders.refused,
+                clock=orders.clock,
             ),
             self._ticket_closed,
         )

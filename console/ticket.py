@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from textual import on
 from textual.app import ComposeResult
@@ -51,8 +52,10 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
         estimate: Estimator,
         resolve: Resolver,
         refused: Refused | None = None,
+        clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         super().__init__()
+        self.clock = clock  # the market's clock (a replay's own): stamps the intent
         self.defaults = defaults
         self.check = check
         self.refused = refused  # a complete order the checks refused: journaled and shown
@@ -131,7 +134,15 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
                 price = float(price_text)
             except ValueError:
                 errors["price"] = f"Price must be a number, got {price_text!r}."
-        intent = OrderIntent(uuid.uuid4().hex[:12], vt_symbol, self.side, self.kind, qty, price)
+        intent = OrderIntent(
+            uuid.uuid4().hex[:12],
+            vt_symbol,
+            self.side,
+            self.kind,
+            qty,
+            price,
+            created_at=self.clock(),
+        )
         violations = self.check(intent)
         if violations and not errors and self.refused is not None:
             self.refused(intent, violations)  # a send the checks refused, not a typo
