@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -95,11 +95,20 @@ class MarketData:
         return MarketPrep(info, closes, seeded, "")
 
     def seed_strategies(self) -> None:
-        """Warm each strategy's window with stored bars, so it can act on the first live bar."""
+        """Warm each strategy's window with stored bars, so it can act on the first live bar.
+
+        A replay seeds only with bars that closed before its recording starts (a daily
+        strategy: before its day): later stored bars are the future of that session."""
+        starts = self.gateway.starts_at()
         for spec in self.live.specs.values():
+            end = None
+            if starts is not None:
+                cut = datetime.combine(starts.date(), time()) if spec.freq == "1d" else starts
+                end = cut - timedelta(microseconds=1)
             for symbol in spec.symbols:
                 try:
-                    self.live.seed(symbol, spec.freq, self.store.read_bars(symbol, spec.freq))
+                    bars = self.store.read_bars(symbol, spec.freq, end=end)
+                    self.live.seed(symbol, spec.freq, bars)
                 except StoreError as exc:
                     log.warning("strategy %s starts cold on %s: %s", spec.id, symbol, exc)
 

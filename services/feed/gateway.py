@@ -109,6 +109,14 @@ class QuoteGateway(PaperVenue):
     def trading_day(self) -> date:
         return self.clock.now().date()
 
+    def starts_at(self) -> datetime | None:
+        """A replay: the exchange time of its first poll (stored bars from then on are
+        the session's future); None when live."""
+        if self.replay is None:
+            return None
+        first = next(iter(read_recording(self.replay)), None)
+        return first.time if first is not None else None
+
     def set_prev_closes(self, closes: dict[str, float]) -> None:
         """Real quotes carry their own previous close: nothing to set."""
 

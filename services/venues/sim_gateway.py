@@ -65,6 +65,10 @@ class SimGateway(PaperVenue, BaseGateway):
     def trading_day(self) -> date:
         return self.market.trading_day
 
+    def starts_at(self) -> None:
+        """Live history is the store's up to now: nothing to cut (a replay's is)."""
+        return None
+
     def set_prev_closes(self, closes: dict[str, float]) -> None:
         """Open the simulated day at yesterday's stored closes."""
         self.market.set_prev_closes(closes)

@@ -153,3 +153,42 @@ def test_a_torn_recording_replays_up_to_the_tear(tmp_path: Path, recording: Path
     torn.write_bytes(gzip.compress(raw[: len(raw) // 2]))
     polls = list(read_recording(torn))
     assert 0 < len(polls) < raw.count(b"\n")
+
+
+def test_a_replay_seeds_strategies_only_with_bars_from_before_it(
+    tmp_path: Path, recording: Path
+) -> None:
+    """The store already holds the session's own minute bars (recorded live that day): a
+    replay must not seed its strategies with them -- they are its future -- so it proposes
+    exactly what it proposes on an empty store."""
+    from services.store import Store, store_uri
+
+    data = tmp_path / "seeded"
+    store = Store(store_uri("", data))
+    store.open()
+    store.write_bars(SYMBOL, "1m", session_bars(), source="live")
+    daily = (
+        session_bars()
+        .resample("1D")
+        .agg(
+            {
+                "open": "first",
+                "high": "max",
+                "low": "min",
+                "close": "last",
+                "volume": "sum",
+                "amount": "sum",
+            }
+        )
+        .dropna()
+    )
+    store.write_bars(SYMBOL, "1d", daily, source="live")  # the store is not empty
+    clean = replay(tmp_path / "empty", recording)
+    expected = [(p.bar_time, p.side) for p in clean.live.history]
+    clean.stop()
+    services = replay(data, recording)
+    try:
+        assert [(p.bar_time, p.side) for p in services.live.history] == expected
+        assert expected
+    finally:
+        services.stop()
