@@ -275,7 +275,10 @@ class QuoteGateway(PaperVenue):
             self._publish(updates)
             if newest is None or quote.at > newest:
                 newest = quote.at
-        self._set_status("ok", phase(now, self.calendar).name, newest, len(raw.symbols))
+        detail = phase(now, self.calendar).name
+        if self.recorder is not None and self.recorder.failed:
+            detail += " · RECORDING STOPPED (log)"
+        self._set_status("ok", detail, newest, len(raw.symbols))
 
     def _roll_if_new_day(self, now: datetime, quotes: tuple[Quote, ...]) -> None:
         day = now.date()
@@ -328,7 +331,8 @@ def feed_line(status: FeedStatus, now: datetime, stale_s: float) -> tuple[str, b
         if age > stale_s:
             return f"{src} STALE {age:.0f} s{errors}", True
         phase_ = "" if status.detail == "continuous" else f" · {status.detail}"  # an auction
-        return f"{src} {max(0.0, age):.0f} s{phase_}{errors}", False
+        warn = "STOPPED" in status.detail  # the recording stopped (a full disk)
+        return f"{src} {max(0.0, age):.0f} s{phase_}{errors}", warn
     if status.state == "idle":
         return f"{src} idle: {status.detail}", False
     if status.state == "finished":

@@ -8,6 +8,7 @@ same session as the one recorded.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -111,18 +112,36 @@ class Recorder:
         self.path = path
         self._file: gzip.GzipFile | None = gzip.open(path, "ab")  # noqa: SIM115 (kept open)
         self.polls = 0
+        self.failed = ""  # why recording stopped (a full disk, say); "" while it records
 
     def write(self, poll: RawPoll) -> None:
+        """Append one poll. A failed write (a full disk) stops the recording, logged once;
+        the feed itself goes on -- quotes matter more than their copy."""
         if self._file is None:
             return
         line = json.dumps(asdict(poll), ensure_ascii=False, separators=(",", ":")) + "\n"
-        self._file.write(line.encode())
-        self._file.flush()
+        try:
+            self._file.write(line.encode())
+            self._file.flush()
+        except OSError as exc:
+            self.failed = f"recording to {self.path} stopped: {exc.strerror or exc}"
+            log.error("%s (the feed goes on; %d polls were recorded)", self.failed, self.polls)
+            self._abandon()
+            return
         self.polls += 1
+
+    def _abandon(self) -> None:
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                log.error("closing the recording %s failed: %s", self.path, exc)
             self._file = None
 
 

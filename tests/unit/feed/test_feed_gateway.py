@@ -231,3 +231,22 @@ def test_the_header_says_what_the_feed_is_doing(
         FeedStatus("sina", *status, newest=AT, errors=errors), AT + timedelta(seconds=now_s), 15
     )
     assert line == (words, warn)
+
+
+def test_a_full_disk_stops_the_recording_not_the_feed(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    from pathlib import Path
+
+    from services.feed.gateway import feed_line
+    from services.feed.source import Recorder
+
+    harness.gateway.recorder = Recorder(Path("/dev/full"))
+    harness.poll()
+    harness.poll()  # the feed goes on
+    assert len(harness.server.requests) == 2 and harness.last.state == "ok"
+    assert "RECORDING STOPPED" in harness.last.detail
+    assert feed_line(harness.last, AT, 15)[1] is True  # a warning in the header
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "No space left on device" in errors[0]
