@@ -101,22 +101,38 @@ class Proposed:
 
 
 class BarBuilder:
-    """One-minute bars from ticks: a bar closes when the first tick of a later minute arrives."""
+    """One-minute bars from ticks: a bar closes when the first tick of a later minute arrives.
+
+    A tick's volume is the day's running total. A bar's volume is what traded since the
+    last tick of the bar before it (the first tick of a minute carries trades made since
+    the previous snapshot); the day's first bar starts from its own first tick, since
+    what traded before it is not known to have been in that minute."""
 
     def __init__(self, on_bar: Callable[[str, dict[str, float], datetime], None]) -> None:
         self.on_bar = on_bar
         self._bars: dict[str, tuple[datetime, dict[str, float], float]] = {}
+        self._last: dict[str, tuple[int, float]] = {}  # (day, running volume) of the last tick
 
     def on_tick(self, tick: TickData) -> None:
         minute = tick.datetime.replace(second=0, microsecond=0)
         price, volume = tick.last_price, float(tick.volume)
+        day = tick.datetime.toordinal()
+        last_day, last_volume = self._last.get(tick.vt_symbol, (-1, volume))
+        self._last[tick.vt_symbol] = (day, volume)
         current = self._bars.get(tick.vt_symbol)
         if current is not None and minute > current[0]:
             self.on_bar(tick.vt_symbol, current[1], current[0])
             current = None
         if current is None:
-            bar = {"open": price, "high": price, "low": price, "close": price, "volume": 0.0}
-            self._bars[tick.vt_symbol] = (minute, bar, volume)
+            base = last_volume if last_day == day and last_volume <= volume else volume
+            bar = {
+                "open": price,
+                "high": price,
+                "low": price,
+                "close": price,
+                "volume": volume - base,
+            }
+            self._bars[tick.vt_symbol] = (minute, bar, base)
             return
         _start, bar, day_volume = current
         bar["high"] = max(bar["high"], price)
