@@ -192,7 +192,7 @@ class Services(MarketData):
         symbols of running strategies."""
         symbols = set(self.watched)
         symbols.update(p.vt_symbol for p in self.portfolio.view().positions)
-        symbols.update(o.vt_symbol for o in self.gateway.broker.working_orders())
+        symbols.update(self.gateway.working_symbols())
         for spec in self.live.specs.values():
             if spec.id in self.live.running:
                 symbols.update(spec.symbols)

@@ -167,14 +167,19 @@ class QuoteGateway(PaperVenue):
     # -- polling ----------------------------------------------------------------------------
     def _run_live(self) -> None:
         source = HttpSource(self.config.url, self.config.timeout_s)
+        seen: set[str] = set()
         try:
             while not self._stop.is_set():
                 try:
                     wait = self.poll_once(source)
-                except Exception:  # never let the feed die silently
-                    log.exception("quote feed failed; it stops")
-                    self._set_status("error", "the feed stopped after an internal error (log)")
-                    return
+                except Exception as exc:  # a bug: say so, back off, keep the feed alive
+                    what = f"{type(exc).__name__}: {exc}"
+                    if what not in seen:  # the traceback once per kind, not every poll
+                        seen.add(what)
+                        log.exception("quote feed: internal error; it backs off and retries")
+                    self.breaker.failure(time.monotonic(), f"internal error ({what})")
+                    self._set_status("error", f"internal error, retrying: {what} (log)")
+                    wait = self.breaker.wait_s(time.monotonic())
                 self.clock.sleep(wait)
         finally:
             source.close()

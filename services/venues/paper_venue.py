@@ -69,6 +69,11 @@ class PaperVenue(BaseGateway):
         bus's traffic. Orders and trades keep vnpy's per-id events (rare, and cheap)."""
         self.on_event(EVENT_TICK, tick)
 
+    def working_symbols(self) -> set[str]:
+        """Symbols with a working order (read under the venue's lock: any thread)."""
+        with self._lock:
+            return {o.vt_symbol for o in self.broker.working_orders()}
+
     def publish_contracts(self, universe: Universe) -> None:
         """One ContractData per listed instrument: lot, tick and product."""
         for inst in universe.instruments:

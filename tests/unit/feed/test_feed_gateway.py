@@ -250,3 +250,38 @@ def test_a_full_disk_stops_the_recording_not_the_feed(
     assert feed_line(harness.last, AT, 15)[1] is True  # a warning in the header
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "No space left on device" in errors[0]
+
+
+def test_an_internal_error_backs_off_and_the_feed_keeps_polling(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from tests.unit.feed.sina_server import wait_for
+
+    calls = [0]
+
+    def wanted() -> list[str]:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("a bug in a handler")
+        return ["600519.SSE"]
+
+    class Clock:
+        stop = threading.Event()
+
+        def now(self) -> datetime:
+            return AT
+
+        def sleep(self, seconds: float) -> bool:
+            return not self.stop.wait(min(seconds, 0.05))
+
+    harness.gateway.wanted = wanted
+    harness.gateway.clock = Clock()  # type: ignore[assignment]
+    harness.gateway.connect({})
+    assert wait_for(lambda: harness.server.requests, timeout=10)
+    harness.bus.wait_idle()
+    assert any(s.state == "error" and "a bug in a handler" in s.detail for s in harness.statuses)
+    assert wait_for(lambda: harness.gateway.status.state == "ok")
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == 1  # logged once, with its traceback
