@@ -146,8 +146,11 @@ class Watchlist(KeyedTable):
         tick = self.ticks[vt_symbol]
         inst = self.instruments[vt_symbol]
         fmt = f"{{:.{inst.decimals}f}}"
-        change = tick.last_price / tick.pre_close - 1 if tick.pre_close else 0.0
-        at_limit = tick.last_price >= tick.limit_up or tick.last_price <= tick.limit_down
+        traded = tick.last_price > 0  # a real quote before the day's first trade has no last
+        change = tick.last_price / tick.pre_close - 1 if tick.pre_close and traded else 0.0
+        at_limit = traded and (
+            tick.last_price >= tick.limit_up or tick.last_price <= tick.limit_down
+        )
         dim = "dim" if vt_symbol in self.stale else ""
         last_style = "reverse" if at_limit else dim
         if (tick.extra or {}).get("suspended"):
@@ -156,8 +159,8 @@ class Watchlist(KeyedTable):
         self.put(
             vt_symbol,
             {
-                "last": right(fmt.format(tick.last_price), last_style),
-                "change": pct(change),
+                "last": right(fmt.format(tick.last_price) if traded else "—", last_style),
+                "change": pct(change) if traded else right("—"),
                 "bid": right(fmt.format(tick.bid_price_1) if tick.bid_price_1 else "—", dim),
                 "ask": right(fmt.format(tick.ask_price_1) if tick.ask_price_1 else "—", dim),
                 "bidv": right(volume(tick.bid_volume_1) if tick.bid_price_1 else "—", dim),

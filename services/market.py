@@ -58,6 +58,8 @@ class MarketCache:
         self._ticks[tick.vt_symbol] = tick
         self._received[tick.vt_symbol] = time.monotonic()
         self.version += 1
+        if tick.last_price <= 0:  # no trade yet today (a real quote before the open)
+            return
         trail = self._trails.get(tick.vt_symbol)
         if trail is None:
             trail = self._trails[tick.vt_symbol] = Trail()

@@ -44,7 +44,7 @@ class Portfolio:
                 return self._cached[1]
             for vt_symbol in self._book.positions:
                 tick = self.market.get(vt_symbol)
-                if tick is not None:
+                if tick is not None and tick.last_price > 0:  # 0: no trade yet today
                     self._book.mark(vt_symbol, tick.last_price, tick.pre_close)
             view = self._book.view()
             self._cached = (key, view)

@@ -269,7 +269,8 @@ class LiveRunner:
             window.append(pd.Timestamp(at).to_pydatetime(), dict(zip(FIELDS, row, strict=True)))
 
     def on_tick(self, event: Event) -> None:
-        self.builder.on_tick(event.data)
+        if event.data.last_price > 0:  # a real quote before the day's first trade has none
+            self.builder.on_tick(event.data)
 
     def window(self, vt_symbol: str, freq: str) -> _Window | None:
         """The bars kept for ``vt_symbol`` at ``freq`` (seeded and live), if any."""

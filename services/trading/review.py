@@ -106,7 +106,7 @@ class ReviewQueue:
         if age > self.config.ttl_s:
             return f"stale: proposed {age:.0f} s ago (limit {self.config.ttl_s:g} s)"
         tick = self.market.get(p.intent.vt_symbol)
-        if tick is not None and p.ref_price > 0:
+        if tick is not None and p.ref_price > 0 and tick.last_price > 0:
             moved = abs(tick.last_price / p.ref_price - 1)
             if moved > self.config.price_band_pct:
                 return (

@@ -285,3 +285,42 @@ def test_an_internal_error_backs_off_and_the_feed_keeps_polling(
     assert wait_for(lambda: harness.gateway.status.state == "ok")
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == 1  # logged once, with its traceback
+
+
+def test_a_quote_before_the_first_trade_shows_no_price_and_marks_nothing(
+    harness: Harness,
+) -> None:
+    """Before the day's first trade the source sends last = 0 (the auction's indicative
+    price is on the book): no bar, no sparkline point, no mark of a position at 0."""
+    from services.accounting.costs import CostConfig
+    from services.accounting.portfolio import Portfolio
+    from services.events import EVENT_TICK
+    from services.instruments import DEFAULT_UNIVERSE, Universe
+    from services.market import MarketCache
+    from services.trading.live import LiveRunner
+
+    market = MarketCache()
+    portfolio = Portfolio(Universe(DEFAULT_UNIVERSE), CostConfig(), 1_000_000, market)
+    portfolio._book.apply_fill("600519.SSE", "buy", 100, 1468.0, 0.0)  # held from yesterday
+    bars: list[object] = []
+    runner = LiveRunner([], lambda s: (0, 0), lambda s, side: 0.0, lambda *a: None, lambda s: 0.0)
+    runner.builder.on_bar = lambda *a: bars.append(a)
+    harness.bus.register(EVENT_TICK, market.on_tick)
+    harness.bus.register(EVENT_TICK, runner.on_tick)
+    harness.clock.at = datetime(2026, 11, 24, 9, 20)
+    pre_open = replace(
+        quote(),
+        at=harness.clock.at,
+        last=0.0,
+        open=0.0,
+        high=0.0,
+        low=0.0,
+        volume=0,
+        bid=1470.0,
+        ask=1470.0,
+    )
+    harness.server.quotes["600519.SSE"] = pre_open
+    harness.poll()
+    assert market.get("600519.SSE") is not None and market.trail("600519.SSE", 10) == ()
+    assert portfolio.view().equity == pytest.approx(1_000_000, abs=1)  # still at 1468
+    assert bars == [] and "600519.SSE" not in runner.builder._bars
