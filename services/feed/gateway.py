@@ -300,10 +300,10 @@ class QuoteGateway(PaperVenue):
         self._publish(updates)
 
     def _report_once(self, vt_symbol: str, message: str) -> None:
+        """Log ``message`` the first time ``vt_symbol`` has it (the log pane shows it)."""
         if vt_symbol not in self._reported:
             self._reported.add(vt_symbol)
             log.warning("%s", message)
-            self.write_log(message)
 
     def _set_status(
         self,
