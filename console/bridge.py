@@ -262,7 +262,7 @@ class Bridge:
                 self.services.portfolio.view(),
                 self.services.bus.stats(),
                 # the header shows seconds: a clock equal to the second repaints nothing
-                self._clock.replace(microsecond=0) if self._clock else None,
+                self._market_clock(),
             )
         )
         if not posted:  # the App is not accepting messages (starting or closing): retry later
@@ -272,6 +272,13 @@ class Bridge:
             return False
         self.frames += 1
         return True
+
+    def _market_clock(self) -> datetime | None:
+        """The header's clock: on real quotes the exchange's time now (a replay's own), not
+        the newest quote's, which stands still when the feed idles; the simulator's time."""
+        clock = self.services.market.clock
+        at = clock() if clock is not None else self._clock
+        return at.replace(microsecond=0) if at else None
 
     def applied(self) -> None:
         """The App calls this when it has drawn a frame's data."""
