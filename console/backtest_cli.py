@@ -198,7 +198,7 @@ def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
     from services.backtest.rules import FLAGS, MarketRules
     from services.backtest.runs import code_version, reproduce
     from services.backtest.spec import Request
-    from services.store import Store, store_uri
+    from services.store import Store
 
     if "request" not in saved or not saved.get("snapshot"):
         raise ValueError(
@@ -214,9 +214,7 @@ def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
     per_day = 1 if request.freq == "1d" else config.backtest.minute_bars_per_day
     backtest = replace(config.backtest, trading_days=round(setup["ann_factor"] / per_day))
     rules = [MarketRules(**saved["markets"][s]) for s in request.symbols]
-    store = Store(
-        store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
-    )
+    store = Store.of(data_dir, config.store.uri)
     store.open()
     frames = {s: request.read_bars(store, s) for s in request.symbols}
     again = execute(request, frames.__getitem__, backtest, config.costs, rules=rules)
@@ -278,15 +276,13 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     from services.backtest import runs
     from services.backtest.request import execute
     from services.backtest.rules import checked_overrides
-    from services.store import Store, StoreError, store_uri
+    from services.store import Store, StoreError
 
     try:
         request = request_from(args)
         request.check()
         checked_overrides(config.backtest, request.overrides)
-        store = Store(
-            store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
-        )
+        store = Store.of(data_dir, config.store.uri)
         store.open()
 
         frames = {s: request.read_bars(store, s) for s in request.symbols}

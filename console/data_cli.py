@@ -23,7 +23,7 @@ from services.data.sources import kind_of, make_source
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
 from services.ops.redact import redact
-from services.store import Store, StoreError, store_uri
+from services.store import Store, StoreError
 
 EXIT_USAGE = 2
 # Piped output (other tools, logs) is not cut at 80 columns.
@@ -131,9 +131,7 @@ def day(text: str) -> date:
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
-    store = Store(
-        store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
-    )
+    store = Store.of(data_dir, config.store.uri)
     try:
         store.open()
         command = args.data_command

@@ -382,12 +382,10 @@ def record_from_bars(data_dir: Path, config: Config, day_: date, symbols: list[s
     from services.feed.synth import polls_from_bars
     from services.instruments import instrument_for
     from services.ops.modes import recordings_dir
-    from services.store import Store, StoreError, store_uri
+    from services.store import Store, StoreError
 
     wanted = symbols or list(config.watchlist.symbols)
-    store = Store(
-        store_uri(config.store.uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log"
-    )
+    store = Store.of(data_dir, config.store.uri)
     try:
         store.open()
         bars, prev, instruments = {}, {}, {}

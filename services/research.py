@@ -29,7 +29,7 @@ from services.accounting.costs import CostConfig
 from services.backtest.rules import BacktestConfig
 from services.backtest.spec import Curve, Request, RunDoc
 from services.ops.datadir import resolve_data_dir
-from services.store import Store, store_uri
+from services.store import Store
 
 
 @dataclass
@@ -75,9 +75,7 @@ class Research:
         self.data_dir = resolve_data_dir(str(data_dir) if data_dir else None)
         self.config = backtest or BacktestConfig()
         self.costs = costs or CostConfig()
-        self.store = Store(
-            store_uri(store, self.data_dir), log_file=self.data_dir / "logs" / "arcticdb.log"
-        )
+        self.store = Store.of(self.data_dir, store)
         self.store.open()
 
     # -- data -------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
 from services.records.recovery import restore
 from services.settings import require
-from services.store import Store, StoreError, store_uri
+from services.store import Store, StoreError
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
@@ -298,7 +298,7 @@ def build_services(
     journal = Journal(path)
     universe = Universe(instruments)
     market = MarketCache()
-    store_ = Store(store_uri(store, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
+    store_ = Store.of(data_dir, store)
     calendar = TradingCalendar(lambda: _stored_calendar(store_))
     gateway: SimGateway | QuoteGateway
     if mode == "demo":

@@ -111,6 +111,12 @@ class Store:
         self._arctic: Any = None
         self._calendar: list[date] | None = None  # read once, replaced on write
 
+    @classmethod
+    def of(cls, data_dir: Path, uri: str = "") -> Store:
+        """The store of ``data_dir``: the configured ``uri`` (else the embedded LMDB), with
+        ArcticDB's native log in ``<data dir>/logs``. Not opened yet."""
+        return cls(store_uri(uri, data_dir), log_file=data_dir / "logs" / "arcticdb.log")
+
     def open(self) -> StoreInfo:
         try:
             import arcticdb
