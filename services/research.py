@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from services.accounting.costs import CostConfig
-from services.backtest.rules import BacktestConfig
+from services.backtest.rules import FLAGS, BacktestConfig
 from services.backtest.spec import Curve, Request, RunDoc
 from services.ops.datadir import resolve_data_dir
 from services.store import Store
@@ -141,16 +141,7 @@ class Research:
         from services.backtest.rules import checked_overrides
 
         enable_numba_cache(self.data_dir)
-        setup_keys = {
-            "init_cash",
-            "sizing",
-            "size",
-            "stop_loss",
-            "take_profit",
-            "trailing_stop",
-            "execute",
-        }
-        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in setup_keys}
+        overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in FLAGS}  # Setup's overrides
         names = (symbols,) if isinstance(symbols, str) else tuple(symbols)
         for key in ("start", "end"):
             kwargs[key] = _day(kwargs.get(key))

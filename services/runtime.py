@@ -241,6 +241,7 @@ def _quote_gateway(
     feed: FeedConfig,
     replay: Path | None,
     speed: float,
+    record_dir: Path | None,
 ) -> QuoteGateway:
     """Paper and replay: real quotes, the conservative paper broker, the stored calendar."""
 
@@ -255,6 +256,7 @@ def _quote_gateway(
         calendar,
         replay=replay,
         speed=speed,
+        record_dir=record_dir,
         last_day=last_day,
     )
 
@@ -300,23 +302,19 @@ def build_services(
     market = MarketCache()
     store_ = Store.of(data_dir, store)
     calendar = TradingCalendar(lambda: _stored_calendar(store_))
+    feed = feed or FeedConfig()
     gateway: SimGateway | QuoteGateway
     if mode == "demo":
         gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
     else:
+        record = recordings_dir(data_dir) if mode == "paper" and feed.record else None
         gateway = _quote_gateway(
-            bus, journal, universe, calendar, costs, account, feed or FeedConfig(), replay, speed
-        )
-        gateway.record_to = (
-            recordings_dir(data_dir) / f"{gateway.clock.now():%Y-%m-%d}.jsonl.gz"
-            if mode == "paper" and (feed or FeedConfig()).record
-            else None
+            bus, journal, universe, calendar, costs, account, feed, replay, speed, record
         )
         market.clock = gateway.clock.now
-        stale = (feed or FeedConfig()).stale_s
         if risk is None or risk.stale_quote_s:  # real quotes: the feed's stale_s, if tighter
             risk = risk or RiskConfig()
-            risk = dataclasses.replace(risk, stale_quote_s=min(risk.stale_quote_s, stale))
+            risk = dataclasses.replace(risk, stale_quote_s=min(risk.stale_quote_s, feed.stale_s))
         if mode == "replay":
             journal.clock = gateway.clock.now
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
@@ -421,7 +419,7 @@ def build_services(
         fresh=fresh,
         calendar=calendar,
         mode=mode.upper(),
-        feed_stale_s=(feed or FeedConfig()).stale_s,
+        feed_stale_s=feed.stale_s,
         watched={i.vt_symbol for i in universe.instruments},
     )
     if isinstance(gateway, QuoteGateway):

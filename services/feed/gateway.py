@@ -63,7 +63,7 @@ class QuoteGateway(PaperVenue):
         *,
         replay: Path | None = None,
         speed: float = 1.0,
-        record_to: Path | None = None,
+        record_dir: Path | None = None,
         last_day: date | None = None,
         gateway_name: str = "PAPER",
     ) -> None:
@@ -84,7 +84,7 @@ class QuoteGateway(PaperVenue):
         self.breaker = Breaker(
             BreakerConfig(trip_after=config.trip_after, cooldown_s=config.cooldown_s)
         )
-        self.record_to = record_to
+        self.record_dir = record_dir  # live only: every poll to <dir>/<day>.jsonl.gz
         self.recorder: Recorder | None = None
         self.wanted: Callable[[], Iterable[str]] = lambda: [
             i.vt_symbol for i in universe.instruments
@@ -123,9 +123,10 @@ class QuoteGateway(PaperVenue):
     def connect(self, setting: dict[str, Any]) -> None:
         self.publish_contracts(self.universe)
         self.query_account()
-        if self.record_to is not None and self.replay is None:
-            self.recorder = Recorder(self.record_to)
-            log.info("recording every poll to %s", self.record_to)
+        if self.record_dir is not None and self.replay is None:
+            path = self.record_dir / f"{self.clock.now():%Y-%m-%d}.jsonl.gz"
+            self.recorder = Recorder(path)
+            log.info("recording every poll to %s", path)
         self._stop.clear()
         target = self._run_replay if self.replay else self._run_live
         self._thread = threading.Thread(target=target, name="quote-feed", daemon=True)

@@ -79,10 +79,6 @@ class TradingCalendar:
             return day in (self._days or ())
         return day.weekday() < 5
 
-    def holiday(self, day: date) -> bool:
-        """A weekday the stored calendar covers and leaves out."""
-        return day.weekday() < 5 and not self.is_trading_day(day)
-
 
 def phase(at: datetime, calendar: TradingCalendar) -> Phase:
     """The phase of the trading day at exchange time ``at``."""
