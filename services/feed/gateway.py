@@ -25,7 +25,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from vnpy.trader.constant import Exchange
 from vnpy.trader.object import OrderData, OrderRequest
 
 from services.bus import Bus
@@ -50,8 +49,6 @@ class QuoteGateway(PaperVenue):
     """Real quotes (polled or replayed) and paper fills on them."""
 
     default_name = "PAPER"
-    default_setting: dict[str, str | int | float | bool] = {}
-    exchanges = [Exchange.SSE, Exchange.SZSE]
 
     def __init__(
         self,

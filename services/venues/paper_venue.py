@@ -60,6 +60,8 @@ def to_tick(q: Quote, inst: Instrument, gateway_name: str) -> TickData:
 class PaperVenue(BaseGateway):
     """Cancels, queries and update publishing over a :class:`PaperBroker`."""
 
+    default_setting: dict[str, str | int | float | bool] = {}  # nothing to log in to
+    exchanges = [Exchange.SSE, Exchange.SZSE]
     broker: PaperBroker
     _lock: threading.RLock
 

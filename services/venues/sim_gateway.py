@@ -14,7 +14,6 @@ import time
 from datetime import date
 from typing import Any
 
-from vnpy.trader.constant import Exchange
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import (
     OrderData,
@@ -39,8 +38,6 @@ class SimGateway(PaperVenue, BaseGateway):
     """A seeded simulated A-share market with a paper account behind it."""
 
     default_name = "SIM"
-    default_setting: dict[str, str | int | float | bool] = {}
-    exchanges = [Exchange.SSE, Exchange.SZSE]
 
     def __init__(
         self,
