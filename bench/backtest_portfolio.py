@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +71,27 @@ def frames() -> dict[str, object]:
     return out
 
 
+def report(work: Callable[[], tuple[int, float]]) -> None:
+    """Time ``work`` (a warmed-up run returning its trades and total return) and print it
+    with this process's peak memory, as one JSON line for the parent."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    trades, total = work()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 3),
+                "peak_rss_mb": round(peak / 1024),
+                "rss_before_run_mb": round(before / 1024),
+                "trades": trades,
+                "total_return": total,
+            }
+        )
+    )
+
+
 def child() -> None:
     import strategies
     from services.accounting.costs import CostConfig
@@ -81,22 +103,12 @@ def child() -> None:
     setup = Setup(init_cash=10_000_000, sizing="percent", size=0.02)
     ma = strategies.get("ma_cross")
     run(ma, dict(list(data.items())[:5]), None, rules[:5], setup)  # load the kernel
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    result = run(ma, data, None, rules, setup)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {
-                "seconds": round(seconds, 3),
-                "peak_rss_mb": round(peak / 1024),
-                "rss_before_run_mb": round(before / 1024),
-                "trades": int(result.metrics["trades"] or 0),
-                "total_return": result.metrics["total_return"],
-            }
-        )
-    )
+
+    def work() -> tuple[int, float]:
+        result = run(ma, data, None, rules, setup)
+        return int(result.metrics["trades"] or 0), float(result.metrics["total_return"] or 0)
+
+    report(work)
 
 
 def vectorbt_child() -> None:
@@ -142,24 +154,13 @@ def vectorbt_child() -> None:
 
     data = frames()
     simulate(dict(list(data.items())[:5]))  # compile vectorbt's numba functions
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
-    pf = simulate(data)
-    trades = int(pf.trades.closed.count().sum())  # type: ignore[attr-defined]
-    total = float(np.asarray(pf.total_return()).ravel()[0])  # type: ignore[attr-defined]
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {
-                "seconds": round(seconds, 3),
-                "peak_rss_mb": round(peak / 1024),
-                "rss_before_run_mb": round(before / 1024),
-                "trades": trades,
-                "total_return": total,
-            }
-        )
-    )
+
+    def work() -> tuple[int, float]:
+        pf = simulate(data)
+        trades = int(pf.trades.closed.count().sum())  # type: ignore[attr-defined]
+        return trades, float(np.asarray(pf.total_return()).ravel()[0])  # type: ignore[attr-defined]
+
+    report(work)
 
 
 def main() -> None:

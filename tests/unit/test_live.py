@@ -16,12 +16,11 @@ from services.accounting.costs import CostConfig
 from services.backtest.engine import Setup, run
 from services.backtest.rules import BacktestConfig, rules_for
 from services.trading.live import BarBuilder, LiveRunner, Proposal, StrategySpec
-from tests.real_data import REAL
+from tests.real_data import yahoo
 
 
 def orcl() -> pd.DataFrame:
-    frame = pd.read_csv(REAL / "orcl-1995-2014.txt", parse_dates=["Date"], index_col="Date")
-    return frame.rename(columns=str.lower).drop(columns=["adj close"])
+    return yahoo("orcl-1995-2014.txt")
 
 
 class NextOpenVenue:

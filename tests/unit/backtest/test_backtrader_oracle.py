@@ -12,29 +12,33 @@ import strategies
 from services.accounting.costs import CostConfig
 from services.backtest.engine import Setup, run
 from services.backtest.rules import BacktestConfig, rules_for
-from tests.real_data import REAL
+from tests.real_data import yahoo
 
 FAST, SLOW, STAKE, CASH = 10, 30, 100, 100_000.0
 
 
 def orcl() -> pd.DataFrame:
-    frame = pd.read_csv(REAL / "orcl-1995-2014.txt", parse_dates=["Date"], index_col="Date")
-    frame = frame.rename(columns=str.lower).drop(columns=["adj close"])
-    frame.index.name = "datetime"
-    return frame
+    return yahoo("orcl-1995-2014.txt")
 
 
-class Cross(bt.Strategy):  # type: ignore[misc]
+class Recorded(bt.Strategy):  # type: ignore[misc]
+    """Keeps every completed fill: (time, price, size)."""
+
     def __init__(self) -> None:
-        fast = bt.ind.SMA(self.data.close, period=FAST)
-        slow = bt.ind.SMA(self.data.close, period=SLOW)
-        self.cross = bt.ind.CrossOver(fast, slow)
         self.fills: list[tuple[pd.Timestamp, float, float]] = []
 
     def notify_order(self, order: bt.Order) -> None:
         if order.status == order.Completed:
             when = pd.Timestamp(bt.num2date(order.executed.dt))
             self.fills.append((when, order.executed.price, order.executed.size))
+
+
+class Cross(Recorded):
+    def __init__(self) -> None:
+        super().__init__()
+        fast = bt.ind.SMA(self.data.close, period=FAST)
+        slow = bt.ind.SMA(self.data.close, period=SLOW)
+        self.cross = bt.ind.CrossOver(fast, slow)
 
     def next(self) -> None:
         if not self.position and self.cross[0] > 0:
@@ -81,18 +85,13 @@ def test_same_trades_and_final_value_as_backtrader(
     assert result.equity.iloc[-1] == pytest.approx(final_value, abs=0.01)
 
 
-class RsiReversion(bt.Strategy):  # type: ignore[misc]
+class RsiReversion(Recorded):
     """Buy when RSI(14) crosses below 30, close when it crosses above 70 (backtrader's RSI:
     Wilder's smoothing seeded with the simple average, as TA-Lib's)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.rsi = bt.ind.RSI(self.data.close, period=14, safediv=True)
-        self.fills: list[tuple[pd.Timestamp, float, float]] = []
-
-    def notify_order(self, order: bt.Order) -> None:
-        if order.status == order.Completed:
-            when = pd.Timestamp(bt.num2date(order.executed.dt))
-            self.fills.append((when, order.executed.price, order.executed.size))
 
     def next(self) -> None:
         if len(self.rsi) < 2:
@@ -106,10 +105,7 @@ class RsiReversion(bt.Strategy):  # type: ignore[misc]
 def test_rsi_trades_as_backtraders_from_the_first_bar() -> None:
     """The issue's case: NVDA from 1999-03-15. With RSI seeded as Wilder did, the first
     entry and every later trade fall on backtrader's dates and prices."""
-    frame = pd.read_csv(REAL / "nvda-1999-2014.txt", parse_dates=["Date"], index_col="Date")
-    frame = frame.rename(columns=str.lower).drop(columns=["adj close"])
-    frame.index.name = "datetime"
-    frame = frame.loc["1999-03-15":"2004-12-31"]
+    frame = yahoo("nvda-1999-2014.txt").loc["1999-03-15":"2004-12-31"]
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(bt.feeds.PandasData(dataname=frame))
     cerebro.addstrategy(RsiReversion)

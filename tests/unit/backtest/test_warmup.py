@@ -11,16 +11,13 @@ from services.accounting.costs import CostConfig
 from services.backtest.request import execute
 from services.backtest.rules import BacktestConfig
 from services.backtest.spec import Request
-from tests.real_data import REAL
+from tests.real_data import yahoo
 
 CONFIG = BacktestConfig(us_sec_fee_rate=0.0)
 
 
 def nvda() -> pd.DataFrame:
-    frame = pd.read_csv(REAL / "nvda-1999-2014.txt", parse_dates=["Date"], index_col="Date")
-    frame = frame.rename(columns=str.lower).drop(columns=["adj close"])
-    frame.index.name = "datetime"
-    return frame
+    return yahoo("nvda-1999-2014.txt")
 
 
 def reader(frame: pd.DataFrame, end: date | None = None):  # type: ignore[no-untyped-def]
