@@ -28,21 +28,23 @@ EXIT_BROKEN_PIPE = 141
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    return build_parser().parse_args(_replay_file(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    commands = next(
+        set(a.choices) for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    return parser.parse_args(_replay_file(sys.argv[1:] if argv is None else argv, commands))
 
 
-def _replay_file(argv: list[str]) -> list[str]:
-    """``--mode replay FILE`` (as the README writes it) is ``--recording FILE``."""
+def _replay_file(argv: list[str], commands: set[str]) -> list[str]:
+    """``--mode replay FILE`` (as the README writes it) is ``--recording FILE``; a word
+    after ``replay`` that names a command (``--mode replay state``) stays a command."""
     out = list(argv)
     for i, arg in enumerate(out[:-2]):
         if (arg, out[i + 1]) == ("--mode", "replay") and not out[i + 2].startswith("-"):
-            if out[i + 2] not in COMMANDS:
+            if out[i + 2] not in commands:
                 out[i + 2 : i + 2] = ["--recording"]
             break
     return out
-
-
-COMMANDS = ("data", "backtest", "runs", "halt", "state", "journal", "secrets", "record")
 
 
 def build_parser() -> argparse.ArgumentParser:
