@@ -93,8 +93,12 @@ class Research:
     def universe(
         self, symbols: Iterable[str], field: str = "close", freq: str = "1d", adjust: str = "qfq"
     ) -> pd.DataFrame:
-        """One field of many symbols, dates x symbols, from one batched read."""
-        frames = self.store.read_many(list(symbols), freq, adjust)
+        """One field of many symbols, dates x symbols: daily bars from the panel block in one
+        read (see the README's "Universe reads"), minute bars from one batched read."""
+        names = list(symbols)
+        if freq == "1d":
+            return self.store.read_panel(names, (field,), adjust)[field]
+        frames = self.store.read_many(names, freq, adjust)
         return pd.DataFrame({s: f[field] for s, f in frames.items()})
 
     def symbols(self, freq: str = "1d") -> list[str]:

@@ -23,13 +23,15 @@ from typing import Any
 import pandas as pd
 
 from services.data.adjust import Factors, adjust
-from services.data.bars import empty, library_for
+from services.data.bars import COLUMNS, empty, library_for
+from services.data.panels import LIBRARY as PANELS
+from services.data.panels import PanelError, Panels
 from services.data.validate import Report, validate
 from services.ops.redact import redact
 
 log = logging.getLogger("quantdesk.store")
 
-LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference")
+LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference", PANELS)
 EMPTY = empty()  # shared, never modified: a placeholder for "nothing stored here"
 CALENDAR_SYMBOL = "calendar.SSE"
 COMPACT_RATIO = 8  # compact when a symbol has 8x more row slices than compaction would leave
@@ -151,6 +153,11 @@ class Store:
             raise StoreError("the store is not open yet")
         return self._arctic[name]
 
+    @property
+    def panels(self) -> Panels:
+        """The daily bars of every symbol as one frame per field (see data/panels.py)."""
+        return Panels(self.library(PANELS), self.library("bars_1d"))
+
     # -- metadata ---------------------------------------------------------------------------
     def meta(self, vt_symbol: str, freq: str) -> SymbolMeta | None:
         lib = self.library(library_for(freq))
@@ -163,6 +170,8 @@ class Store:
         lib = self.library(library_for(freq))
         if not lib.has_symbol(vt_symbol):
             return False
+        if freq == "1d":
+            self.panels.mark_stale([vt_symbol])
         lib.delete(vt_symbol)
         return True
 
@@ -219,6 +228,27 @@ class Store:
             out[symbol] = adjust(item.data, factors, how, inplace=True)
         return out
 
+    def read_panel(
+        self,
+        symbols: list[str],
+        fields: tuple[str, ...] = COLUMNS,
+        how: str = "none",
+        start: date | None = None,
+        end: date | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """Daily ``fields`` of many symbols, each a dates × symbols frame, adjusted on read:
+        one batched read of the panels (25x CSV for 1,000 symbols, see the README)."""
+        try:
+            return self.panels.read(
+                symbols,
+                fields,
+                how,
+                pd.Timestamp(start) if start else None,
+                pd.Timestamp(datetime.combine(end, time.max)) if end else None,
+            )
+        except PanelError as exc:
+            raise StoreError(str(exc)) from None
+
     def calendar(self) -> list[date]:
         """The stored exchange calendar (cached: every daily write checks gaps against it)."""
         if self._calendar is None:
@@ -258,6 +288,8 @@ class Store:
         from arcticdb.exceptions import NoDataFoundException
 
         lib = self.library(library_for(freq))
+        if freq == "1d" and (len(bars) or factors is not None):
+            self.panels.mark_stale([vt_symbol])  # before the write: see data/panels.py
         try:
             meta = SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
             exists = True

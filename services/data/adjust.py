@@ -40,27 +40,43 @@ def adjust(
         raise ValueError(f"unknown adjustment {how!r}: expected none, qfq or hfq")
     if how == "none" or not factors or not len(frame):
         return frame
-    scale = factors[-1][1] if how == "qfq" else 1.0
-    # Ex-dates are midnight, so every bar of that day sorts at or after its ex-date.
-    cuts = np.searchsorted(
-        pd.DatetimeIndex(frame.index).asi8,
-        np.array([np.datetime64(d, "ns").astype("int64") for d, _ in factors]),
-        side="left",
-    )
-    bounds = [0, *cuts.tolist(), len(frame)]
-    levels = [1.0, *(f for _, f in factors)]
     out = frame if inplace else frame.copy()
+    runs = segments(pd.DatetimeIndex(frame.index).asi8, factors, how)
     for column in PRICES:
         values = out[column].to_numpy(copy=False)
         shared = values.flags.writeable  # a view into the frame: edit it where it lies
         if not shared:
             values = values.copy()
-        for lo, hi, level in zip(bounds[:-1], bounds[1:], levels, strict=True):
-            if hi > lo and level != scale:
-                values[lo:hi] *= level / scale
+        for lo, hi, multiplier in runs:
+            if multiplier != 1.0:
+                values[lo:hi] *= multiplier
         if not shared:
             out[column] = values
     return out
+
+
+def segments(stamps: np.ndarray, factors: Factors, how: str) -> list[tuple[int, int, float]]:
+    """(start, stop, multiplier) runs of sorted ``stamps`` (ns) between ex-dates: f(t) for
+    hfq, f(t) / f(last) for qfq. One binary search per factor."""
+    days = np.array([np.datetime64(d, "ns").astype("int64") for d, _ in factors], dtype="int64")
+    return segments_at(stamps, days, [float(f) for _, f in factors], how)
+
+
+def segments_at(
+    stamps: np.ndarray, days: np.ndarray, levels: list[float], how: str
+) -> list[tuple[int, int, float]]:
+    """segments() with the ex-dates already as ns stamps (``days``) and their ``levels``."""
+    if not len(levels) or how == "none":
+        return [(0, len(stamps), 1.0)] if len(stamps) else []
+    scale = levels[-1] if how == "qfq" else 1.0
+    # Ex-dates are midnight, so every bar of that day sorts at or after its ex-date.
+    cuts = np.searchsorted(stamps, days, side="left")
+    bounds = [0, *cuts.tolist(), len(stamps)]
+    return [
+        (lo, hi, level / scale)
+        for lo, hi, level in zip(bounds[:-1], bounds[1:], [1.0, *levels], strict=True)
+        if hi > lo
+    ]
 
 
 def factors_from_frame(frame: pd.DataFrame, column: str) -> Factors:
