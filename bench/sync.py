@@ -4,8 +4,9 @@ The source serves pre-generated frames (10+ years of daily bars per symbol),
 so the figures are quantdesk's: validation, metadata, ArcticDB writes and the
 snapshot. Three runs: the first (full history), an incremental run with
 nothing new (every symbol up to date), and an incremental run one trading
-day later (one new bar per symbol). Target: the incremental run costs < 5 %
-of the first.
+day later (one new bar per symbol). Targets: nothing new < 5 % of the first
+run, one new day <= 10 %. The first run ends by building the universe panel
+block (see services/data/panels.py); the one-day run appends to it.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def main() -> None:
                 100 * runs["incremental_nothing_new"]["seconds"] / first, 2
             ),
             "target_pct": 5.0,
+            "target_one_day_pct": 10.0,
         },
     )
 

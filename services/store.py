@@ -165,6 +165,16 @@ class Store:
             return None
         return SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
 
+    def metas(self, symbols: list[str], freq: str) -> dict[str, SymbolMeta]:
+        """What the store knows of each of ``symbols`` (absent: not stored), in one read."""
+        lib = self.library(library_for(freq))
+        found = lib.read_metadata_batch(symbols) if symbols else []
+        return {
+            s: SymbolMeta.from_dict(item.metadata)
+            for s, item in zip(symbols, found, strict=True)
+            if hasattr(item, "metadata")  # a DataError: no such symbol
+        }
+
     def delete(self, vt_symbol: str, freq: str) -> bool:
         """Remove a symbol's bars and metadata at ``freq`` (snapshots keep old versions)."""
         lib = self.library(library_for(freq))
@@ -321,16 +331,7 @@ class Store:
             name=name or meta.name,
         )
         batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
-        self._quarantine(vt_symbol, freq, report.quarantined, rejects, batch)
-        for rule, count in report.counts.items():
-            meta.issues[rule] = meta.issues.get(rule, 0) + count
-        if rejects is not None and len(rejects):
-            meta.issues["unreadable"] = meta.issues.get("unreadable", 0) + len(rejects)
-        meta.gaps = sorted({*meta.gaps, *(d.isoformat() for d in report.gaps)})
-        meta.suspensions = sorted({*meta.suspensions, *(d.isoformat() for d in report.suspensions)})
-        meta.source = source or meta.source
-        meta.name = name or meta.name
-        meta.last_sync = batch
+        self._record(vt_symbol, freq, meta, report, rejects, source, name, batch)
         version = self._store_clean(lib, vt_symbol, report.clean, stored, exists, meta)
         result = WriteResult(
             vt_symbol,
@@ -344,6 +345,93 @@ class Store:
         level = logging.WARNING if result.quarantined else logging.DEBUG
         log.log(level, "%s", result.summary())  # the sync and the CLI report the totals
         return result
+
+    def write_many(
+        self,
+        freq: str,
+        items: list[Incoming],
+        *,
+        source: str,
+        sync_time: datetime | None = None,
+    ) -> list[WriteResult]:
+        """Many symbols' bars in batched writes (a sync): one metadata read, one write of the
+        new symbols and one append for those whose bars follow the stored ones, and for
+        daily bars one append to the panel block. Bars inside a stored range go through
+        :meth:`write_bars`, one by one. Validation and metadata are as write_bars's."""
+        from arcticdb import WritePayload
+
+        lib = self.library(library_for(freq))
+        symbols = [item.vt_symbol for item in items]
+        metas = self.metas(symbols, freq)
+        stale_before = self.panels.mark_stale(symbols) if freq == "1d" else []
+        batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
+        results: dict[str, WriteResult] = {}
+        writes, appends, appended, leave_stale = [], [], {}, set(stale_before)
+        for item in items:
+            meta = metas.get(item.vt_symbol)
+            exists = meta is not None
+            meta = meta or SymbolMeta()
+            bars = item.bars
+            if exists and not (
+                len(bars)
+                and meta.last
+                and meta.last_close > 0
+                and bars.index.min() > pd.Timestamp(meta.last)
+            ):  # overlapping or empty: the general path
+                results[item.vt_symbol] = self.write_bars(
+                    item.vt_symbol,
+                    freq,
+                    bars,
+                    source=source,
+                    name=item.name,
+                    factors=item.factors,
+                    sync_time=sync_time,
+                )
+                leave_stale.add(item.vt_symbol)
+                continue
+            if item.factors is not None:
+                meta.factors = [[d.isoformat(), float(f)] for d, f in item.factors]
+            context = (
+                pd.DataFrame({"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last]))
+                if exists
+                else None
+            )
+            report = validate(
+                bars,
+                item.vt_symbol,
+                freq,
+                previous=context,
+                factor_dates=frozenset(d for d, _ in meta.factor_list()),
+                calendar=self.calendar() if freq == "1d" else None,
+                name=item.name or meta.name,
+            )
+            self._record(item.vt_symbol, freq, meta, report, None, source, item.name, batch)
+            clean = report.clean
+            results[item.vt_symbol] = WriteResult(item.vt_symbol, freq, len(clean), 0, report)
+            if not len(clean):
+                if exists:
+                    lib.write_metadata(item.vt_symbol, _meta_dict(meta))
+                continue
+            first = pd.Timestamp(meta.first) if exists else clean.index.min()
+            _set_range(meta, first, clean.index.max(), meta.rows + len(clean))
+            meta.last_close = float(clean["close"].iloc[-1])
+            if exists:
+                meta.appends += 1
+                appends.append(WritePayload(item.vt_symbol, clean, metadata=_meta_dict(meta)))
+                appended[item.vt_symbol] = (clean, meta)
+            else:
+                writes.append(WritePayload(item.vt_symbol, clean, metadata=_meta_dict(meta)))
+                leave_stale.add(item.vt_symbol)  # new to the block: the next read adds it
+        _check(lib.write_batch(writes) if writes else [], "write")
+        _check(lib.append_batch(appends) if appends else [], "append")
+        for symbol, (_, meta) in appended.items():
+            if meta.appends >= COMPACT_EVERY:
+                self._compact_if_due(lib, symbol, meta, -1)
+        if freq == "1d":
+            rows = {s: clean for s, (clean, _) in appended.items()}
+            factors = {s: meta.factor_list() for s, (_, meta) in appended.items()}
+            self.panels.append(rows, factors, stale_after=sorted(leave_stale))
+        return [results[s] for s in symbols]
 
     def _store_clean(
         self,
@@ -373,15 +461,41 @@ class Store:
                 meta.last_close = float(clean["close"].iloc[-1])
             merged = pd.concat([stored, clean]).sort_index(kind="stable")
             version = lib.update(vt_symbol, merged, metadata=_meta_dict(meta)).version
-        # Many small appends fragment a symbol (reads slow down ~18x after 2,000 of them):
-        # every COMPACT_EVERY appends, compact if the fragments are many times the minimum.
-        if meta.appends >= COMPACT_EVERY:
-            plan = lib.compact_data_explain_plan(vt_symbol)
-            if plan.num_row_slices_before > COMPACT_RATIO * plan.num_row_slices_after:
-                lib.compact_data(vt_symbol, prune_previous_versions=False)
-            meta.appends = 0
-            version = lib.write_metadata(vt_symbol, _meta_dict(meta)).version
-        return int(version)
+        return self._compact_if_due(lib, vt_symbol, meta, int(version))
+
+    def _compact_if_due(self, lib: Any, vt_symbol: str, meta: SymbolMeta, version: int) -> int:
+        """Many small appends fragment a symbol (reads slow down ~18x after 2,000 of them):
+        every COMPACT_EVERY appends, compact if the fragments are many times the minimum."""
+        if meta.appends < COMPACT_EVERY:
+            return version
+        plan = lib.compact_data_explain_plan(vt_symbol)
+        if plan.num_row_slices_before > COMPACT_RATIO * plan.num_row_slices_after:
+            lib.compact_data(vt_symbol, prune_previous_versions=False)
+        meta.appends = 0
+        return int(lib.write_metadata(vt_symbol, _meta_dict(meta)).version)
+
+    def _record(
+        self,
+        vt_symbol: str,
+        freq: str,
+        meta: SymbolMeta,
+        report: Report,
+        rejects: pd.DataFrame | None,
+        source: str,
+        name: str,
+        batch: str,
+    ) -> None:
+        """Quarantine what validation refused and note the batch in ``meta``."""
+        self._quarantine(vt_symbol, freq, report.quarantined, rejects, batch)
+        for rule, count in report.counts.items():
+            meta.issues[rule] = meta.issues.get(rule, 0) + count
+        if rejects is not None and len(rejects):
+            meta.issues["unreadable"] = meta.issues.get("unreadable", 0) + len(rejects)
+        meta.gaps = sorted({*meta.gaps, *(d.isoformat() for d in report.gaps)})
+        meta.suspensions = sorted({*meta.suspensions, *(d.isoformat() for d in report.suspensions)})
+        meta.source = source or meta.source
+        meta.name = name or meta.name
+        meta.last_sync = batch
 
     def _quarantine(
         self,
@@ -447,6 +561,23 @@ class Store:
         name = f"{label}-{datetime.now():%Y%m%dT%H%M%S%f}"
         self.library(library_for(freq)).snapshot(name)
         return name
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One symbol's bars for :meth:`Store.write_many`."""
+
+    vt_symbol: str
+    bars: pd.DataFrame
+    name: str = ""
+    factors: Factors | None = None
+
+
+def _check(results: list[Any], what: str) -> None:
+    """Raise on the first symbol a batched ArcticDB call failed for (it returns errors)."""
+    for result in results:
+        if not hasattr(result, "version"):
+            raise StoreError(f"batched {what} failed for {result.symbol}: {result}")
 
 
 def _drop_already_stored(bars: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, int]:

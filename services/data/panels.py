@@ -35,6 +35,7 @@ from services.data.bars import COLUMNS, PRICES
 log = logging.getLogger("quantdesk.store")
 
 LIBRARY = "panels_1d"
+RECENT_DAYS = 5  # dates of the block an append may still fill in (a sync's later batches)
 BLOCK = "block"  # metadata: {"symbols": [vt_symbol, ...]}, the order of each date's rows
 STATE = "_state"  # metadata: {"stale": [vt_symbol, ...], "factors": {vt_symbol: [[iso, f]]}}
 
@@ -66,50 +67,82 @@ class Panels:
         else:
             self.lib.write(STATE, pd.DataFrame({"v": [0]}), metadata=payload)
 
-    def mark_stale(self, symbols: Iterable[str]) -> None:
-        """Before ``symbols``' bars change: their rows are not to be trusted until rebuilt."""
+    def mark_stale(self, symbols: Iterable[str]) -> list[str]:
+        """Before ``symbols``' bars change: their rows are not to be trusted until rebuilt.
+        Returns the symbols that were stale before."""
         state = self._state()
-        new = set(symbols) - set(state["stale"])
+        before = list(state["stale"])
+        new = set(symbols) - set(before)
         if new or not self.lib.has_symbol(STATE):
-            state["stale"] = [*state["stale"], *new]
+            state["stale"] = [*before, *new]
             self._save(state)
+        return before
 
     def stale(self) -> list[str]:
         return sorted(self._state()["stale"])
 
     # -- writing -------------------------------------------------------------------------
-    def append(self, rows: Mapping[str, pd.DataFrame], factors: Mapping[str, Factors]) -> bool:
-        """New days of many symbols, all after the block's last date: one append.
+    def append(
+        self,
+        rows: Mapping[str, pd.DataFrame],
+        factors: Mapping[str, Factors],
+        *,
+        stale_after: list[str] | None = None,
+    ) -> bool:
+        """New days of many symbols: one append to the block, or, when some of their dates
+        are already in it (an earlier batch of the same sync), one update from the first of
+        those dates that fills the empty cells.
 
         Returns False (the symbols are left stale, for the next read to rebuild) when the
-        rows do not simply extend the block: a symbol new to it, or a date inside it.
+        rows do not simply extend the block: a symbol new to it, a date before the recent
+        ones, or a cell that already holds a different value.
+        ``stale_after``: the caller marked ``rows``' symbols stale before writing them (as
+        Store.write_many does) and these are to stay stale once the append is done.
         """
         rows = {s: f for s, f in rows.items() if len(f)}
-        if not rows:
-            return True
+        if stale_after is None:  # marked here, first: a crash before the append leaves them
+            stale_after = self.mark_stale(rows)
         state = self._state()
-        before = list(state["stale"])
+        if not rows:  # nothing new: the batch's symbols are as the block has them
+            state["stale"] = stale_after
+            self._save(state)
+            return True
         order, last = self._layout()
         first_new = min(f.index.min() for f in rows.values())
         position = {s: i for i, s in enumerate(order)}
-        if last is None or first_new <= last or any(s not in position for s in rows):
-            self.mark_stale(rows)
+        if last is None or any(s not in position for s in rows):
             return False
-        state["stale"] = [*before, *rows]
-        self._save(state)  # marked first: a crash before the append leaves them stale
         dates = pd.DatetimeIndex(sorted({d for f in rows.values() for d in f.index}))
+        held = pd.DatetimeIndex([])
+        if first_new <= last:  # dates the block holds: fill them in, if they are recent
+            _, held, old = self._read_block(list(COLUMNS), (first_new, last))
+            if len(held) > RECENT_DAYS or not set(dates[dates <= last]) <= set(held):
+                return False
+            dates = held.union(dates)
         grids = {c: np.full((len(dates), len(order)), np.nan) for c in COLUMNS}
+        for column in COLUMNS:
+            if len(held):
+                grids[column][: len(held)] = old[column]
         for symbol, frame in rows.items():
             at = dates.get_indexer(frame.index)
             for column in COLUMNS:
-                grids[column][at, position[symbol]] = frame[column].to_numpy(dtype="float64")
+                target = grids[column][at, position[symbol]]
+                values = frame[column].to_numpy(dtype="float64")
+                clash = ~np.isnan(target) & ~np.isclose(target, values, equal_nan=True)
+                if clash.any():  # a stored value would change: that is a rewrite
+                    return False
+                grids[column][at, position[symbol]] = values
+        block = _block(dates, order, grids)
         # Not pruned: another process may be reading the version this one replaces.
-        self.lib.append(BLOCK, _block(dates, order, grids), metadata={"symbols": order})
+        if len(held):
+            self.lib.update(BLOCK, block, metadata={"symbols": order})
+        else:
+            self.lib.append(BLOCK, block, metadata={"symbols": order})
         for symbol in rows:
             state["factors"][symbol] = [
                 [d.isoformat(), float(f)] for d, f in factors.get(symbol, [])
             ]
-        state["stale"] = before  # symbols stale before this batch still are
+        state["stale"] = stale_after  # symbols stale before this batch still are
         self._save(state)
         return True
 

@@ -2,10 +2,13 @@
 
 Each symbol is fetched from the day after its last stored bar (minute bars:
 from that bar's day; rows already stored are recognised as unchanged) and
-written in one atomic batch, so an interrupted sync resumes without
-duplicates. A symbol whose range holds no trading day is not requested. A
-failure is reported for its symbol and the others go on. After the run, a
-named ArcticDB snapshot pins exactly what the store held.
+written atomically (each symbol's rows in one version), so an interrupted sync
+resumes without duplicates. Writes go to the store in batches of
+``WRITE_BATCH`` symbols: one metadata read, one batched append, and one append
+of the day's rows to the daily panel block. A symbol whose range holds no
+trading day is not requested. A failure is reported for its symbol and the
+others go on. After the run, a named ArcticDB snapshot pins exactly what the
+store held.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from services.data.bars import FREQS
 from services.data.sources.base import Source, SourceError
 from services.instruments import DEFAULT_UNIVERSE
 from services.settings import require
-from services.store import Store
+from services.store import Incoming, Store, SymbolMeta, WriteResult
 
 log = logging.getLogger("quantdesk.data")
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 3, 4
+WRITE_BATCH = 250  # symbols per batched store write: progress moves, memory stays small
 OFFLINE_STREAK = 3  # symbols in a row that cannot connect: stop, the network is down
 
 
@@ -183,21 +187,55 @@ class Syncer:
         summary = SyncSummary(freq, [])
         calendar = self._calendar(summary)
         names = self._names(summary)
+        metas = self.store.metas(list(symbols), freq)
         streak = 0
-        for n, vt_symbol in enumerate(symbols, start=1):
-            if streak >= OFFLINE_STREAK:
-                outcome = SymbolOutcome(vt_symbol, error="not attempted: the network is down")
-            else:
-                outcome = self._one(vt_symbol, freq, start, end, calendar, names)
-                streak = streak + 1 if outcome.offline else 0
-                if streak == OFFLINE_STREAK and n < len(symbols):
-                    summary.notes.append(
-                        f"stopped after {OFFLINE_STREAK} symbols in a row could not connect: "
-                        "check the network (or use --source demo offline)"
+        pending: list[tuple[int, SymbolOutcome, Incoming]] = []
+
+        def flush() -> None:
+            batch = pending[:]
+            pending.clear()  # taken once: a failing write is not tried again on the way out
+            results = self.store.write_many(
+                freq, [incoming for _, _, incoming in batch], source=self.source.name
+            )
+            for (n, outcome, _), result in zip(batch, results, strict=True):
+                _tally(outcome, result)
+                if progress is not None:
+                    progress(n, len(symbols), outcome)
+
+        try:
+            for n, vt_symbol in enumerate(symbols, start=1):
+                fetched: Incoming | None = None
+                if streak >= OFFLINE_STREAK:
+                    outcome = SymbolOutcome(vt_symbol, error="not attempted: the network is down")
+                else:
+                    outcome, fetched = self._fetch(
+                        vt_symbol, freq, start, end, calendar, names, metas.get(vt_symbol)
                     )
-            summary.outcomes.append(outcome)
-            if progress is not None:
-                progress(n, len(symbols), outcome)
+                    streak = streak + 1 if outcome.offline else 0
+                    if streak == OFFLINE_STREAK and n < len(symbols):
+                        summary.notes.append(
+                            f"stopped after {OFFLINE_STREAK} symbols in a row could not connect: "
+                            "check the network (or use --source demo offline)"
+                        )
+                summary.outcomes.append(outcome)
+                if fetched is not None:
+                    pending.append((n, outcome, fetched))
+                    if len(pending) >= WRITE_BATCH:
+                        flush()
+                elif progress is not None:
+                    progress(n, len(symbols), outcome)
+        except BaseException:  # ctrl+c or a crash: what was fetched is still written
+            if pending:
+                flush()
+            raise
+        if pending:
+            flush()
+        if freq == "1d" and summary.stored:
+            # New symbols and rewritten ranges join the universe block now, in the batch
+            # job, rather than on the next universe read.
+            rebuilt = self.store.panels.rebuild()
+            if rebuilt:
+                summary.notes.append(f"universe panel: {rebuilt} symbols added or rebuilt")
         if summary.stored:
             summary.snapshot = self.store.snapshot(freq, f"sync-{self.source.name}")
         summary.seconds = (datetime.now() - t0).total_seconds()
@@ -205,7 +243,7 @@ class Syncer:
             log.info("sync %s", line)
         return summary
 
-    def _one(
+    def _fetch(
         self,
         vt_symbol: str,
         freq: str,
@@ -213,45 +251,36 @@ class Syncer:
         end: date,
         calendar: list[date],
         names: dict[str, str],
-    ) -> SymbolOutcome:
+        meta: SymbolMeta | None,
+    ) -> tuple[SymbolOutcome, Incoming | None]:
+        """The symbol's missing bars from the source, or why there are none to write."""
         outcome = SymbolOutcome(vt_symbol)
         try:
-            mixed = self._mixing(vt_symbol, freq)
+            mixed = self._mixing(vt_symbol, freq, meta)
             if mixed:
                 outcome.error = mixed
-                return outcome
-            begin = self._begin(vt_symbol, freq, start, end)
+                return outcome, None
+            begin = self._begin(freq, start, end, meta)
             known = bool(calendar) and calendar[-1] >= end  # the calendar reaches the end
             if begin > end or (known and not any(begin <= d <= end for d in calendar)):
                 outcome.skipped = "up to date"
-                return outcome
+                return outcome, None
             bars = self.source.bars(vt_symbol, freq, begin, end)
             factors = self.source.factors(vt_symbol) if freq == "1d" else None
-            result = self.store.write_bars(
-                vt_symbol,
-                freq,
-                bars,
-                source=self.source.name,
-                name=names.get(vt_symbol.split(".")[0], ""),
-                factors=factors,
-            )
         except SourceError as exc:
             outcome.error = exc.reason
             outcome.offline = exc.offline
             log.error("sync %s %s failed: %s", vt_symbol, freq, exc)
-            return outcome
+            return outcome, None
         except ValueError as exc:  # a symbol the source cannot serve
             outcome.error = str(exc)
-            return outcome
-        outcome.stored, outcome.unchanged = result.stored, result.unchanged
-        outcome.quarantined = result.quarantined
-        outcome.rules = dict(result.report.counts)
-        return outcome
+            return outcome, None
+        name = names.get(vt_symbol.split(".")[0], "")
+        return outcome, Incoming(vt_symbol, bars, name, factors)
 
-    def _mixing(self, vt_symbol: str, freq: str) -> str:
+    def _mixing(self, vt_symbol: str, freq: str, meta: SymbolMeta | None) -> str:
         """Why this source must not write onto what is stored (synthetic demo bars and real
         ones never share a history), or ""."""
-        meta = self.store.meta(vt_symbol, freq)
         if meta is None or not meta.source:
             return ""
         stored_demo, new_demo = meta.source == "demo", self.source.name == "demo"
@@ -263,8 +292,7 @@ class Syncer:
             f"mixed into them. Remove them first: quantdesk data delete {vt_symbol} --freq {freq}"
         )
 
-    def _begin(self, vt_symbol: str, freq: str, start: date | None, end: date) -> date:
-        meta = self.store.meta(vt_symbol, freq)
+    def _begin(self, freq: str, start: date | None, end: date, meta: SymbolMeta | None) -> date:
         if meta is not None and meta.last:
             last = datetime.fromisoformat(meta.last)
             resume = last.date() if freq == "1m" else last.date() + timedelta(days=1)
@@ -294,3 +322,9 @@ class Syncer:
         except SourceError as exc:
             summary.notes.append(f"names not refreshed ({exc})")
             return {}
+
+
+def _tally(outcome: SymbolOutcome, result: WriteResult) -> None:
+    outcome.stored, outcome.unchanged = result.stored, result.unchanged
+    outcome.quarantined = result.quarantined
+    outcome.rules = dict(result.report.counts)
