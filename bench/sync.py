@@ -25,6 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import write
+from services.data.actions import Actions
 from services.data.adjust import Factors
 from services.data.sources.demo import DemoSource
 from services.data.sync import DataConfig, Syncer
@@ -41,6 +42,7 @@ class FrameSource:
         self, frames: dict[str, pd.DataFrame], factors: dict[str, Factors], calendar: list[date]
     ) -> None:
         self.frames, self._factors, self._calendar = frames, factors, calendar
+        self._actions: dict[str, Actions] = {}
         self.calls = 0
 
     def bars(self, vt_symbol: str, freq: str, start: date, end: date) -> pd.DataFrame:
@@ -50,6 +52,9 @@ class FrameSource:
 
     def factors(self, vt_symbol: str) -> Factors:
         return self._factors[vt_symbol]
+
+    def actions(self, vt_symbol: str) -> Actions:
+        return self._actions.get(vt_symbol, [])
 
     def calendar(self) -> list[date]:
         return self._calendar

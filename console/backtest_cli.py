@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from console.config import Config
-from console.data_cli import add_adjust, add_freq, day, locations
-from services.backtest.spec import RunDoc
+from console.data_cli import add_freq, day, locations
+from services.backtest.spec import ADJUST_MODES, RunDoc, prices_line
 from services.backtest.spec import format_value as _fmt
 
 EXIT_USAGE = 2
@@ -46,7 +46,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--start", type=day, help="first bar traded (default: the first stored)")
     p.add_argument("--end", type=day, help="last bar traded (default: the last stored)")
-    add_adjust(p, "qfq")
+    p.add_argument(
+        "--adjust",
+        choices=ADJUST_MODES,
+        default="auto",
+        help="pit: raw prices with dividends and bonus shares paid on their ex-dates, signals "
+        "on back-adjusted prices (point in time); qfq/hfq: adjusted prices throughout; none: "
+        "raw prices, no actions. Default auto: pit for A-shares, qfq for other markets",
+    )
     add_freq(p)
     p.add_argument(
         "--param",
@@ -327,6 +334,8 @@ def show(doc: RunDoc) -> None:
         f"[b]{doc['strategy']}[/b] {doc['symbol']} {doc['start']} → {doc['end']}  {params}"
         + (f"  (indicators warmed up on {warm:,} earlier bars)" if warm else "")
     )
+    if doc.get("adjusted"):
+        out.print(prices_line(doc))
     table = Table("metric", "in sample" if "oos" in doc else "value", box=None)
     if "oos" in doc:
         table.add_column(f"out of sample (from {doc['oos']['start']})")

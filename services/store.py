@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.data.actions import Actions, from_meta, per_bar, to_meta
 from services.data.adjust import Factors, adjust
 from services.data.bars import COLUMNS, empty, library_for
 from services.data.panels import LIBRARY as PANELS
@@ -82,6 +83,7 @@ class SymbolMeta:
     rows: int = 0
     last_sync: str = ""
     factors: list[list[Any]] = field(default_factory=list)  # [[iso date, hfq factor]]
+    actions: list[list[Any]] = field(default_factory=list)  # [[iso ex-date, cash, ratio]]
     gaps: list[str] = field(default_factory=list)
     suspensions: list[str] = field(default_factory=list)
     issues: dict[str, int] = field(default_factory=dict)  # rule -> quarantined rows
@@ -224,6 +226,44 @@ class Store:
         frame: pd.DataFrame = item.data
         return adjust(frame, meta.factor_list(), how, inplace=True)
 
+    def read_pit(
+        self,
+        vt_symbol: str,
+        freq: str,
+        end: datetime | date | None = None,
+        as_of: str | None = None,
+    ) -> pd.DataFrame:
+        """Bars for a point-in-time backtest: hfq prices for signals (they depend only on
+        actions already past), the raw prices a real account trades as ``exec_open`` ...
+        ``exec_close``, and the corporate actions per bar as ``div_cash`` (per share) and
+        ``share_ratio``. Refused when the factors show actions the store has no record of."""
+        raw = self.read_bars(vt_symbol, freq, None, end, "none", as_of)
+        meta = self._meta_at(vt_symbol, freq, as_of)
+        actions = from_meta(meta.actions)
+        if meta.factors and not actions:
+            raise StoreError(
+                f"{vt_symbol} has {len(meta.factor_list())} adjustment-factor steps but no "
+                "dividend or bonus-share records, so a point-in-time run cannot pay them: "
+                f"sync it again (quantdesk data sync --universe {vt_symbol}) or backtest "
+                "with --adjust qfq"
+            )
+        shrink = [a for a in actions if a.ratio < 1]
+        if shrink:
+            raise StoreError(
+                f"{vt_symbol} had a reverse split on {shrink[0].ex_date} (ratio "
+                f"{shrink[0].ratio:g}): point-in-time runs pay only dividends and bonus "
+                "shares; backtest it with --adjust qfq"
+            )
+        out = adjust(raw.copy(), meta.factor_list(), "hfq", inplace=True)
+        for column in ("open", "high", "low", "close"):
+            out[f"exec_{column}"] = raw[column]
+        out["div_cash"], out["share_ratio"] = per_bar(pd.DatetimeIndex(raw.index), actions)
+        return out
+
+    def _meta_at(self, vt_symbol: str, freq: str, as_of: str | None) -> SymbolMeta:
+        lib = self.library(library_for(freq))
+        return SymbolMeta.from_dict(lib.read_metadata(vt_symbol, as_of=as_of).metadata)
+
     def read_many(
         self, symbols: list[str], freq: str, how: str = "none"
     ) -> dict[str, pd.DataFrame]:
@@ -287,6 +327,7 @@ class Store:
         source: str,
         name: str = "",
         factors: Factors | None = None,
+        actions: Actions | None = None,
         suspensions: frozenset[date] = frozenset(),
         rejects: pd.DataFrame | None = None,
         sync_time: datetime | None = None,
@@ -307,6 +348,8 @@ class Store:
             meta, exists = SymbolMeta(), False
         if factors is not None:  # plain floats: numpy ones would make ArcticDB pickle (and warn)
             meta.factors = [[d.isoformat(), float(f)] for d, f in factors]
+        if actions is not None:
+            meta.actions = to_meta(actions)
         stored = context = EMPTY
         if exists and len(bars):
             lo, hi = bars.index.min(), bars.index.max()
@@ -385,12 +428,15 @@ class Store:
                     source=source,
                     name=item.name,
                     factors=item.factors,
+                    actions=item.actions,
                     sync_time=sync_time,
                 )
                 leave_stale.add(item.vt_symbol)
                 continue
             if item.factors is not None:
                 meta.factors = [[d.isoformat(), float(f)] for d, f in item.factors]
+            if item.actions is not None:
+                meta.actions = to_meta(item.actions)
             context = (
                 pd.DataFrame({"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last]))
                 if exists
@@ -571,6 +617,7 @@ class Incoming:
     bars: pd.DataFrame
     name: str = ""
     factors: Factors | None = None
+    actions: Actions | None = None
 
 
 def _check(results: list[Any], what: str) -> None:

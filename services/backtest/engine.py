@@ -58,7 +58,9 @@ class Setup:
 
 @dataclass(frozen=True)
 class Panel:
-    """Aligned OHLC arrays (bars, symbols); NaN where a symbol has no bar (suspended, unlisted)."""
+    """Aligned OHLC arrays (bars, symbols) that orders fill at; NaN where a symbol has no
+    bar (suspended, unlisted). ``div_cash`` and ``share_ratio``: corporate actions per bar
+    (a point-in-time run; zero and one otherwise)."""
 
     index: pd.DatetimeIndex
     symbols: tuple[str, ...]
@@ -66,21 +68,44 @@ class Panel:
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
+    div_cash: np.ndarray
+    share_ratio: np.ndarray
 
     @classmethod
     def of(cls, frames: Mapping[str, pd.DataFrame]) -> Panel:
+        """From bar frames; a point-in-time frame (Store.read_pit) fills at its raw
+        ``exec_*`` prices and brings its actions, while its signals read the others."""
         if not frames:
             raise ValueError("no bars to backtest")
         index = frames[next(iter(frames))].index
         for frame in frames.values():
             if not frame.index.equals(index):
                 index = index.union(frame.index)
-        cols = {}
-        for name in ("open", "high", "low", "close"):
-            cols[name] = np.column_stack(
-                [f[name].reindex(index).to_numpy(dtype=float) for f in frames.values()]
-            )
-        return cls(pd.DatetimeIndex(index), tuple(frames), **cols)
+
+        def stack(name: str, fallback: str, fill: float) -> np.ndarray:
+            """``name`` (else ``fallback``, else ``fill``) of every frame on the union index;
+            ``fill`` where a frame has no bar."""
+            columns = []
+            for f in frames.values():
+                column = name if name in f.columns else fallback
+                if column:
+                    values = f[column].reindex(index, fill_value=fill)
+                    columns.append(values.to_numpy(dtype=float))
+                else:
+                    columns.append(np.full(len(index), fill))
+            return np.column_stack(columns)
+
+        nan = float("nan")
+        return cls(
+            pd.DatetimeIndex(index),
+            tuple(frames),
+            open=stack("exec_open", "open", nan),
+            high=stack("exec_high", "high", nan),
+            low=stack("exec_low", "low", nan),
+            close=stack("exec_close", "close", nan),
+            div_cash=stack("div_cash", "", 0.0),
+            share_ratio=stack("share_ratio", "", 1.0),
+        )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -100,6 +125,8 @@ class Simulation:
     value: np.ndarray  # (bars, groups)
     metrics: dict[str, np.ndarray]  # metric -> one value per group
     init_cash: float
+    # corporate actions received: column, bar, net cash, tax withheld, bonus shares
+    events: np.ndarray = field(default_factory=lambda: np.empty((0, 5)))
 
 
 def simulate(
@@ -129,13 +156,19 @@ def simulate(
     group_start = np.arange(n_cols, dtype=np.int64) if groups is None else groups.astype(np.int64)
     group_end = np.append(group_start[1:], n_cols).astype(np.int64)
     ent, ex = entries[start:stop], exits[start:stop]
+    cash_div = np.ascontiguousarray(panel.div_cash[start:stop])
+    ratio = np.ascontiguousarray(panel.share_ratio[start:stop])
+    events = ((cash_div != 0) | (ratio != 1)).sum(axis=0)[col_sym]  # per column: at most
     orders = np.empty(2 * int(ent.sum()) + 2, dtype=order_dt)
+    actions = np.empty((int(events.sum()), 5))
     init = np.full(len(group_start), float(setup.init_cash), dtype=np.float64)
-    n, value, stats, held = simulate_nb(
+    n, value, stats, held, n_events = simulate_nb(
         np.ascontiguousarray(panel.open[start:stop]),
         np.ascontiguousarray(panel.high[start:stop]),
         np.ascontiguousarray(panel.low[start:stop]),
         np.ascontiguousarray(panel.close[start:stop]),
+        cash_div,
+        ratio,
         np.ascontiguousarray(panel.days[start:stop]),
         np.ascontiguousarray(ent),
         np.ascontiguousarray(ex),
@@ -151,6 +184,7 @@ def simulate(
         float(setup.trailing_stop),
         setup.execute == "next_open",
         orders,
+        actions,
     )
     grouped = stats if groups is None else m.group_stats(stats, group_start, held)
     return Simulation(
@@ -159,6 +193,7 @@ def simulate(
         value,
         m.compute(value, init, grouped, setup.ann_factor),
         setup.init_cash,
+        actions[:n_events],
     )
 
 
@@ -204,10 +239,26 @@ def trades_of(
     close = close.ffill()
     wrapper = vbt.base.array_wrapper.ArrayWrapper.from_obj(close, freq="1D")
     pf = vbt.Portfolio(
-        wrapper, close, sim.orders, np.empty(0, dtype=log_dt), sim.init_cash, cash_sharing=False
+        wrapper,
+        close,
+        _with_bonus(sim),
+        np.empty(0, dtype=log_dt),
+        sim.init_cash,
+        cash_sharing=False,
     )
     rec = pf.trades.records
     rec = rec[rec["status"] == TradeStatus.Closed]
+    pnl = np.array(rec["pnl"], dtype=float)
+    ret = np.array(rec["return"], dtype=float)
+    d = sim.events
+    if len(d):  # dividends received while a trade was open are part of its P&L
+        col, first, last = (np.asarray(rec[k]) for k in ("col", "entry_idx", "exit_idx"))
+        cost = np.asarray(rec["size"]) * np.asarray(rec["entry_price"])
+        for j in range(len(pnl)):
+            inside = (d[:, 0] == col[j]) & (d[:, 1] >= first[j]) & (d[:, 1] <= last[j])
+            if inside.any():
+                pnl[j] += d[inside, 2].sum()
+                ret[j] = pnl[j] / cost[j]
     return pd.DataFrame(
         {
             "symbol": [symbols[c] for c in rec["col"]],
@@ -216,12 +267,29 @@ def trades_of(
             "exit_time": sim.index[rec["exit_idx"]],
             "exit_price": rec["exit_price"],
             "size": rec["size"],
-            "pnl": rec["pnl"],
-            "return": rec["return"],
+            "pnl": pnl,
+            "return": ret,
             "fees": rec["entry_fees"] + rec["exit_fees"],
         },
         columns=TRADE_COLUMNS,
     ).sort_values(["entry_time", "symbol"], kind="stable", ignore_index=True)
+
+
+def _with_bonus(sim: Simulation) -> np.ndarray:
+    """The order records with each position's bonus shares added to its entry at the same
+    cost: a bigger position at a lower average price (vectorbt has no share-only event)."""
+    orders = sim.orders.copy()
+    for col, bar, _, _, extra in sim.events:
+        if extra <= 0:
+            continue
+        buys = np.flatnonzero(
+            (orders["col"] == col) & (orders["side"] == 0) & (orders["idx"] <= bar)
+        )
+        j = buys[-1]  # the open position's entry (one entry per position)
+        size = orders["size"][j]
+        orders["price"][j] *= size / (size + extra)
+        orders["size"][j] = size + extra
+    return orders
 
 
 def run(
@@ -260,7 +328,30 @@ def run(
         m.scalar(sim.metrics),
         equity,
         trades_of(sim, panel, panel.symbols, window),
+        {"dividends": dividends_of(sim, panel, window)},
     )
+
+
+def dividends_of(sim: Simulation, panel: Panel, window: tuple[int, int]) -> list[dict[str, Any]]:
+    """Each dividend the run received: symbol, ex-date, shares held, cash per share, tax and
+    net cash (a point-in-time run; [] otherwise)."""
+    out = []
+    for col, bar, net, tax, _ in sim.events:
+        i, s = int(bar), int(col)  # a run's columns are its symbols
+        per_share = float(panel.div_cash[window[0] + i, s])
+        if not per_share:
+            continue  # bonus shares only: no cash
+        out.append(
+            {
+                "symbol": panel.symbols[s],
+                "ex_date": str(sim.index[i].date()),
+                "shares": round((net + tax) / per_share) if per_share else 0,
+                "per_share": per_share,
+                "tax": round(float(tax), 2),
+                "net": round(float(net), 2),
+            }
+        )
+    return out
 
 
 def _bars(panel: Panel, i: int, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -24,6 +24,14 @@ Rules, per column (one symbol under one parameter combination):
 - Size is rounded down to the symbol's lot and cut until cash covers price,
   commission (with its minimum), stamp duty and transfer fee. Each fee is
   rounded to the cent, as a broker's statement is.
+- Corporate actions (point-in-time runs on raw prices): on an ex-date bar a
+  held position receives its cash dividend -- for A-share stocks net of the
+  holding-period tax (20 % held up to a month, 10 % up to a year, none after;
+  the broker withholds it at the sale, the kernel at the ex-date) -- and its
+  bonus shares (rounded down to whole shares). Both are written to ``events``
+  (vectorbt has no such order: engine.trades_of spreads the entry's cost over
+  the grown position, as a real account's cost basis). Stop levels move to
+  the ex-date's reference price.
 """
 
 from __future__ import annotations
@@ -110,6 +118,8 @@ def simulate_nb(
     high: np.ndarray,
     low: np.ndarray,
     close: np.ndarray,
+    div_cash: np.ndarray,
+    share_ratio: np.ndarray,
     day: np.ndarray,
     entries: np.ndarray,
     exits: np.ndarray,
@@ -125,12 +135,14 @@ def simulate_nb(
     trailing: float,
     next_open: bool,
     orders: np.ndarray,
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Run every group; returns orders written, value (bars, groups), stats per column
-    and, per group, the bars on which it held anything.
+    events: np.ndarray,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Run every group; returns orders written, value (bars, groups), stats per column,
+    per group the bars on which it held anything, and the corporate-action rows written
+    to ``events`` (column, bar, net cash, tax withheld, bonus shares).
 
     ``costs`` has one row per symbol: lot, commission rate, commission minimum,
-    stamp duty on buys, stamp duty on sells, transfer fee rate.
+    stamp duty on buys, stamp duty on sells, transfer fee rate, dividend tax (0/1).
     """
     n_bars = close.shape[0]
     n_cols = entries.shape[1]
@@ -146,8 +158,38 @@ def simulate_nb(
     last = np.full(close.shape[1], np.nan)  # last valid close per symbol
     cash = init_cash.copy()
     k = 0
+    kd = 0
     for i in range(n_bars):
+        for s in range(close.shape[1]):  # the last close, as the ex-date's reference price
+            if share_ratio[i, s] != 1.0 or div_cash[i, s] != 0.0:
+                last[s] = (last[s] - div_cash[i, s]) / share_ratio[i, s]
         for g in range(n_groups):
+            # -- corporate actions on held positions, before anything trades -----------
+            for c in range(group_start[g], group_end[g]):
+                s = col_sym[c]
+                if pos[c] <= 0 or (share_ratio[i, s] == 1.0 and div_cash[i, s] == 0.0):
+                    continue
+                net = 0.0
+                tax = 0.0
+                if div_cash[i, s] > 0:
+                    gross = _cents(pos[c] * div_cash[i, s])
+                    if costs[s, 6] > 0:
+                        held = day[i] - entry_day[c]
+                        rate = 0.2 if held <= 30 else (0.1 if held <= 365 else 0.0)
+                        tax = _cents(gross * rate)
+                    net = gross - tax
+                    cash[g] += net
+                    entry_cost[c] -= net  # the trade's P&L includes what it paid
+                grown = np.floor(pos[c] * share_ratio[i, s] + 1e-9)
+                events[kd, 0] = c
+                events[kd, 1] = i
+                events[kd, 2] = net
+                events[kd, 3] = tax
+                events[kd, 4] = grown - pos[c]
+                kd += 1
+                pos[c] = grown
+                entry_price[c] = (entry_price[c] - div_cash[i, s]) / share_ratio[i, s]
+                peak[c] = (peak[c] - div_cash[i, s]) / share_ratio[i, s]
             equity = cash[g]
             for c in range(group_start[g], group_end[g]):
                 if pos[c] > 0:
@@ -258,4 +300,4 @@ def simulate_nb(
         for s in range(close.shape[1]):  # after every group: sizing must not see today's close
             if not np.isnan(close[i, s]):
                 last[s] = close[i, s]
-    return k, value, stats, group_held
+    return k, value, stats, group_held, kd

@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from services.backtest.spec import RunDoc, format_value
+from services.backtest.spec import RunDoc, format_value, prices_line
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -40,10 +40,14 @@ def render(doc: RunDoc) -> str:
         f"<p>{_e(doc['start'])} → {_e(doc['end'])}, {_e(doc['freq'])} bars, "
         f"adjust {_e(doc['adjust'])}; parameters {_e(params)}</p>"
     )
+    if doc.get("adjusted"):
+        parts.append(f"<p>{_e(prices_line(doc))}</p>")
     meta = {k: doc[k] for k in ("run_id", "snapshot", "code_version", "created") if k in doc}
     if meta:
         parts.append(f"<p class=muted>{_e(str(meta))}</p>")
     parts.append(_metrics_table(doc))
+    if doc.get("dividends"):
+        parts.append(_table("Dividends received (net of tax)", doc.get("dividends", [])))
     fig = make_subplots(
         rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04
     )

@@ -63,6 +63,7 @@ def execute(
         "symbols": list(request.symbols),
         "freq": request.freq,
         "adjust": request.adjust,
+        "adjusted": {s: request.mode_for(s) for s in request.symbols},  # what auto became
         "start": str(index[w0].date()),
         "end": str(index[-1].date()),
         "warmup_bars": w0,  # bars before the start that the indicators were computed on
@@ -182,6 +183,7 @@ def _result(result: RunResult) -> dict[str, Any]:
         else _records(result.trades),
         "equity": _series(result.equity),
         "drawdown": _series(result.drawdown),
+        "dividends": result.extra.get("dividends", []),  # pit runs: what the account received
     }
 
 

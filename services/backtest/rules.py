@@ -136,7 +136,13 @@ class MarketRules:
             self.stamp_duty_buy,
             self.stamp_duty_sell,
             self.transfer_fee_rate,
+            1.0 if self.dividend_tax else 0.0,
         ]
+
+    @property
+    def dividend_tax(self) -> bool:
+        """A-share dividends are taxed by holding period (差别化征税); the kernel pays net."""
+        return self.market == "A-share stock"
 
 
 def rules_for(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NotRequired, TypedDict
 
-from services.data.bars import split_symbol
+from services.data.bars import is_a_share, split_symbol
 from strategies import Strategy, get
 
 SIZE_QUANTITY, SIZE_NOTIONAL, SIZE_PERCENT = 0, 1, 2
@@ -20,6 +20,7 @@ SIZE_MODES = {"quantity": SIZE_QUANTITY, "notional": SIZE_NOTIONAL, "percent": S
 STAT_TRADES, STAT_WINS, STAT_PROFIT, STAT_LOSS, STAT_HELD = 0, 1, 2, 3, 4
 N_STATS = 5
 
+ADJUST_MODES = ("auto", "pit", "qfq", "hfq", "none")  # a backtest's --adjust
 NAMES = (
     "total_return",
     "annual_return",
@@ -100,6 +101,8 @@ class RunDoc(TypedDict):
     oos: NotRequired[dict[str, Any]]  # out-of-sample start, metrics, trades
     walk_forward: NotRequired[dict[str, Any]]
     snapshot: NotRequired[str]  # the store snapshot the run read (saved runs)
+    adjusted: NotRequired[dict[str, str]]  # symbol -> pit, qfq, hfq or none (auto resolved)
+    dividends: NotRequired[list[dict[str, Any]]]  # pit runs: each dividend received
     code_version: NotRequired[dict[str, str]]
     run_id: NotRequired[int]
     created: NotRequired[str]  # when it was saved
@@ -111,7 +114,7 @@ class Request:
     symbols: tuple[str, ...]
     start: date | None = None
     end: date | None = None
-    adjust: str = "qfq"
+    adjust: str = "auto"  # see ADJUST_MODES and mode_for
     freq: str = "1d"
     params: Mapping[str, float] = field(default_factory=dict)
     grid: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
@@ -123,12 +126,23 @@ class Request:
     large_grid: bool = False  # the trader confirmed a sweep above [backtest] max_combinations
     as_of: str | None = None  # an ArcticDB snapshot to read instead of the latest data
 
+    def mode_for(self, symbol: str) -> str:
+        """How ``symbol``'s prices are taken: ``auto`` is point-in-time (pit) for A-shares,
+        whose dividends and bonus shares the sources record, and qfq elsewhere."""
+        if self.adjust != "auto":
+            return self.adjust
+        return "pit" if is_a_share(symbol) else "qfq"
+
     def read_bars(self, store: Any, symbol: str) -> Any:
         """``symbol``'s bars for this request from the store (frequency, adjustment, up to
         ``end``), as they were in the snapshot ``as_of`` when one is named. Bars before
         ``start`` are included: indicators warm up on them and trading starts at ``start``
-        (``execute`` says how many were used)."""
-        return store.read_bars(symbol, self.freq, None, self.end, self.adjust, as_of=self.as_of)
+        (``execute`` says how many were used). A pit frame also carries the raw prices
+        orders fill at and the corporate actions (Store.read_pit)."""
+        mode = self.mode_for(symbol)
+        if mode == "pit":
+            return store.read_pit(symbol, self.freq, self.end, as_of=self.as_of)
+        return store.read_bars(symbol, self.freq, None, self.end, mode, as_of=self.as_of)
 
     def as_doc(self) -> dict[str, Any]:
         """The request as JSON, kept in a saved run so that ``runs rerun`` repeats it."""
@@ -193,8 +207,10 @@ class Request:
             raise ValueError("name at least one symbol (--symbol 600519.SSE)")
         for symbol in self.symbols:
             split_symbol(symbol)
-        if self.adjust not in ("none", "qfq", "hfq"):
-            raise ValueError(f"--adjust must be none, qfq or hfq, got {self.adjust!r}")
+        if self.adjust not in ADJUST_MODES:
+            raise ValueError(
+                f"--adjust must be one of {', '.join(ADJUST_MODES)}, got {self.adjust!r}"
+            )
         if self.metric not in NAMES:
             raise ValueError(f"unknown metric {self.metric!r}: choose one of {', '.join(NAMES)}")
         for name, value in (("--fees", self.fees), ("--oos", self.oos)):
@@ -216,6 +232,25 @@ class Request:
         if unknown:
             strategy.params({unknown[0]: 0.0})  # raises "has no parameter ..., it takes ..."
         return strategy
+
+
+def prices_line(doc: Mapping[str, Any]) -> str:
+    """How the run took prices and what corporate actions paid, for the CLI and the report:
+    ``prices: pit for 600519.SSE; dividends 4 payments, 1,234.00 net (tax 123.40)``."""
+    modes: dict[str, list[str]] = {}
+    for symbol, mode in doc.get("adjusted", {}).items():
+        modes.setdefault(mode, []).append(symbol)
+    text = "prices: " + "; ".join(f"{m} for {', '.join(s)}" for m, s in modes.items())
+    paid = doc.get("dividends", [])
+    if "pit" in modes:
+        net = sum(d["net"] for d in paid)
+        tax = sum(d["tax"] for d in paid)
+        text += (
+            f"; dividends {len(paid)} payments, {net:,.2f} net (tax {tax:,.2f})"
+            if paid
+            else "; no dividends fell in the holding periods"
+        )
+    return text
 
 
 SWEEP_CHUNK = 1024  # columns per kernel call: progress moves, cancel lands, memory is capped

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from services.data.actions import Actions
 from services.data.bars import FREQS
 from services.data.sources.base import Source, SourceError
 from services.instruments import DEFAULT_UNIVERSE
@@ -78,6 +79,7 @@ class SymbolOutcome:
     error: str = ""
     skipped: str = ""
     offline: bool = False
+    no_actions: str = ""  # why the dividends were not fetched (the bars were)
 
 
 @dataclass
@@ -134,6 +136,13 @@ class SyncSummary:
                 f"FAILED {len(skipped)} symbols not attempted (network down): "
                 + ", ".join(skipped[:5])
                 + (", ..." if len(skipped) > 5 else "")
+            )
+        missing = [o for o in self.outcomes if o.no_actions]
+        if missing:
+            text.append(
+                f"dividends not fetched for {len(missing)} symbols "
+                f"({missing[0].vt_symbol}: {missing[0].no_actions}); their bars are stored, "
+                "point-in-time backtests of them are refused until a sync fetches them"
             )
         text += self.notes
         if self.snapshot:
@@ -267,6 +276,7 @@ class Syncer:
                 return outcome, None
             bars = self.source.bars(vt_symbol, freq, begin, end)
             factors = self.source.factors(vt_symbol) if freq == "1d" else None
+            actions = self._actions(vt_symbol, outcome) if freq == "1d" else None
         except SourceError as exc:
             outcome.error = exc.reason
             outcome.offline = exc.offline
@@ -276,7 +286,17 @@ class Syncer:
             outcome.error = str(exc)
             return outcome, None
         name = names.get(vt_symbol.split(".")[0], "")
-        return outcome, Incoming(vt_symbol, bars, name, factors)
+        return outcome, Incoming(vt_symbol, bars, name, factors, actions)
+
+    def _actions(self, vt_symbol: str, outcome: SymbolOutcome) -> Actions | None:
+        """The symbol's dividends, or None (the stored ones are kept) when the source
+        refuses them -- Tushare's ``dividend`` needs 2,000 points -- without losing the bars."""
+        try:
+            return self.source.actions(vt_symbol)
+        except SourceError as exc:
+            outcome.no_actions = exc.reason
+            log.warning("sync %s: dividends not fetched: %s", vt_symbol, exc.reason)
+            return None
 
     def _mixing(self, vt_symbol: str, freq: str, meta: SymbolMeta | None) -> str:
         """Why this source must not write onto what is stored (synthetic demo bars and real

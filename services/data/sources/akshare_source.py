@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.data.actions import Actions, from_sina
 from services.data.adjust import Factors, factors_from_frame
 from services.data.bars import AKSHARE_COLUMNS, ENGLISH_COLUMNS, normalize, split_symbol
 from services.data.fetch import EmptyResponse, Fetcher
@@ -119,6 +120,19 @@ class AkShareSource:
             return factors_from_frame(frame, "hfq_factor")
 
         return self.fetcher.call(f"{vt_symbol} adjustment factors", fetch)
+
+    def actions(self, vt_symbol: str) -> Actions:
+        if kind_of(vt_symbol) != "stock":
+            return []  # as factors: ETF, index, HK and US actions are not fetched
+        code, _ = split_symbol(vt_symbol)
+
+        def fetch() -> Actions:
+            frame = _akshare().stock_history_dividend_detail(symbol=code, indicator="分红")
+            if not isinstance(frame, pd.DataFrame):
+                raise EmptyResponse("no dividend table")
+            return from_sina(frame) if len(frame) else []  # empty: 暂时没有数据 (none yet)
+
+        return self.fetcher.call(f"{vt_symbol} dividends", fetch)
 
     def calendar(self) -> list[date]:
         def fetch() -> list[date]:

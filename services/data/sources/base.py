@@ -12,6 +12,7 @@ from typing import Literal, Protocol
 
 import pandas as pd
 
+from services.data.actions import Actions
 from services.data.adjust import Factors
 from services.data.bars import split_symbol
 
@@ -92,6 +93,10 @@ class Source(Protocol):
 
     def factors(self, vt_symbol: str) -> Factors:
         """Cumulative back-adjustment factors by ex-date ([] when none apply)."""
+        ...
+
+    def actions(self, vt_symbol: str) -> Actions:
+        """Implemented dividends and bonus shares by ex-date ([] when none apply)."""
         ...
 
     def calendar(self) -> list[date]:

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from services.data.actions import Action, Actions
 from services.data.adjust import Factors
 from services.data.bars import normalize
 from services.instruments import DEFAULT_UNIVERSE, Instrument
@@ -48,7 +49,7 @@ class DemoSource:
         self.end = end  # exclusive: history stops the trading day before
         self.minute_days = minute_days
         self.instruments = {i.vt_symbol: i for i in instruments}
-        self._daily: dict[str, tuple[pd.DataFrame, Factors]] = {}
+        self._daily: dict[str, tuple[pd.DataFrame, Factors, Actions]] = {}
         self._days = pd.DatetimeIndex(
             pd.bdate_range(FIRST_DAY, end - timedelta(days=1)), name="datetime"
         )
@@ -62,6 +63,10 @@ class DemoSource:
     def factors(self, vt_symbol: str) -> Factors:
         return self._history(vt_symbol)[1]
 
+    def actions(self, vt_symbol: str) -> Actions:
+        """The yearly cash dividends behind the factors: the previous close × the yield."""
+        return self._history(vt_symbol)[2]
+
     def bars(self, vt_symbol: str, freq: str, start: date, end: date) -> pd.DataFrame:
         daily = self._history(vt_symbol)[0]
         frame = self._minutes(vt_symbol, daily) if freq == "1m" else daily
@@ -69,12 +74,12 @@ class DemoSource:
         return frame[(frame.index >= lo) & (frame.index < hi)]
 
     # -- generation ---------------------------------------------------------------------
-    def _history(self, vt_symbol: str) -> tuple[pd.DataFrame, Factors]:
+    def _history(self, vt_symbol: str) -> tuple[pd.DataFrame, Factors, Actions]:
         if vt_symbol not in self._daily:
             self._daily[vt_symbol] = self._generate(self.instruments[vt_symbol])
         return self._daily[vt_symbol]
 
-    def _generate(self, inst: Instrument) -> tuple[pd.DataFrame, Factors]:
+    def _generate(self, inst: Instrument) -> tuple[pd.DataFrame, Factors, Actions]:
         rng = np.random.default_rng(zlib.crc32(inst.vt_symbol.encode()))
         days = self._days
         n = len(days)
@@ -117,7 +122,14 @@ class DemoSource:
             },
             index=days,
         )
-        return normalize(frame), [(FIRST_DAY, 1.0), *factors] if factors else []
+        # The dividend that makes each factor step: the raw close falls from P to P - D on
+        # the ex-date, and the factor grows by P / (P - D), so D = P * yield.
+        closes = dict(zip(days, np.concatenate([[close[0]], close[:-1]]), strict=True))
+        actions = [
+            Action(day, round(float(closes[pd.Timestamp(day)]) * DIVIDEND_YIELD, 4))
+            for day, _ in factors
+        ]
+        return normalize(frame), [(FIRST_DAY, 1.0), *factors] if factors else [], actions
 
     def _minutes(self, vt_symbol: str, daily: pd.DataFrame) -> pd.DataFrame:
         inst = self.instruments[vt_symbol]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from services.data.actions import Actions, from_tushare
 from services.data.adjust import Factors, factors_from_frame
 from services.data.bars import normalize, split_symbol
 from services.data.fetch import EmptyResponse, Fetcher, NotRetryable
@@ -124,6 +125,15 @@ class TushareSource:
             return factors_from_frame(frame, "hfq_factor")
 
         return self.fetcher.call(f"{vt_symbol} adjustment factors", fetch)
+
+    def actions(self, vt_symbol: str) -> Actions:
+        if kind_of(vt_symbol) != "stock":
+            return []
+
+        def fetch() -> Actions:
+            return from_tushare(self.query("dividend", ts_code=ts_code_of(vt_symbol)))
+
+        return self.fetcher.call(f"{vt_symbol} dividends", fetch)
 
     def calendar(self) -> list[date]:
         def fetch() -> list[date]:

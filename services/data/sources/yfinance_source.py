@@ -13,6 +13,7 @@ from types import ModuleType
 
 import pandas as pd
 
+from services.data.actions import Actions
 from services.data.adjust import Factors, factors_from_adjusted
 from services.data.bars import normalize, split_symbol
 from services.data.fetch import EmptyResponse, Fetcher
@@ -91,6 +92,10 @@ class YFinanceSource:
     def factors(self, vt_symbol: str) -> Factors:
         """From the Adj Close of the last ``bars`` call (Yahoo has no factor endpoint)."""
         return self._adjusted.get(vt_symbol, [])
+
+    def actions(self, vt_symbol: str) -> Actions:
+        """Not fetched: US and HK symbols backtest on adjusted prices (qfq) by default."""
+        return []
 
     def calendar(self) -> list[date]:
         return []  # Yahoo has no exchange calendar: the stored one stays

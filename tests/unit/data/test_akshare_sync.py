@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import requests
 
+from services.data.actions import Action
 from services.data.fetch import FetchConfig, Fetcher
 from services.data.sources.akshare_source import AkShareSource
 from services.data.sources.demo import DemoSource
@@ -43,6 +44,23 @@ def hist_frame(code: str, start: str, end: str) -> pd.DataFrame:
             "涨跌幅": 1.0,
             "涨跌额": 0.1,
             "换手率": 0.5,
+        }
+    )
+
+
+def dividend_frame() -> pd.DataFrame:
+    """``stock_history_dividend_detail(indicator="分红")``'s output (Sina's table, per 10
+    shares): 公告日期 as dates, numbers, 进度 实施/预案/不分配, ex-dates as Timestamps."""
+    return pd.DataFrame(
+        {
+            "公告日期": [date(2024, 4, 3), date(2023, 11, 14), date(2012, 4, 1), date(2011, 4, 13)],
+            "送股": [0.0, 0.0, 0.0, 1.0],
+            "转增": [0.0, 0.0, 0.0, 0.0],
+            "派息": [308.76, 219.10, 0.0, 23.0],
+            "进度": ["预案", "实施", "不分配", "实施"],
+            "除权除息日": pd.to_datetime([None, "2023-12-20", None, "2011-07-01"]),
+            "股权登记日": pd.to_datetime([None, "2023-12-19", None, "2011-06-30"]),
+            "红股上市日": pd.to_datetime([None, None, None, "2011-07-04"]),
         }
     )
 
@@ -80,6 +98,9 @@ class FakeAkShare:
             {"date": pd.to_datetime(["1990-12-19", "2026-11-10"]), "hfq_factor": ["1.0", "1.05"]}
         )
 
+    def stock_history_dividend_detail(self, symbol: str, indicator: str) -> pd.DataFrame:
+        return dividend_frame() if symbol == "600519" else pd.DataFrame()  # 暂时没有数据
+
     def tool_trade_date_hist_sina(self) -> pd.DataFrame:
         return pd.DataFrame({"trade_date": [d.date() for d in DAYS]})
 
@@ -97,6 +118,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAkShare]:
         "stock_zh_a_daily",
         "tool_trade_date_hist_sina",
         "stock_info_a_code_name",
+        "stock_history_dividend_detail",
     ):
         monkeypatch.setattr(akshare, name, getattr(f, name))
     yield f
@@ -331,3 +353,14 @@ def test_real_bars_are_not_synced_onto_demo_history(fake: FakeAkShare, store: St
     pd.testing.assert_frame_equal(store.read_bars("600519.SSE", "1d"), before)
     assert store.delete("600519.SSE", "1d")
     assert syncer(store).sync(["600519.SSE"], "1d", end=date(2026, 11, 20)).exit_code == EXIT_OK
+
+
+def test_dividends_and_bonus_shares_from_sinas_table(fake: FakeAkShare, store: Store) -> None:
+    source = AkShareSource(Fetcher(FAST))
+    # implemented rows only, per share: 10派219.10 and 10送1派23
+    assert source.actions("600519.SSE") == [
+        Action(date(2011, 7, 1), 2.3, 1.1),
+        Action(date(2023, 12, 20), 21.91, 1.0),
+    ]
+    assert source.actions("600036.SSE") == []  # the page has no rows yet
+    assert source.actions("510300.SSE") == []  # not fetched for ETFs (as factors)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from services.data.actions import Action
 from services.data.fetch import FetchConfig, Fetcher
 from services.data.sources import SourceError
 from services.data.sources.tushare_source import TushareSource, ts_code_of
+from services.data.sync import DataConfig, Syncer
+from services.store import Store, StoreError
 from tests.unit.data.tushare_server import TushareServer
 
 TOKEN = "ts-local-test-token"
@@ -79,3 +83,29 @@ def test_an_error_page_or_no_rows_is_a_clear_source_error(
 def test_minute_bars_are_refused_with_the_reason(server: TushareServer) -> None:
     with pytest.raises(ValueError, match="stk_mins"):
         source(server).bars("600519.SSE", "1m", date(2024, 1, 2), date(2024, 1, 5))
+
+
+def test_dividends_and_bonus_shares_per_share(server: TushareServer) -> None:
+    assert source(server).actions("600519.SSE") == [
+        Action(date(2011, 7, 1), 2.3, 1.1),  # 10送1派23 (before tax)
+        Action(date(2023, 12, 20), 21.91, 1.0),
+    ]
+    assert server.calls[-1]["api_name"] == "dividend"
+    assert server.calls[-1]["params"] == {"ts_code": "600519.SH"}
+
+
+def test_a_token_without_dividend_rights_still_syncs_the_bars(
+    server: TushareServer, tmp_path: Path
+) -> None:
+    server.refused.add("dividend")  # Tushare's dividend API needs 2,000 points
+    store = Store.of(tmp_path)
+    store.open()
+    summary = Syncer(store, source(server), DataConfig()).sync(
+        ["600519.SSE"], "1d", start=date(2024, 1, 2), end=date(2024, 1, 5)
+    )
+    assert summary.exit_code == 0 and summary.stored == 4
+    said = "\n".join(summary.lines())
+    assert "dividends not fetched for 1 symbols (600519.SSE: " in said
+    assert "point-in-time backtests of them are refused" in said
+    with pytest.raises(StoreError, match="no dividend or bonus-share records"):
+        store.read_pit("600519.SSE", "1d")

@@ -83,6 +83,34 @@ ADJ = [
     ["600519.SH", "20230627", 8.4167],
     ["600519.SH", "20230626", 8.2315],
 ]
+DIVIDEND_FIELDS = [
+    "ts_code",
+    "end_date",
+    "ann_date",
+    "div_proc",
+    "stk_div",
+    "stk_bo_rate",
+    "stk_co_rate",
+    "cash_div",
+    "cash_div_tax",
+    "record_date",
+    "ex_date",
+    "pay_date",
+    "div_listdate",
+    "imp_ann_date",
+]
+NO_DATES = [None, None, None, None, None]
+DIVIDEND = [  # newest first; a plan (预案) has no dates yet
+    ["600519.SH", "20231231", "20240403", "预案", 0.0, None, None, 0.0, 30.876, *NO_DATES],
+    [
+        *["600519.SH", "20230630", "20231114", "实施", 0.0, None, None, 19.719, 21.91],
+        *["20231219", "20231220", "20231220", None, "20231214"],
+    ],
+    [
+        *["600519.SH", "20101231", "20110413", "实施", 0.1, 0.1, None, 2.07, 2.3],
+        *["20110630", "20110701", "20110701", "20110704", "20110627"],
+    ],
+]
 CAL = [
     ["SSE", "20240105", 1, "20240104"],
     ["SSE", "20240104", 1, "20240103"],
@@ -107,6 +135,7 @@ class TushareServer:
         self.token = token
         self.script: deque[tuple[Any, ...]] = deque()
         self.calls: list[dict[str, Any]] = []
+        self.refused: set[str] = set()  # APIs the token has too few points for
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -153,10 +182,14 @@ class TushareServer:
             doc = ok(DAILY_FIELDS, [])
         else:
             api = body["api_name"]
-            if api in ("daily", "fund_daily", "index_daily"):
+            if api in self.refused:
+                doc = {"code": 40203, "msg": "抱歉，您没有访问该接口的权限", "data": None}
+            elif api in ("daily", "fund_daily", "index_daily"):
                 doc = ok(DAILY_FIELDS, DAILY)
             elif api == "adj_factor":
                 doc = ok(["ts_code", "trade_date", "adj_factor"], ADJ)
+            elif api == "dividend":
+                doc = ok(DIVIDEND_FIELDS, DIVIDEND)
             elif api == "trade_cal":
                 doc = ok(["exchange", "cal_date", "is_open", "pretrade_date"], CAL)
             elif api == "stock_basic":
