@@ -160,12 +160,14 @@ def simulate_nb(
     k = 0
     kd = 0
     for i in range(n_bars):
+        acted = False  # any corporate action on this bar (rare: skip the column loop)
         for s in range(close.shape[1]):  # the last close, as the ex-date's reference price
             if share_ratio[i, s] != 1.0 or div_cash[i, s] != 0.0:
                 last[s] = (last[s] - div_cash[i, s]) / share_ratio[i, s]
+                acted = True
         for g in range(n_groups):
             # -- corporate actions on held positions, before anything trades -----------
-            for c in range(group_start[g], group_end[g]):
+            for c in range(group_start[g], group_end[g] if acted else group_start[g]):
                 s = col_sym[c]
                 if pos[c] <= 0 or (share_ratio[i, s] == 1.0 and div_cash[i, s] == 0.0):
                     continue
