@@ -48,11 +48,11 @@ from panes.orders import Orders
 from panes.positions import Positions
 from panes.review import ReviewTable
 from panes.watchlist import SPARK_WIDTH, Watchlist
+from services.data.records import StoreInfo
 from services.events import TradingState, side_of
 from services.market_data import MarketPrep
 from services.ops.watchlist import WatchlistStore
 from services.runtime import Services
-from services.store import StoreInfo
 from services.trading.control import RearmRefused
 from services.trading.flatten import outcome
 

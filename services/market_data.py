@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from services.data.fetch import FetchConfig
+from services.data.records import StoreInfo
 from services.data.sources import make_source
 from services.data.sync import DataConfig, Syncer, resolve_universe
 from services.events import JobStatus
@@ -24,7 +25,7 @@ from services.feed.sessions import TradingCalendar
 from services.instruments import Universe
 from services.ops.redact import redact
 from services.ops.scheduler import JobResult
-from services.store import Store, StoreError, StoreInfo
+from services.store import Store, StoreError
 from services.trading.live import LiveRunner
 from services.venues.sim_gateway import SimGateway
 

@@ -15,7 +15,6 @@ first paint.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,16 @@ from services.data.adjust import Factors, adjust
 from services.data.bars import COLUMNS, empty, library_for
 from services.data.panels import LIBRARY as PANELS
 from services.data.panels import PanelError, Panels
+from services.data.records import (
+    Incoming,
+    StoreInfo,
+    SymbolMeta,
+    WriteResult,
+    drop_already_stored,
+    meta_dict,
+    quarantine_frame,
+    set_range,
+)
 from services.data.validate import Report, validate
 from services.ops.redact import redact
 
@@ -41,64 +50,6 @@ COMPACT_EVERY = 50  # appends between two compaction checks
 
 class StoreError(RuntimeError):
     """The store could not be opened or used; the message says which URI and why."""
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    uri: str
-    libraries: tuple[str, ...]
-
-
-@dataclass
-class WriteResult:
-    vt_symbol: str
-    freq: str
-    stored: int
-    unchanged: int
-    report: Report
-    rejected_lines: int = 0
-    version: int | None = None
-
-    @property
-    def quarantined(self) -> int:
-        return len(self.report.quarantined) + self.rejected_lines
-
-    def summary(self) -> str:
-        text = self.report.summary()
-        if self.unchanged:
-            text += f"; {self.unchanged} already stored"
-        if self.rejected_lines:
-            text += f"; {self.rejected_lines} unreadable lines quarantined"
-        return f"{self.vt_symbol} {self.freq}: {text}"
-
-
-@dataclass
-class SymbolMeta:
-    """What the store knows about one symbol at one frequency."""
-
-    source: str = ""
-    name: str = ""
-    first: str = ""
-    last: str = ""
-    rows: int = 0
-    last_sync: str = ""
-    factors: list[list[Any]] = field(default_factory=list)  # [[iso date, hfq factor]]
-    actions: list[list[Any]] = field(default_factory=list)  # [[iso ex-date, cash, ratio]]
-    gaps: list[str] = field(default_factory=list)
-    suspensions: list[str] = field(default_factory=list)
-    issues: dict[str, int] = field(default_factory=dict)  # rule -> quarantined rows
-    last_close: float = 0.0  # so an append after the last bar needs no read for its checks
-    appends: int = 0  # appends since the last compaction
-
-    def factor_list(self) -> Factors:
-        return [(date.fromisoformat(d), float(f)) for d, f in self.factors]
-
-    @classmethod
-    def from_dict(cls, data: Any) -> SymbolMeta:
-        if not isinstance(data, dict):
-            return cls()
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 def store_uri(configured: str, data_dir: Path) -> str:
@@ -362,7 +313,7 @@ class Store:
                 stored = lib.read(vt_symbol, date_range=(lo, hi)).data
                 before = lib.read(vt_symbol, date_range=(None, lo)).data
                 context = pd.concat([before.tail(1), stored])
-        fresh, unchanged = _drop_already_stored(bars, stored)
+        fresh, unchanged = drop_already_stored(bars, stored)
         report = validate(
             fresh,
             vt_symbol,
@@ -456,17 +407,17 @@ class Store:
             results[item.vt_symbol] = WriteResult(item.vt_symbol, freq, len(clean), 0, report)
             if not len(clean):
                 if exists:
-                    lib.write_metadata(item.vt_symbol, _meta_dict(meta))
+                    lib.write_metadata(item.vt_symbol, meta_dict(meta))
                 continue
             first = pd.Timestamp(meta.first) if exists else clean.index.min()
-            _set_range(meta, first, clean.index.max(), meta.rows + len(clean))
+            set_range(meta, first, clean.index.max(), meta.rows + len(clean))
             meta.last_close = float(clean["close"].iloc[-1])
             if exists:
                 meta.appends += 1
-                appends.append(WritePayload(item.vt_symbol, clean, metadata=_meta_dict(meta)))
+                appends.append(WritePayload(item.vt_symbol, clean, metadata=meta_dict(meta)))
                 appended[item.vt_symbol] = (clean, meta)
             else:
-                writes.append(WritePayload(item.vt_symbol, clean, metadata=_meta_dict(meta)))
+                writes.append(WritePayload(item.vt_symbol, clean, metadata=meta_dict(meta)))
                 leave_stale.add(item.vt_symbol)  # new to the block: the next read adds it
         _check(lib.write_batch(writes) if writes else [], "write")
         _check(lib.append_batch(appends) if appends else [], "append")
@@ -489,24 +440,24 @@ class Store:
         meta: SymbolMeta,
     ) -> int:
         if not len(clean):
-            return int(lib.write_metadata(vt_symbol, _meta_dict(meta)).version) if exists else -1
+            return int(lib.write_metadata(vt_symbol, meta_dict(meta)).version) if exists else -1
         if not exists:
-            _set_range(meta, clean.index.min(), clean.index.max(), len(clean))
+            set_range(meta, clean.index.min(), clean.index.max(), len(clean))
             meta.last_close = float(clean["close"].iloc[-1])
-            return int(lib.write(vt_symbol, clean, metadata=_meta_dict(meta)).version)
+            return int(lib.write(vt_symbol, clean, metadata=meta_dict(meta)).version)
         first, last = pd.Timestamp(meta.first), pd.Timestamp(meta.last)
         total = meta.rows + len(clean)
         if clean.index.min() > last:  # the common case: new bars after the stored ones
-            _set_range(meta, first, clean.index.max(), total)
+            set_range(meta, first, clean.index.max(), total)
             meta.last_close = float(clean["close"].iloc[-1])
             meta.appends += 1
-            version = lib.append(vt_symbol, clean, metadata=_meta_dict(meta)).version
+            version = lib.append(vt_symbol, clean, metadata=meta_dict(meta)).version
         else:  # bars inside the stored range: rewrite that range with both, in one version
-            _set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
+            set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
             if clean.index.max() >= last:
                 meta.last_close = float(clean["close"].iloc[-1])
             merged = pd.concat([stored, clean]).sort_index(kind="stable")
-            version = lib.update(vt_symbol, merged, metadata=_meta_dict(meta)).version
+            version = lib.update(vt_symbol, merged, metadata=meta_dict(meta)).version
         return self._compact_if_due(lib, vt_symbol, meta, int(version))
 
     def _compact_if_due(self, lib: Any, vt_symbol: str, meta: SymbolMeta, version: int) -> int:
@@ -518,7 +469,7 @@ class Store:
         if plan.num_row_slices_before > COMPACT_RATIO * plan.num_row_slices_after:
             lib.compact_data(vt_symbol, prune_previous_versions=False)
         meta.appends = 0
-        return int(lib.write_metadata(vt_symbol, _meta_dict(meta)).version)
+        return int(lib.write_metadata(vt_symbol, meta_dict(meta)).version)
 
     def _record(
         self,
@@ -551,43 +502,9 @@ class Store:
         rejects: pd.DataFrame | None,
         batch: str,
     ) -> None:
-        parts = []
-        if len(rows):
-            part = rows.reset_index().rename(columns={"datetime": "when"})
-            part["when"] = part["when"].astype(str)
-            part["line"] = -1
-            part["text"] = ""
-            parts.append(part)
-        if rejects is not None and len(rejects):
-            part = rejects.copy()
-            part["when"] = ""
-            part["rule"] = "unreadable"
-            parts.append(part)
-        if not parts:
+        frame = quarantine_frame(rows, rejects, batch)
+        if frame is None:
             return
-        frame = pd.concat(parts, ignore_index=True)
-        frame["batch"] = batch
-        for column in ("open", "high", "low", "close", "volume", "amount"):
-            if column not in frame:
-                frame[column] = float("nan")
-        frame = frame[
-            [
-                "when",
-                "open",
-                "high",
-                "low",
-                "close",
-                "volume",
-                "amount",
-                "rule",
-                "reason",
-                "line",
-                "text",
-                "batch",
-            ]
-        ].astype(
-            {"when": str, "rule": str, "reason": str, "text": str, "batch": str, "line": "int64"}
-        )
         lib = self.library("quarantine")
         key = f"{vt_symbol}@{freq}"
         if lib.has_symbol(key):
@@ -609,43 +526,8 @@ class Store:
         return name
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One symbol's bars for :meth:`Store.write_many`."""
-
-    vt_symbol: str
-    bars: pd.DataFrame
-    name: str = ""
-    factors: Factors | None = None
-    actions: Actions | None = None
-
-
 def _check(results: list[Any], what: str) -> None:
     """Raise on the first symbol a batched ArcticDB call failed for (it returns errors)."""
     for result in results:
         if not hasattr(result, "version"):
             raise StoreError(f"batched {what} failed for {result.symbol}: {result}")
-
-
-def _drop_already_stored(bars: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Rows identical to a stored row are not new (re-import / overlapping sync)."""
-    if not len(stored) or not len(bars):
-        return bars, 0
-    joined = bars.join(stored, how="left", rsuffix="_s")
-    same = pd.Series(True, index=bars.index)
-    for column in ("open", "high", "low", "close", "volume"):
-        a, b = joined[column], joined[f"{column}_s"]
-        same &= (a == b) | (a.isna() & b.isna())
-    same &= ~bars.index.duplicated(keep="first")
-    mask = same.to_numpy()
-    return bars[~mask], int(mask.sum())
-
-
-def _set_range(meta: SymbolMeta, first: Any, last: Any, rows: int) -> None:
-    meta.first = pd.Timestamp(first).isoformat()
-    meta.last = pd.Timestamp(last).isoformat()
-    meta.rows = int(rows)
-
-
-def _meta_dict(meta: SymbolMeta) -> dict[str, Any]:
-    return {k: getattr(meta, k) for k in meta.__dataclass_fields__}

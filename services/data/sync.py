@@ -20,10 +20,11 @@ from datetime import date, datetime, timedelta
 
 from services.data.actions import Actions
 from services.data.bars import FREQS
+from services.data.records import Incoming, SymbolMeta, WriteResult
 from services.data.sources.base import Source, SourceError
 from services.instruments import DEFAULT_UNIVERSE
 from services.settings import require
-from services.store import Incoming, Store, SymbolMeta, WriteResult
+from services.store import Store
 
 log = logging.getLogger("quantdesk.data")
 

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from services.data.records import Incoming
 from services.data.sources.demo import DemoSource
 from services.data.sync import DataConfig, Syncer
-from services.store import Incoming, Store
+from services.store import Store
 
 UNIVERSE = ["600519.SSE", "000858.SZSE", "600036.SSE", "000001.SZSE"]
 FIELDS = ("source", "first", "last", "rows", "factors", "gaps", "issues", "last_close")
