@@ -24,7 +24,14 @@ from panes.keys import bindings
 from services.backtest.rules import SIZINGS, BacktestConfig
 from services.backtest.runner import BacktestRunner
 from services.backtest.runs import compare
-from services.backtest.spec import Request, RunDoc, parse_axis, parse_pair, parse_words
+from services.backtest.spec import (
+    Request,
+    RunDoc,
+    parse_axis,
+    parse_pair,
+    parse_words,
+    prices_line,
+)
 from services.backtest.spec import format_value as fmt
 from services.events import BacktestUpdate
 from strategies import REGISTRY
@@ -281,7 +288,9 @@ class BacktestScreen(Screen[None]):
         self.query_one(HeatmapTable).show(doc)
         params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
         title = f"{doc['strategy']} {doc['symbol']} {doc['start']} → {doc['end']} {params}"
-        self.query_one(MetricsTable).border_title = f"Run {doc.get('run_id', '')}: {title}"
+        table = self.query_one(MetricsTable)
+        table.border_title = f"Run {doc.get('run_id', '')}: {title}"
+        table.border_subtitle = prices_line(doc) if doc.get("adjusted") else ""
 
     def refresh_runs(self) -> None:
         self.query_one(RunsTable).show_runs(self.runner.runs.list())

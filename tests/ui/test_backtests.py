@@ -72,6 +72,10 @@ async def test_a_sweep_runs_in_the_worker_while_quotes_keep_moving(app: Quantdes
         assert progress and progress[-1].done > 0  # the bar moved through the sweep
         assert screen.query_one("#bt-progress", ProgressBar).percentage == 1.0
         assert screen.query_one(MetricsTable).row_count == 11
+        # the demo's 600519 is an A-share: point in time, and the table says what it paid
+        assert str(screen.query_one(MetricsTable).border_subtitle).startswith(
+            "prices: pit for 600519.SSE; dividends"
+        )
         assert screen.query_one(TradesTable).row_count == len(doc["trades"]) > 0
         assert screen.query_one(HeatmapTable).row_count == len(doc["heatmap"]["rows"]["values"])
         runs = screen.query_one(RunsTable)
