@@ -290,7 +290,7 @@ class BacktestScreen(Screen[None]):
         title = f"{doc['strategy']} {doc['symbol']} {doc['start']} → {doc['end']} {params}"
         table = self.query_one(MetricsTable)
         table.border_title = f"Run {doc.get('run_id', '')}: {title}"
-        table.border_subtitle = prices_line(doc) if doc.get("adjusted") else ""
+        table.border_subtitle = prices_line(doc, short=True) if doc.get("adjusted") else ""
 
     def refresh_runs(self) -> None:
         self.query_one(RunsTable).show_runs(self.runner.runs.list())

@@ -234,12 +234,17 @@ class Request:
         return strategy
 
 
-def prices_line(doc: Mapping[str, Any]) -> str:
+def prices_line(doc: Mapping[str, Any], short: bool = False) -> str:
     """How the run took prices and what corporate actions paid, for the CLI and the report:
-    ``prices: pit for 600519.SSE; dividends 4 payments, 1,234.00 net (tax 123.40)``."""
+    ``prices: pit for 600519.SSE; dividends 4 payments, 1,234.00 net (tax 123.40)``;
+    ``short`` for a border: ``pit · 4 dividends, 1,234 net``."""
     modes: dict[str, list[str]] = {}
     for symbol, mode in doc.get("adjusted", {}).items():
         modes.setdefault(mode, []).append(symbol)
+    if short:
+        paid = doc.get("dividends", [])
+        net = sum(d["net"] for d in paid)
+        return "/".join(modes) + (f" · {len(paid)} dividends, {net:,.0f} net" if paid else "")
     text = "prices: " + "; ".join(f"{m} for {', '.join(s)}" for m, s in modes.items())
     paid = doc.get("dividends", [])
     if "pit" in modes:

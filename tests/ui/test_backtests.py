@@ -73,8 +73,9 @@ async def test_a_sweep_runs_in_the_worker_while_quotes_keep_moving(app: Quantdes
         assert screen.query_one("#bt-progress", ProgressBar).percentage == 1.0
         assert screen.query_one(MetricsTable).row_count == 11
         # the demo's 600519 is an A-share: point in time, and the table says what it paid
-        assert str(screen.query_one(MetricsTable).border_subtitle).startswith(
-            "prices: pit for 600519.SSE; dividends"
+        paid = len(doc["dividends"])
+        assert paid and str(screen.query_one(MetricsTable).border_subtitle).startswith(
+            f"pit · {paid} dividends, "
         )
         assert screen.query_one(TradesTable).row_count == len(doc["trades"]) > 0
         assert screen.query_one(HeatmapTable).row_count == len(doc["heatmap"]["rows"]["values"])
