@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from services.data.actions import Actions, from_meta, per_bar, to_meta
-from services.data.adjust import Factors, adjust
+from services.data.adjust import Factors, adjust, factor_rows
 from services.data.bars import COLUMNS, empty, library_for
 from services.data.panels import LIBRARY as PANELS
 from services.data.panels import PanelError, Panels
@@ -153,6 +153,18 @@ class Store:
     ) -> pd.DataFrame:
         """Stored bars in [start, end], adjusted on read (``none``, ``qfq`` or ``hfq``);
         with ``as_of``, as the named snapshot holds them (data and factors)."""
+        frame, meta = self._read(vt_symbol, freq, start, end, as_of)
+        return adjust(frame, meta.factor_list(), how, inplace=True)
+
+    def _read(
+        self,
+        vt_symbol: str,
+        freq: str,
+        start: datetime | date | None,
+        end: datetime | date | None,
+        as_of: str | None,
+    ) -> tuple[pd.DataFrame, SymbolMeta]:
+        """Raw stored bars in [start, end] and the metadata of the same version."""
         from arcticdb.exceptions import NoDataFoundException
 
         lib = self.library(library_for(freq))
@@ -173,9 +185,7 @@ class Store:
             raise StoreError(
                 f"no {freq} bars for {vt_symbol} in {where}: sync or import first"
             ) from None
-        meta = SymbolMeta.from_dict(item.metadata)
-        frame: pd.DataFrame = item.data
-        return adjust(frame, meta.factor_list(), how, inplace=True)
+        return item.data, SymbolMeta.from_dict(item.metadata)
 
     def read_pit(
         self,
@@ -188,8 +198,7 @@ class Store:
         actions already past), the raw prices a real account trades as ``exec_open`` ...
         ``exec_close``, and the corporate actions per bar as ``div_cash`` (per share) and
         ``share_ratio``. Refused when the factors show actions the store has no record of."""
-        raw = self.read_bars(vt_symbol, freq, None, end, "none", as_of)
-        meta = self._meta_at(vt_symbol, freq, as_of)
+        raw, meta = self._read(vt_symbol, freq, None, end, as_of)
         actions = from_meta(meta.actions)
         if meta.factors and not actions:
             raise StoreError(
@@ -210,10 +219,6 @@ class Store:
             out[f"exec_{column}"] = raw[column]
         out["div_cash"], out["share_ratio"] = per_bar(pd.DatetimeIndex(raw.index), actions)
         return out
-
-    def _meta_at(self, vt_symbol: str, freq: str, as_of: str | None) -> SymbolMeta:
-        lib = self.library(library_for(freq))
-        return SymbolMeta.from_dict(lib.read_metadata(vt_symbol, as_of=as_of).metadata)
 
     def read_many(
         self, symbols: list[str], freq: str, how: str = "none"
@@ -297,33 +302,18 @@ class Store:
             exists = True
         except NoDataFoundException:  # (NoSuchVersionException is one)
             meta, exists = SymbolMeta(), False
-        if factors is not None:  # plain floats: numpy ones would make ArcticDB pickle (and warn)
-            meta.factors = [[d.isoformat(), float(f)] for d, f in factors]
-        if actions is not None:
-            meta.actions = to_meta(actions)
+        _take_reference(meta, factors, actions)
         stored = context = EMPTY
         if exists and len(bars):
             lo, hi = bars.index.min(), bars.index.max()
-            if meta.last and lo > pd.Timestamp(meta.last) and meta.last_close > 0:
-                # The incremental case: nothing stored overlaps, the last close is in metadata.
-                context = pd.DataFrame(
-                    {"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last])
-                )
+            if _follows(meta, bars):
+                context = _last_close(meta)  # nothing stored overlaps: no read
             else:
                 stored = lib.read(vt_symbol, date_range=(lo, hi)).data
                 before = lib.read(vt_symbol, date_range=(None, lo)).data
                 context = pd.concat([before.tail(1), stored])
         fresh, unchanged = drop_already_stored(bars, stored)
-        report = validate(
-            fresh,
-            vt_symbol,
-            freq,
-            previous=context if len(context) else None,
-            factor_dates=frozenset(d for d, _ in meta.factor_list()),
-            calendar=self.calendar() if freq == "1d" else None,
-            suspensions=suspensions,
-            name=name or meta.name,
-        )
+        report = self._validate(fresh, vt_symbol, freq, meta, context, name, suspensions)
         batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
         self._record(vt_symbol, freq, meta, report, rejects, source, name, batch)
         version = self._store_clean(lib, vt_symbol, report.clean, stored, exists, meta)
@@ -366,12 +356,7 @@ class Store:
             exists = meta is not None
             meta = meta or SymbolMeta()
             bars = item.bars
-            if exists and not (
-                len(bars)
-                and meta.last
-                and meta.last_close > 0
-                and bars.index.min() > pd.Timestamp(meta.last)
-            ):  # overlapping or empty: the general path
+            if exists and not _follows(meta, bars):  # overlapping or empty: the general path
                 results[item.vt_symbol] = self.write_bars(
                     item.vt_symbol,
                     freq,
@@ -384,24 +369,9 @@ class Store:
                 )
                 leave_stale.add(item.vt_symbol)
                 continue
-            if item.factors is not None:
-                meta.factors = [[d.isoformat(), float(f)] for d, f in item.factors]
-            if item.actions is not None:
-                meta.actions = to_meta(item.actions)
-            context = (
-                pd.DataFrame({"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last]))
-                if exists
-                else None
-            )
-            report = validate(
-                bars,
-                item.vt_symbol,
-                freq,
-                previous=context,
-                factor_dates=frozenset(d for d, _ in meta.factor_list()),
-                calendar=self.calendar() if freq == "1d" else None,
-                name=item.name or meta.name,
-            )
+            _take_reference(meta, item.factors, item.actions)
+            context = _last_close(meta) if exists else EMPTY
+            report = self._validate(bars, item.vt_symbol, freq, meta, context, item.name)
             self._record(item.vt_symbol, freq, meta, report, None, source, item.name, batch)
             clean = report.clean
             results[item.vt_symbol] = WriteResult(item.vt_symbol, freq, len(clean), 0, report)
@@ -409,11 +379,8 @@ class Store:
                 if exists:
                     lib.write_metadata(item.vt_symbol, meta_dict(meta))
                 continue
-            first = pd.Timestamp(meta.first) if exists else clean.index.min()
-            set_range(meta, first, clean.index.max(), meta.rows + len(clean))
-            meta.last_close = float(clean["close"].iloc[-1])
+            _extend(meta, clean, exists)
             if exists:
-                meta.appends += 1
                 appends.append(WritePayload(item.vt_symbol, clean, metadata=meta_dict(meta)))
                 appended[item.vt_symbol] = (clean, meta)
             else:
@@ -442,15 +409,12 @@ class Store:
         if not len(clean):
             return int(lib.write_metadata(vt_symbol, meta_dict(meta)).version) if exists else -1
         if not exists:
-            set_range(meta, clean.index.min(), clean.index.max(), len(clean))
-            meta.last_close = float(clean["close"].iloc[-1])
+            _extend(meta, clean, exists)
             return int(lib.write(vt_symbol, clean, metadata=meta_dict(meta)).version)
         first, last = pd.Timestamp(meta.first), pd.Timestamp(meta.last)
         total = meta.rows + len(clean)
         if clean.index.min() > last:  # the common case: new bars after the stored ones
-            set_range(meta, first, clean.index.max(), total)
-            meta.last_close = float(clean["close"].iloc[-1])
-            meta.appends += 1
+            _extend(meta, clean, exists)
             version = lib.append(vt_symbol, clean, metadata=meta_dict(meta)).version
         else:  # bars inside the stored range: rewrite that range with both, in one version
             set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
@@ -459,6 +423,29 @@ class Store:
             merged = pd.concat([stored, clean]).sort_index(kind="stable")
             version = lib.update(vt_symbol, merged, metadata=meta_dict(meta)).version
         return self._compact_if_due(lib, vt_symbol, meta, int(version))
+
+    def _validate(
+        self,
+        bars: pd.DataFrame,
+        vt_symbol: str,
+        freq: str,
+        meta: SymbolMeta,
+        context: pd.DataFrame,
+        name: str,
+        suspensions: frozenset[date] = frozenset(),
+    ) -> Report:
+        """validate() with what the store knows: the stored bars before ``bars`` (context),
+        the ex-dates, the calendar (daily bars) and the name (limits of ST shares)."""
+        return validate(
+            bars,
+            vt_symbol,
+            freq,
+            previous=context if len(context) else None,
+            factor_dates=frozenset(d for d, _ in meta.factor_list()),
+            calendar=self.calendar() if freq == "1d" else None,
+            suspensions=suspensions,
+            name=name or meta.name,
+        )
 
     def _compact_if_due(self, lib: Any, vt_symbol: str, meta: SymbolMeta, version: int) -> int:
         """Many small appends fragment a symbol (reads slow down ~18x after 2,000 of them):
@@ -524,6 +511,39 @@ class Store:
         name = f"{label}-{datetime.now():%Y%m%dT%H%M%S%f}"
         self.library(library_for(freq)).snapshot(name)
         return name
+
+
+def _take_reference(meta: SymbolMeta, factors: Factors | None, actions: Actions | None) -> None:
+    """A source's factors and corporate actions replace the stored ones (None: keep them)."""
+    if factors is not None:
+        meta.factors = factor_rows(factors)
+    if actions is not None:
+        meta.actions = to_meta(actions)
+
+
+def _follows(meta: SymbolMeta, bars: pd.DataFrame) -> bool:
+    """``bars`` all come after the stored ones, whose last close the metadata has: the
+    incremental case, validated and written without reading stored rows."""
+    return bool(
+        len(bars)
+        and meta.last
+        and meta.last_close > 0
+        and bars.index.min() > pd.Timestamp(meta.last)
+    )
+
+
+def _last_close(meta: SymbolMeta) -> pd.DataFrame:
+    """The stored bar before an incremental batch, as validation needs it (its close)."""
+    return pd.DataFrame({"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last]))
+
+
+def _extend(meta: SymbolMeta, clean: pd.DataFrame, exists: bool) -> None:
+    """``meta`` once ``clean`` is written after the stored rows, or as the first ones."""
+    first = pd.Timestamp(meta.first) if exists else clean.index.min()
+    set_range(meta, first, clean.index.max(), meta.rows + len(clean))
+    meta.last_close = float(clean["close"].iloc[-1])
+    if exists:
+        meta.appends += 1
 
 
 def _check(results: list[Any], what: str) -> None:

@@ -14,7 +14,7 @@ Volume and amount are left unadjusted.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,12 @@ def segments_at(
         for lo, hi, level in zip(bounds[:-1], bounds[1:], [1.0, *levels], strict=True)
         if hi > lo
     ]
+
+
+def factor_rows(factors: Factors) -> list[list[Any]]:
+    """As stored in metadata: [[iso ex-date, factor]]; plain floats, since numpy ones would
+    make ArcticDB pickle the metadata (and warn)."""
+    return [[d.isoformat(), float(f)] for d, f in factors]
 
 
 def factors_from_frame(frame: pd.DataFrame, column: str) -> Factors:

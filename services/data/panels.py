@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.data.adjust import ADJUSTS, Factors, segments_at
+from services.data.adjust import ADJUSTS, Factors, factor_rows, segments_at
 from services.data.bars import COLUMNS, PRICES
 
 log = logging.getLogger("quantdesk.store")
@@ -139,9 +139,7 @@ class Panels:
         else:
             self.lib.append(BLOCK, block, metadata={"symbols": order})
         for symbol in rows:
-            state["factors"][symbol] = [
-                [d.isoformat(), float(f)] for d, f in factors.get(symbol, [])
-            ]
+            state["factors"][symbol] = factor_rows(factors.get(symbol, []))
         state["stale"] = stale_after  # symbols stale before this batch still are
         self._save(state)
         return True
