@@ -115,7 +115,10 @@ class Panels:
         dates = pd.DatetimeIndex(sorted({d for f in rows.values() for d in f.index}))
         held = pd.DatetimeIndex([])
         if first_new <= last:  # dates the block holds: fill them in, if they are recent
-            _, held, old = self._read_block(list(COLUMNS), (first_new, last))
+            try:
+                _, held, old = self._read_block(list(COLUMNS), (first_new, last))
+            except PanelError:  # torn: every symbol is now marked for a rebuild
+                return False
             if len(held) > RECENT_DAYS or not set(dates[dates <= last]) <= set(held):
                 return False
             dates = held.union(dates)
@@ -150,13 +153,15 @@ class Panels:
         stale = sorted(set(state["stale"]))
         if not stale:
             return 0
+        gone = set(stale)
         present = [s for s in stale if self.bars.has_symbol(s)]
         items = self.bars.read_batch(present) if present else []
-        factors = {s: f for s, f in state["factors"].items() if s not in set(stale)}
+        factors = {s: f for s, f in state["factors"].items() if s not in gone}
         columns: dict[str, list[pd.Series]] = {c: [] for c in COLUMNS}
-        if self.lib.has_symbol(BLOCK):  # the symbols that keep their rows
+        order, _ = self._layout()
+        keep = [i for i, s in enumerate(order) if s not in gone]
+        if keep:  # the symbols that keep their rows
             order, dates, grids = self._read_block(list(COLUMNS), None)
-            keep = [i for i, s in enumerate(order) if s not in set(stale)]
             for c in COLUMNS:
                 frame = pd.DataFrame(
                     grids[c][:, keep], index=dates, columns=[order[i] for i in keep]
@@ -181,7 +186,7 @@ class Panels:
         )
         state = self._state()  # re-read: keep anything marked while this ran
         state["factors"] = factors
-        state["stale"] = [s for s in state["stale"] if s not in set(stale)]
+        state["stale"] = [s for s in state["stale"] if s not in gone]
         self._save(state)
         log.info("daily panels rebuilt for %d symbols", len(stale))
         return len(stale)
@@ -202,9 +207,11 @@ class Panels:
         unknown_fields = [f for f in fields if f not in COLUMNS]
         if unknown_fields:
             raise ValueError(f"unknown field {unknown_fields[0]!r}: expected {', '.join(COLUMNS)}")
-        if self.stale():
+        state = self._state()
+        if state["stale"]:
             self.rebuild()
-        known = self._state()["factors"]
+            state = self._state()
+        known = state["factors"]
         missing = [s for s in symbols if s not in known]
         if missing:
             more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
@@ -240,9 +247,13 @@ class Panels:
         frame = item.data
         width = max(len(order), 1)
         if len(frame) % width:
-            raise RuntimeError(
+            # Not one row per symbol and date: trust none of it. Every symbol is marked,
+            # so the next universe read rebuilds the whole block from bars_1d.
+            self.mark_stale(self.bars.list_symbols())
+            raise PanelError(
                 f"the daily panel block has {len(frame)} rows, not a multiple of its "
-                f"{len(order)} symbols: run `quantdesk data panels --rebuild`"
+                f"{len(order)} symbols: it is rebuilt from the per-symbol bars on the next "
+                "universe read"
             )
         dates = pd.DatetimeIndex(frame.index[::width], name="datetime")
         grids = {f: frame[f].to_numpy().reshape(len(dates), len(order)) for f in fields}

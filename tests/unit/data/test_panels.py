@@ -141,3 +141,14 @@ def test_deleted_and_unknown_symbols_are_named(store: Store) -> None:
     _assert_matches_record(store, ["600000.SSE"], "qfq")
     with pytest.raises(ValueError, match="unknown field 'vwap'"):
         store.read_panel(["600000.SSE"], fields=("vwap",))
+
+
+def test_a_torn_block_is_named_then_rebuilt_whole(store: Store) -> None:
+    store.read_panel(["600000.SSE"])
+    lib = store.library("panels_1d")
+    item = lib.read("block")
+    lib.write("block", item.data.iloc[:-1], metadata=item.metadata)  # a row short
+    with pytest.raises(StoreError, match="rebuilt from the per-symbol bars on the next"):
+        store.read_panel(["600000.SSE"])
+    assert store.panels.stale() == ["000001.SZSE", "600000.SSE"]
+    _assert_matches_record(store, ["600000.SSE", "000001.SZSE"], "qfq")
