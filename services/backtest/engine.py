@@ -352,7 +352,7 @@ def dividends_of(sim: Simulation, panel: Panel, window: tuple[int, int]) -> list
             {
                 "symbol": panel.symbols[s],
                 "ex_date": str(sim.index[i].date()),
-                "shares": round((net + tax) / per_share) if per_share else 0,
+                "shares": round((net + tax) / per_share),
                 "per_share": per_share,
                 "tax": round(float(tax), 2),
                 "net": round(float(net), 2),

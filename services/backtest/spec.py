@@ -241,14 +241,12 @@ def prices_line(doc: Mapping[str, Any], short: bool = False) -> str:
     modes: dict[str, list[str]] = {}
     for symbol, mode in doc.get("adjusted", {}).items():
         modes.setdefault(mode, []).append(symbol)
+    paid = doc.get("dividends", [])
+    net = sum(d["net"] for d in paid)
     if short:
-        paid = doc.get("dividends", [])
-        net = sum(d["net"] for d in paid)
         return "/".join(modes) + (f" · {len(paid)} dividends, {net:,.0f} net" if paid else "")
     text = "prices: " + "; ".join(f"{m} for {', '.join(s)}" for m, s in modes.items())
-    paid = doc.get("dividends", [])
     if "pit" in modes:
-        net = sum(d["net"] for d in paid)
         tax = sum(d["tax"] for d in paid)
         text += (
             f"; dividends {len(paid)} payments, {net:,.2f} net (tax {tax:,.2f})"
