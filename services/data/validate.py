@@ -27,6 +27,7 @@ Series findings (recorded as issues on the symbol, nothing to quarantine):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -92,25 +93,30 @@ def validate(
     calendar: list[date] | None = None,
     suspensions: set[date] | frozenset[date] = frozenset(),
     name: str = "",
+    bars_before: int | None = None,
 ) -> Report:
     """Split ``frame`` (canonical columns) into clean rows and quarantined ones.
 
     ``previous``: the stored bars just before this batch (for ``limit_move`` and
     ``duplicate`` across batches). ``factor_dates``: days with a corporate action.
+    ``bars_before``: how many bars the symbol has before this batch, for the listing
+    exemption (default: ``len(previous)``, right only when that is its whole history).
     """
-    reasons = pd.Series("", index=range(len(frame)), dtype=object)
-    rules = pd.Series("", index=range(len(frame)), dtype=object)
+    # numpy, not pandas: a sync validates a row or two per symbol, 1,000 times over
+    reasons = np.full(len(frame), "", dtype=object)
+    rules = np.full(len(frame), "", dtype=object)
 
     def flag(mask: np.ndarray, rule: str, why: Any) -> None:
         """Mark rows not yet flagged; ``why``: a reason, or a function of the row positions."""
-        new = mask & (rules.values == "")
+        new = mask & (rules == "")
         if not new.any():
             return
         rules[new] = rule
         reasons[new] = why(np.flatnonzero(new)) if callable(why) else why
 
-    idx = pd.DatetimeIndex(frame.index)
-    prices = frame[list(PRICES)].to_numpy(dtype="float64")
+    idx = _dates(frame.index)
+    numbers = _numbers(frame)
+    prices = numbers[:, :4]
     o, h, lo, c = prices.T
     nan = np.isnan(prices).any(axis=1)
     flag(nan, "price_nan", "an open/high/low/close is missing or not a number")
@@ -123,7 +129,7 @@ def validate(
     flag(nonpos, "price_nonpositive", "a price is zero or negative")
     bad_ohlc = ~nan & ((lo > np.minimum(o, c) + 1e-9) | (h < np.maximum(o, c) - 1e-9) | (lo > h))
     flag(bad_ohlc, "ohlc", lambda rows: _ohlc_reason(frame, rows))
-    vol = frame["volume"].to_numpy(dtype="float64")
+    vol = numbers[:, 4]
     flag(~np.isfinite(vol), "volume_nan", "volume is missing, not a number or infinite")
     flag(vol > MAX_VOLUME, "volume_absurd", f"volume above {MAX_VOLUME:,.0f} shares in a bar")
     flag(vol < 0, "volume_negative", "volume is negative")
@@ -139,15 +145,19 @@ def validate(
     flag(dup, "duplicate", "a row with this timestamp is already there")
 
     report_notes: list[str] = []
-    ok = rules.values == ""
+    ok = rules == ""
     if freq == "1d" and is_a_share(vt_symbol):
-        mask, why = _limit_moves(frame, ok, vt_symbol, name, previous, factor_dates)
+        listed = bars_before if bars_before is not None else _count(previous)
+        mask, why = _limit_moves(
+            frame, prices[:, 3], ok, vt_symbol, name, previous, factor_dates, listed
+        )
         flag(mask, "limit_move", lambda rows: why[rows])
-    ok = rules.values == ""
-    clean = frame[ok]
-    quarantined = frame[~ok].copy()
-    quarantined["rule"] = rules[~ok].to_numpy()
-    quarantined["reason"] = reasons[~ok].to_numpy()
+    ok = rules == ""
+    if ok.all():  # the common case: no copy, no boolean indexing
+        clean, quarantined = frame, _none_quarantined(frame)
+    else:
+        clean = frame[ok]
+        quarantined = frame[~ok].assign(rule=rules[~ok], reason=reasons[~ok])
     gaps: list[date] = []
     susp: list[date] = []
     if freq == "1d" and is_a_share(vt_symbol) and len(clean):
@@ -155,7 +165,34 @@ def validate(
             gaps, susp = _gaps(clean, previous, calendar, suspensions)
         else:
             report_notes.append("gap check skipped: no exchange calendar stored")
-    return Report(clean.sort_index(), quarantined, gaps, susp, report_notes)
+    ordered = clean if clean.index.is_monotonic_increasing else clean.sort_index()
+    return Report(ordered, quarantined, gaps, susp, report_notes)
+
+
+def _numbers(frame: pd.DataFrame) -> np.ndarray:
+    """open, high, low, close, volume as one float array, each column looked up once."""
+    columns = [frame[c].to_numpy(dtype="float64") for c in (*PRICES, "volume")]
+    return np.column_stack(columns)
+
+
+def _count(frame: pd.DataFrame | None) -> int:
+    return 0 if frame is None else len(frame)
+
+
+def _dates(index: Any) -> pd.DatetimeIndex:
+    """``index`` as a DatetimeIndex, without a new object when it already is one."""
+    return index if isinstance(index, pd.DatetimeIndex) else pd.DatetimeIndex(index)
+
+
+_NONE: dict[tuple[Any, ...], pd.DataFrame] = {}  # shared empty frames, never modified
+
+
+def _none_quarantined(frame: pd.DataFrame) -> pd.DataFrame:
+    """An empty quarantine frame with ``frame``'s columns (made once per column set)."""
+    key = tuple(frame.columns)
+    if key not in _NONE:
+        _NONE[key] = frame.iloc[:0].assign(rule="", reason="")
+    return _NONE[key]
 
 
 def _ohlc_reason(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
@@ -166,35 +203,38 @@ def _ohlc_reason(frame: pd.DataFrame, rows: np.ndarray) -> list[str]:
     ]
 
 
-def _prev_closes(frame: pd.DataFrame, ok: np.ndarray, previous: pd.DataFrame | None) -> np.ndarray:
+def _prev_closes(close: np.ndarray, ok: np.ndarray, previous: pd.DataFrame | None) -> np.ndarray:
     """The previous valid close for each row (NaN for the first)."""
-    closes = frame["close"].to_numpy(dtype="float64").copy()
+    closes = close.copy()
     closes[~ok] = np.nan
-    shifted = pd.Series(closes).shift(1).ffill()
+    before = np.nan
     if previous is not None and len(previous):
-        shifted = shifted.fillna(float(previous["close"].iloc[-1]))
-    prev: np.ndarray = shifted.to_numpy(dtype="float64")
-    return prev
+        before = float(previous["close"].iloc[-1])
+    prev = np.concatenate([[before], closes[:-1]])
+    valid = ~np.isnan(prev)  # carry the last valid close forward (a forward fill)
+    at = np.maximum.accumulate(np.where(valid, np.arange(len(prev)), 0))
+    filled: np.ndarray = np.where(valid[at], prev[at], np.nan)
+    return filled
 
 
 def _limit_moves(
     frame: pd.DataFrame,
+    close: np.ndarray,
     ok: np.ndarray,
     vt_symbol: str,
     name: str,
     previous: pd.DataFrame | None,
     factor_dates: set[date] | frozenset[date],
+    already: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose close is beyond the limit from the previous close, and why."""
     code, _ = split_symbol(vt_symbol)
     pct = limit_pct_for(code, name)
-    prev = _prev_closes(frame, ok, previous)
-    close = frame["close"].to_numpy(dtype="float64")
+    prev = _prev_closes(close, ok, previous)
     # The exchange rounds the limit price to the fen: allow that rounding.
     beyond = np.abs(close - prev) > prev * pct + 0.011
-    already = 0 if previous is None else len(previous)
     exempt = np.arange(len(frame)) + already < LISTING_EXEMPT_BARS
-    action = np.array([d.date() in factor_dates for d in pd.DatetimeIndex(frame.index)], dtype=bool)
+    action = np.array([d.date() in factor_dates for d in _dates(frame.index)], dtype=bool)
     mask: np.ndarray = ok & beyond & ~np.isnan(prev) & ~exempt & ~action
     move = (close / prev - 1) * 100
     limit = f"±{pct * 100:.0f}%"
@@ -217,9 +257,10 @@ def _gaps(
     calendar: list[date],
     suspensions: set[date] | frozenset[date],
 ) -> tuple[list[date], list[date]]:
-    have = {d.date() for d in pd.DatetimeIndex(clean.index)}
+    have = {d.date() for d in _dates(clean.index)}
     if previous is not None and len(previous):
-        have |= {d.date() for d in pd.DatetimeIndex(previous.index)}
+        have |= {d.date() for d in _dates(previous.index)}
     first, last = min(have), max(have)
-    missing = [d for d in calendar if first <= d <= last and d not in have]
+    inside = calendar[bisect_left(calendar, first) : bisect_right(calendar, last)]
+    missing = [d for d in inside if d not in have]
     return [d for d in missing if d not in suspensions], [d for d in missing if d in suspensions]

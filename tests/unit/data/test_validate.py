@@ -96,6 +96,16 @@ def test_limit_checks_against_the_stored_previous_close() -> None:
     assert rules(validate(new, "ORCL.US", "1d", previous=stored)) == []  # no limits there
 
 
+def test_an_incremental_day_is_checked_against_the_last_close_alone() -> None:
+    # A daily sync passes only the last stored close; the symbol's bars before it are
+    # counted, so an old listing is not taken for a new one (exempt from limits).
+    last = bars([100.0], pd.DatetimeIndex([DAYS[5]]))
+    new = bars([125.0], pd.DatetimeIndex([DAYS[6]]))
+    report = validate(new, "600519.SSE", "1d", previous=last, bars_before=2_000)
+    assert rules(report) == ["limit_move"]
+    assert rules(validate(new, "688981.SSE", "1d", previous=last, bars_before=2)) == []
+
+
 def test_gaps_against_the_calendar_and_suspensions_recorded_not_reported() -> None:
     calendar = [d.date() for d in DAYS]
     index = DAYS[[0, 1, 3, 4, 6]]  # 2 and 5 missing
