@@ -101,6 +101,28 @@ def compare(
     return out
 
 
+def one_daily(store: Store, names: list[str], repeat: int) -> dict[str, float]:
+    """One symbol's daily bars (qfq), as stored and with a sync's new day waiting in the
+    recent frame (services/data/recent.py) for every symbol: ms per read, best of
+    ``repeat`` runs of 200 reads each."""
+
+    def per_read() -> float:
+        seconds, _ = best(
+            repeat, lambda: sum(len(store.read_bars(names[0], "1d", how="qfq")) for _ in range(200))
+        )
+        return round(seconds / 200 * 1000, 3)
+
+    stored = per_read()
+    last = store.read_bars(names[0], "1d").index[-1]
+    day = bars(1, "B", 7)
+    day.index = pd.DatetimeIndex([last + pd.offsets.BDay(1)], name=day.index.name)
+    store.recent.add({name: day for name in names}, "bench")
+    held = per_read()
+    assert store.read_bars(names[0], "1d").index[-1] == day.index[0]
+    print(f"one symbol's daily bars: {stored} ms per read; {held} ms with a day held")
+    return {"stored_ms": stored, "with_held_day_ms": held}
+
+
 def main() -> None:
     logging.disable(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__)
@@ -161,6 +183,7 @@ def main() -> None:
         )
         many["per_symbol_frames_s"] = round(per_symbol, 4)  # the old path, for reference
         print(f"per-symbol frames (read_many, the old path): {per_symbol:.3f}s")
+        many["one_symbol"] = one_daily(store, names, args.repeat)
     finally:
         pool.shutdown()
         shutil.rmtree(work, ignore_errors=True)

@@ -15,10 +15,12 @@ first paint.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from services.data.actions import Actions, from_meta, per_bar, to_meta
@@ -26,6 +28,8 @@ from services.data.adjust import Factors, adjust, factor_rows
 from services.data.bars import COLUMNS, empty, library_for
 from services.data.panels import LIBRARY as PANELS
 from services.data.panels import PanelError, Panels
+from services.data.recent import FOLD_DAYS, DailyBars, Recent, with_recent
+from services.data.recent import LIBRARY as RECENT
 from services.data.records import (
     Incoming,
     StoreInfo,
@@ -41,7 +45,7 @@ from services.ops.redact import redact
 
 log = logging.getLogger("quantdesk.store")
 
-LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference", PANELS)
+LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference", PANELS, RECENT)
 EMPTY = empty()  # shared, never modified: a placeholder for "nothing stored here"
 CALENDAR_SYMBOL = "calendar.SSE"
 COMPACT_RATIO = 8  # compact when a symbol has 8x more row slices than compaction would leave
@@ -65,6 +69,7 @@ class Store:
         self.log_file = log_file  # ArcticDB's native logger writes here, not to the terminal
         self._arctic: Any = None
         self._calendar: list[date] | None = None  # read once, replaced on write
+        self._recent: Recent | None = None
 
     @classmethod
     def of(cls, data_dir: Path, uri: str = "") -> Store:
@@ -109,17 +114,38 @@ class Store:
     @property
     def panels(self) -> Panels:
         """The daily bars of every symbol as one frame per field (see data/panels.py)."""
-        return Panels(self.library(PANELS), self.library("bars_1d"))
+        return Panels(self.library(PANELS), DailyBars(self.library("bars_1d"), self.recent))
+
+    @property
+    def recent(self) -> Recent:
+        """Daily rows a sync added and not yet folded into bars_1d (see data/recent.py)."""
+        if self._recent is None:
+            self._recent = Recent(self.library(RECENT))
+        return self._recent
 
     # -- metadata ---------------------------------------------------------------------------
     def meta(self, vt_symbol: str, freq: str) -> SymbolMeta | None:
         lib = self.library(library_for(freq))
         if not lib.has_symbol(vt_symbol):
             return None
-        return SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
+        meta = SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
+        entry = self.recent.entries().get(vt_symbol) if freq == "1d" else None
+        return entry.over(meta) if entry else meta
 
     def metas(self, symbols: list[str], freq: str) -> dict[str, SymbolMeta]:
         """What the store knows of each of ``symbols`` (absent: not stored), in one read."""
+        return self._overlaid(symbols, freq)[0]
+
+    def _overlaid(self, symbols: list[str], freq: str) -> tuple[dict[str, SymbolMeta], list[str]]:
+        """metas(), and the symbols whose recent rows are already in bars_1d (a fold cut
+        short): their copies must go before they are added to."""
+        found = self._stored_metas(symbols, freq)
+        entries = self.recent.entries() if freq == "1d" and found else {}
+        done = [s for s, m in found.items() if s in entries and not entries[s].applies(m)]
+        return {s: entries[s].over(m) if s in entries else m for s, m in found.items()}, done
+
+    def _stored_metas(self, symbols: list[str], freq: str) -> dict[str, SymbolMeta]:
+        """The metadata in the per-symbol library, without recent rows."""
         lib = self.library(library_for(freq))
         found = lib.read_metadata_batch(symbols) if symbols else []
         return {
@@ -135,6 +161,7 @@ class Store:
             return False
         if freq == "1d":
             self.panels.mark_stale([vt_symbol])
+            self.recent.remove([vt_symbol])
         lib.delete(vt_symbol)
         return True
 
@@ -168,8 +195,9 @@ class Store:
         from arcticdb.exceptions import NoDataFoundException
 
         lib = self.library(library_for(freq))
-        if as_of is not None and as_of not in lib.list_snapshots():
-            recent = sorted(lib.list_snapshots())[-3:]
+        snapshots = lib.list_snapshots() if as_of is not None else {}
+        if as_of is not None and as_of not in snapshots:
+            recent = sorted(snapshots)[-3:]
             raise StoreError(
                 f"no snapshot {as_of!r} of the {freq} bars"
                 + (f" (the latest: {', '.join(recent)})" if recent else " (none taken yet)")
@@ -185,7 +213,17 @@ class Store:
             raise StoreError(
                 f"no {freq} bars for {vt_symbol} in {where}: sync or import first"
             ) from None
-        return item.data, SymbolMeta.from_dict(item.metadata)
+        meta = SymbolMeta.from_dict(item.metadata)
+        if freq != "1d":
+            return item.data, meta
+        held = self.recent.held(None if as_of is None else _recent_version(snapshots[as_of]))
+        entry = held.entries.get(vt_symbol)
+        if entry is None or not entry.applies(meta):
+            return item.data, meta
+        rows = held.frames.get(vt_symbol)
+        if rows is not None and (start or end):
+            rows = rows.loc[_stamp(start) : _stamp(end)]
+        return with_recent(item.data, meta, entry, rows), entry.over(meta)
 
     def read_pit(
         self,
@@ -225,7 +263,8 @@ class Store:
     ) -> dict[str, pd.DataFrame]:
         """Whole histories of many symbols in one batched ArcticDB read, adjusted."""
         lib = self.library(library_for(freq))
-        items = lib.read_batch(symbols)
+        items = DailyBars(lib, self.recent).read_batch(symbols) if freq == "1d" else None
+        items = items if items is not None else lib.read_batch(symbols)
         out: dict[str, pd.DataFrame] = {}
         for symbol, item in zip(symbols, items, strict=True):
             if not hasattr(item, "data"):  # a DataError for that symbol
@@ -297,6 +336,8 @@ class Store:
         lib = self.library(library_for(freq))
         if freq == "1d" and (len(bars) or factors is not None):
             self.panels.mark_stale([vt_symbol])  # before the write: see data/panels.py
+        if freq == "1d" and vt_symbol in self.recent.entries():
+            self.fold([vt_symbol])  # its recent rows first: this write may not follow them
         try:
             meta = SymbolMeta.from_dict(lib.read_metadata(vt_symbol).metadata)
             exists = True
@@ -304,6 +345,7 @@ class Store:
             meta, exists = SymbolMeta(), False
         _take_reference(meta, factors, actions)
         stored = context = EMPTY
+        listed = meta.rows  # bars before this batch: the listing exemption counts them
         if exists and len(bars):
             lo, hi = bars.index.min(), bars.index.max()
             if _follows(meta, bars):
@@ -312,8 +354,11 @@ class Store:
                 stored = lib.read(vt_symbol, date_range=(lo, hi)).data
                 before = lib.read(vt_symbol, date_range=(None, lo)).data
                 context = pd.concat([before.tail(1), stored])
+                listed = int((before.index < lo).sum())
         fresh, unchanged = drop_already_stored(bars, stored)
-        report = self._validate(fresh, vt_symbol, freq, meta, context, name, suspensions)
+        report = self._validate(
+            fresh, vt_symbol, freq, meta, context, name, suspensions, bars_before=listed
+        )
         batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
         self._record(vt_symbol, freq, meta, report, rejects, source, name, batch)
         version = self._store_clean(lib, vt_symbol, report.clean, stored, exists, meta)
@@ -346,16 +391,21 @@ class Store:
 
         lib = self.library(library_for(freq))
         symbols = [item.vt_symbol for item in items]
-        metas = self.metas(symbols, freq)
+        metas, folded = self._overlaid(symbols, freq)
+        if folded:
+            self.recent.remove(folded)
         stale_before = self.panels.mark_stale(symbols) if freq == "1d" else []
         batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
         results: dict[str, WriteResult] = {}
         writes, appends, appended, leave_stale = [], [], {}, set(stale_before)
+        held: dict[str, pd.DataFrame] = {}  # simple extensions of daily bars: recent rows
+        noted: dict[str, SymbolMeta] = {}  # nothing clean: only the metadata changes
         for item in items:
             meta = metas.get(item.vt_symbol)
             exists = meta is not None
             meta = meta or SymbolMeta()
             bars = item.bars
+            before = replace(meta, issues=dict(meta.issues))  # _record adds to issues
             if exists and not _follows(meta, bars):  # overlapping or empty: the general path
                 results[item.vt_symbol] = self.write_bars(
                     item.vt_symbol,
@@ -371,23 +421,35 @@ class Store:
                 continue
             _take_reference(meta, item.factors, item.actions)
             context = _last_close(meta) if exists else EMPTY
-            report = self._validate(bars, item.vt_symbol, freq, meta, context, item.name)
+            report = self._validate(
+                bars, item.vt_symbol, freq, meta, context, item.name, bars_before=meta.rows
+            )
             self._record(item.vt_symbol, freq, meta, report, None, source, item.name, batch)
             clean = report.clean
             results[item.vt_symbol] = WriteResult(item.vt_symbol, freq, len(clean), 0, report)
             if not len(clean):
-                if exists:
-                    lib.write_metadata(item.vt_symbol, meta_dict(meta))
+                if exists:  # what validation found, recorded (after any recent rows)
+                    noted[item.vt_symbol] = meta
                 continue
             _extend(meta, clean, exists)
-            if exists:
+            if exists and freq == "1d" and _simple(before, meta, report, len(bars)):
+                held[item.vt_symbol] = clean
+                appended[item.vt_symbol] = (clean, meta)
+            elif exists:
                 appends.append(WritePayload(item.vt_symbol, clean, metadata=meta_dict(meta)))
                 appended[item.vt_symbol] = (clean, meta)
             else:
                 writes.append(WritePayload(item.vt_symbol, clean, metadata=meta_dict(meta)))
                 leave_stale.add(item.vt_symbol)  # new to the block: the next read adds it
         _check(lib.write_batch(writes) if writes else [], "write")
+        if freq == "1d":  # symbols with recent rows written to directly: theirs go first
+            recent = self.recent.entries()
+            self.fold([s for s in [*(p.symbol for p in appends), *noted] if s in recent])
         _check(lib.append_batch(appends) if appends else [], "append")
+        for symbol, meta in noted.items():
+            lib.write_metadata(symbol, meta_dict(meta))
+        if held and self.recent.add(held, batch) >= FOLD_DAYS:
+            self.fold()
         for symbol, (_, meta) in appended.items():
             if meta.appends >= COMPACT_EVERY:
                 self._compact_if_due(lib, symbol, meta, -1)
@@ -396,6 +458,38 @@ class Store:
             factors = {s: meta.factor_list() for s, (_, meta) in appended.items()}
             self.panels.append(rows, factors, stale_after=sorted(leave_stale))
         return [results[s] for s in symbols]
+
+    def fold(self, symbols: list[str] | None = None) -> int:
+        """Move recent daily rows (all, or ``symbols``') into bars_1d: one batched append
+        of each symbol's rows, then their removal from the recent library. Returns how
+        many symbols were folded."""
+        from arcticdb import WritePayload
+
+        if symbols is not None and not symbols:
+            return 0
+        held = self.recent.held()
+        targets = [s for s in (held.entries if symbols is None else symbols) if s in held.entries]
+        if not targets:
+            return 0
+        lib = self.library("bars_1d")
+        stored = self._stored_metas(targets, "1d")
+        payloads, folded = [], {}
+        for symbol in targets:
+            meta, entry = stored.get(symbol), held.entries[symbol]
+            if meta is None or not entry.applies(meta):
+                continue  # deleted, or folded by a run cut short before it removed the rows
+            meta = entry.over(meta)
+            meta.appends += 1
+            rows = held.frames[symbol]
+            payloads.append(WritePayload(symbol, rows, metadata=meta_dict(meta)))
+            folded[symbol] = meta
+        _check(lib.append_batch(payloads) if payloads else [], "append")
+        self.recent.remove(targets)
+        for symbol, meta in folded.items():
+            if meta.appends >= COMPACT_EVERY:
+                self._compact_if_due(lib, symbol, meta, -1)
+        log.info("folded the recent daily rows of %d symbols into bars_1d", len(folded))
+        return len(folded)
 
     def _store_clean(
         self,
@@ -433,6 +527,7 @@ class Store:
         context: pd.DataFrame,
         name: str,
         suspensions: frozenset[date] = frozenset(),
+        bars_before: int = 0,
     ) -> Report:
         """validate() with what the store knows: the stored bars before ``bars`` (context),
         the ex-dates, the calendar (daily bars) and the name (limits of ST shares)."""
@@ -445,6 +540,7 @@ class Store:
             calendar=self.calendar() if freq == "1d" else None,
             suspensions=suspensions,
             name=name or meta.name,
+            bars_before=bars_before,
         )
 
     def _compact_if_due(self, lib: Any, vt_symbol: str, meta: SymbolMeta, version: int) -> int:
@@ -509,8 +605,20 @@ class Store:
     def snapshot(self, freq: str, label: str) -> str:
         """A named ArcticDB snapshot of the library, so a backtest can pin the data it saw."""
         name = f"{label}-{datetime.now():%Y%m%dT%H%M%S%f}"
-        self.library(library_for(freq)).snapshot(name)
+        # The recent daily rows are named by their version (a second snapshot costs ~0.5 s).
+        metadata = {"recent": self.recent.version()} if freq == "1d" else None
+        self.library(library_for(freq)).snapshot(name, metadata=metadata)
         return name
+
+
+def _recent_version(metadata: Any) -> int:
+    """The recent rows' version a daily snapshot recorded (-1: none, or an older one)."""
+    found = metadata.get("recent") if isinstance(metadata, dict) else None
+    return int(found) if found is not None else -1
+
+
+def _stamp(when: datetime | date | None) -> pd.Timestamp | None:
+    return None if when is None else pd.Timestamp(when)
 
 
 def _take_reference(meta: SymbolMeta, factors: Factors | None, actions: Actions | None) -> None:
@@ -519,6 +627,16 @@ def _take_reference(meta: SymbolMeta, factors: Factors | None, actions: Actions 
         meta.factors = factor_rows(factors)
     if actions is not None:
         meta.actions = to_meta(actions)
+
+
+def _simple(before: SymbolMeta, after: SymbolMeta, report: Report, given: int) -> bool:
+    """A write that only adds rows after the stored ones: every row clean, no gap or note,
+    and the metadata unchanged but for the range, last close and sync time (it can then
+    wait among the recent rows)."""
+    if len(report.clean) != given or report.gaps or report.suspensions or report.notes:
+        return False
+    same = ("source", "name", "factors", "actions", "gaps", "suspensions", "issues")
+    return all(getattr(before, f) == getattr(after, f) for f in same)
 
 
 def _follows(meta: SymbolMeta, bars: pd.DataFrame) -> bool:
@@ -534,7 +652,8 @@ def _follows(meta: SymbolMeta, bars: pd.DataFrame) -> bool:
 
 def _last_close(meta: SymbolMeta) -> pd.DataFrame:
     """The stored bar before an incremental batch, as validation needs it (its close)."""
-    return pd.DataFrame({"close": [meta.last_close]}, index=pd.DatetimeIndex([meta.last]))
+    index = pd.DatetimeIndex(np.array([meta.last], dtype="datetime64[ns]"))  # no parsing
+    return pd.DataFrame({"close": np.array([meta.last_close])}, index=index)
 
 
 def _extend(meta: SymbolMeta, clean: pd.DataFrame, exists: bool) -> None:

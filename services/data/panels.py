@@ -126,15 +126,18 @@ class Panels:
         for column in COLUMNS:
             if len(held):
                 grids[column][: len(held)] = old[column]
-        for symbol, frame in rows.items():
-            at = dates.get_indexer(frame.index)
-            for column in COLUMNS:
-                target = grids[column][at, position[symbol]]
-                values = frame[column].to_numpy(dtype="float64")
-                clash = ~np.isnan(target) & ~np.isclose(target, values, equal_nan=True)
-                if clash.any():  # a stored value would change: that is a rewrite
-                    return False
-                grids[column][at, position[symbol]] = values
+        # Every symbol's cells at once: row and column positions, then a field at a time.
+        at = np.concatenate([dates.get_indexer(f.index) for f in rows.values()])
+        width = [len(f) for f in rows.values()]
+        to = np.repeat([position[s] for s in rows], width)
+        new = pd.concat(list(rows.values()))
+        for column in COLUMNS:
+            target = grids[column][at, to]
+            values = new[column].to_numpy(dtype="float64")
+            clash = ~np.isnan(target) & ~np.isclose(target, values, equal_nan=True)
+            if clash.any():  # a stored value would change: that is a rewrite
+                return False
+            grids[column][at, to] = values
         block = _block(dates, order, grids)
         # Not pruned: another process may be reading the version this one replaces.
         if len(held):

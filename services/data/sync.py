@@ -3,9 +3,11 @@
 Each symbol is fetched from the day after its last stored bar (minute bars:
 from that bar's day; rows already stored are recognised as unchanged) and
 written atomically (each symbol's rows in one version), so an interrupted sync
-resumes without duplicates. Writes go to the store in batches of
-``WRITE_BATCH`` symbols: one metadata read, one batched append, and one append
-of the day's rows to the daily panel block. A symbol whose range holds no
+resumes without duplicates. Writes go to the store in batches of up to
+``WRITE_ROWS`` rows, and at least every ``FLUSH_SECONDS`` while fetching (so
+progress moves with a slow source): one metadata read, one batched write, and
+one append of the day's rows to the daily panel block. A daily sync's new days
+(1,000 symbols, one row each) are thus one batch. A symbol whose range holds no
 trading day is not requested. A failure is reported for its symbol and the
 others go on. After the run, a named ArcticDB snapshot pins exactly what the
 store held.
@@ -14,6 +16,8 @@ store held.
 from __future__ import annotations
 
 import logging
+import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -29,7 +33,8 @@ from services.store import Store
 log = logging.getLogger("quantdesk.data")
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_FAILED = 0, 3, 4
-WRITE_BATCH = 250  # symbols per batched store write: progress moves, memory stays small
+WRITE_ROWS = 500_000  # rows per batched store write: memory stays small (~30 MB)
+FLUSH_SECONDS = 2.0  # fetched rows wait no longer than this for their write and progress
 OFFLINE_STREAK = 3  # symbols in a row that cannot connect: stop, the network is down
 
 
@@ -198,7 +203,8 @@ class Syncer:
         calendar = self._calendar(summary)
         names = self._names(summary)
         metas = self.store.metas(list(symbols), freq)
-        streak = 0
+        streak = rows = 0
+        since = time.monotonic()
         pending: list[tuple[int, SymbolOutcome, Incoming]] = []
 
         def flush() -> None:
@@ -229,9 +235,13 @@ class Syncer:
                         )
                 summary.outcomes.append(outcome)
                 if fetched is not None:
+                    if not pending:
+                        since = time.monotonic()
                     pending.append((n, outcome, fetched))
-                    if len(pending) >= WRITE_BATCH:
+                    rows += len(fetched.bars)
+                    if rows >= WRITE_ROWS or time.monotonic() - since >= FLUSH_SECONDS:
                         flush()
+                        rows = 0
                 elif progress is not None:
                     progress(n, len(symbols), outcome)
         except BaseException:  # ctrl+c or a crash: what was fetched is still written
@@ -272,7 +282,8 @@ class Syncer:
                 return outcome, None
             begin = self._begin(freq, start, end, meta)
             known = bool(calendar) and calendar[-1] >= end  # the calendar reaches the end
-            if begin > end or (known and not any(begin <= d <= end for d in calendar)):
+            trading = bisect_right(calendar, end) > bisect_left(calendar, begin)
+            if begin > end or (known and not trading):
                 outcome.skipped = "up to date"
                 return outcome, None
             bars = self.source.bars(vt_symbol, freq, begin, end)
@@ -335,7 +346,7 @@ class Syncer:
             )
             return stored
         self.store.write_calendar(days)
-        return days
+        return self.store.calendar()  # sorted and unique: the checks bisect it
 
     def _names(self, summary: SyncSummary) -> dict[str, str]:
         try:

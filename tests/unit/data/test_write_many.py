@@ -27,8 +27,9 @@ def _open(path: Path) -> Store:
 def test_a_batched_sync_stores_what_one_by_one_writes_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Batches of 3 for 4 symbols: the new day's second batch fills in the block's last date.
-    monkeypatch.setattr("services.data.sync.WRITE_BATCH", 3)
+    # Batches of 3 rows for 4 symbols: the new day's second batch fills in the block's last
+    # date.
+    monkeypatch.setattr("services.data.sync.WRITE_ROWS", 3)
     source = DemoSource(date(2026, 11, 24))
     batched, single = _open(tmp_path / "a"), _open(tmp_path / "b")
     for end in (date(2026, 11, 20), date(2026, 11, 23)):  # a first sync, then one new day
