@@ -20,11 +20,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from services.data.actions import Actions, from_meta, per_bar, to_meta
-from services.data.adjust import Factors, adjust, factor_rows
+from services.data.actions import Actions, PitRefused, from_meta, pit_frame
+from services.data.adjust import Factors, adjust
 from services.data.bars import COLUMNS, empty, library_for
 from services.data.panels import LIBRARY as PANELS
 from services.data.panels import PanelError, Panels
@@ -41,6 +40,16 @@ from services.data.records import (
     set_range,
 )
 from services.data.validate import Report, validate
+from services.data.writes import (
+    append_quarantine,
+    batch_failure,
+    extend,
+    follows,
+    is_simple,
+    last_close,
+    note_batch,
+    take_reference,
+)
 from services.ops.redact import redact
 
 log = logging.getLogger("quantdesk.store")
@@ -237,26 +246,10 @@ class Store:
         ``exec_close``, and the corporate actions per bar as ``div_cash`` (per share) and
         ``share_ratio``. Refused when the factors show actions the store has no record of."""
         raw, meta = self._read(vt_symbol, freq, None, end, as_of)
-        actions = from_meta(meta.actions)
-        if meta.factors and not actions:
-            raise StoreError(
-                f"{vt_symbol} has {len(meta.factor_list())} adjustment-factor steps but no "
-                "dividend or bonus-share records, so a point-in-time run cannot pay them: "
-                f"sync it again (quantdesk data sync --universe {vt_symbol}) or backtest "
-                "with --adjust qfq"
-            )
-        shrink = [a for a in actions if a.ratio < 1]
-        if shrink:
-            raise StoreError(
-                f"{vt_symbol} had a reverse split on {shrink[0].ex_date} (ratio "
-                f"{shrink[0].ratio:g}): point-in-time runs pay only dividends and bonus "
-                "shares; backtest it with --adjust qfq"
-            )
-        out = adjust(raw.copy(), meta.factor_list(), "hfq", inplace=True)
-        for column in ("open", "high", "low", "close"):
-            out[f"exec_{column}"] = raw[column]
-        out["div_cash"], out["share_ratio"] = per_bar(pd.DatetimeIndex(raw.index), actions)
-        return out
+        try:
+            return pit_frame(vt_symbol, raw, meta.factor_list(), from_meta(meta.actions))
+        except PitRefused as exc:
+            raise StoreError(str(exc)) from None
 
     def read_many(
         self, symbols: list[str], freq: str, how: str = "none"
@@ -343,13 +336,13 @@ class Store:
             exists = True
         except NoDataFoundException:  # (NoSuchVersionException is one)
             meta, exists = SymbolMeta(), False
-        _take_reference(meta, factors, actions)
+        take_reference(meta, factors, actions)
         stored = context = EMPTY
         listed = meta.rows  # bars before this batch: the listing exemption counts them
         if exists and len(bars):
             lo, hi = bars.index.min(), bars.index.max()
-            if _follows(meta, bars):
-                context = _last_close(meta)  # nothing stored overlaps: no read
+            if follows(meta, bars):
+                context = last_close(meta)  # nothing stored overlaps: no read
             else:
                 stored = lib.read(vt_symbol, date_range=(lo, hi)).data
                 before = lib.read(vt_symbol, date_range=(None, lo)).data
@@ -406,7 +399,7 @@ class Store:
             meta = meta or SymbolMeta()
             bars = item.bars
             before = replace(meta, issues=dict(meta.issues))  # _record adds to issues
-            if exists and not _follows(meta, bars):  # overlapping or empty: the general path
+            if exists and not follows(meta, bars):  # overlapping or empty: the general path
                 results[item.vt_symbol] = self.write_bars(
                     item.vt_symbol,
                     freq,
@@ -419,8 +412,8 @@ class Store:
                 )
                 leave_stale.add(item.vt_symbol)
                 continue
-            _take_reference(meta, item.factors, item.actions)
-            context = _last_close(meta) if exists else EMPTY
+            take_reference(meta, item.factors, item.actions)
+            context = last_close(meta) if exists else EMPTY
             report = self._validate(
                 bars, item.vt_symbol, freq, meta, context, item.name, bars_before=meta.rows
             )
@@ -431,8 +424,8 @@ class Store:
                 if exists:  # what validation found, recorded (after any recent rows)
                     noted[item.vt_symbol] = meta
                 continue
-            _extend(meta, clean, exists)
-            if exists and freq == "1d" and _simple(before, meta, report, len(bars)):
+            extend(meta, clean, exists)
+            if exists and freq == "1d" and is_simple(before, meta, report, len(bars)):
                 held[item.vt_symbol] = clean
                 appended[item.vt_symbol] = (clean, meta)
             elif exists:
@@ -503,12 +496,12 @@ class Store:
         if not len(clean):
             return int(lib.write_metadata(vt_symbol, meta_dict(meta)).version) if exists else -1
         if not exists:
-            _extend(meta, clean, exists)
+            extend(meta, clean, exists)
             return int(lib.write(vt_symbol, clean, metadata=meta_dict(meta)).version)
         first, last = pd.Timestamp(meta.first), pd.Timestamp(meta.last)
         total = meta.rows + len(clean)
         if clean.index.min() > last:  # the common case: new bars after the stored ones
-            _extend(meta, clean, exists)
+            extend(meta, clean, exists)
             version = lib.append(vt_symbol, clean, metadata=meta_dict(meta)).version
         else:  # bars inside the stored range: rewrite that range with both, in one version
             set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
@@ -566,36 +559,10 @@ class Store:
         batch: str,
     ) -> None:
         """Quarantine what validation refused and note the batch in ``meta``."""
-        self._quarantine(vt_symbol, freq, report.quarantined, rejects, batch)
-        for rule, count in report.counts.items():
-            meta.issues[rule] = meta.issues.get(rule, 0) + count
-        if rejects is not None and len(rejects):
-            meta.issues["unreadable"] = meta.issues.get("unreadable", 0) + len(rejects)
-        meta.gaps = sorted({*meta.gaps, *(d.isoformat() for d in report.gaps)})
-        meta.suspensions = sorted({*meta.suspensions, *(d.isoformat() for d in report.suspensions)})
-        meta.source = source or meta.source
-        meta.name = name or meta.name
-        meta.last_sync = batch
-
-    def _quarantine(
-        self,
-        vt_symbol: str,
-        freq: str,
-        rows: pd.DataFrame,
-        rejects: pd.DataFrame | None,
-        batch: str,
-    ) -> None:
-        frame = quarantine_frame(rows, rejects, batch)
-        if frame is None:
-            return
-        lib = self.library("quarantine")
-        key = f"{vt_symbol}@{freq}"
-        if lib.has_symbol(key):
-            start = lib.get_description(key).row_count
-            frame.index = pd.RangeIndex(start, start + len(frame))
-            lib.append(key, frame)
-        else:
-            lib.write(key, frame.reset_index(drop=True))
+        frame = quarantine_frame(report.quarantined, rejects, batch)
+        if frame is not None:
+            append_quarantine(self.library("quarantine"), f"{vt_symbol}@{freq}", frame)
+        note_batch(meta, report, rejects, source, name, batch)
 
     def quarantined(self, vt_symbol: str, freq: str) -> pd.DataFrame:
         lib = self.library("quarantine")
@@ -621,52 +588,7 @@ def _stamp(when: datetime | date | None) -> pd.Timestamp | None:
     return None if when is None else pd.Timestamp(when)
 
 
-def _take_reference(meta: SymbolMeta, factors: Factors | None, actions: Actions | None) -> None:
-    """A source's factors and corporate actions replace the stored ones (None: keep them)."""
-    if factors is not None:
-        meta.factors = factor_rows(factors)
-    if actions is not None:
-        meta.actions = to_meta(actions)
-
-
-def _simple(before: SymbolMeta, after: SymbolMeta, report: Report, given: int) -> bool:
-    """A write that only adds rows after the stored ones: every row clean, no gap or note,
-    and the metadata unchanged but for the range, last close and sync time (it can then
-    wait among the recent rows)."""
-    if len(report.clean) != given or report.gaps or report.suspensions or report.notes:
-        return False
-    same = ("source", "name", "factors", "actions", "gaps", "suspensions", "issues")
-    return all(getattr(before, f) == getattr(after, f) for f in same)
-
-
-def _follows(meta: SymbolMeta, bars: pd.DataFrame) -> bool:
-    """``bars`` all come after the stored ones, whose last close the metadata has: the
-    incremental case, validated and written without reading stored rows."""
-    return bool(
-        len(bars)
-        and meta.last
-        and meta.last_close > 0
-        and bars.index.min() > pd.Timestamp(meta.last)
-    )
-
-
-def _last_close(meta: SymbolMeta) -> pd.DataFrame:
-    """The stored bar before an incremental batch, as validation needs it (its close)."""
-    index = pd.DatetimeIndex(np.array([meta.last], dtype="datetime64[ns]"))  # no parsing
-    return pd.DataFrame({"close": np.array([meta.last_close])}, index=index)
-
-
-def _extend(meta: SymbolMeta, clean: pd.DataFrame, exists: bool) -> None:
-    """``meta`` once ``clean`` is written after the stored rows, or as the first ones."""
-    first = pd.Timestamp(meta.first) if exists else clean.index.min()
-    set_range(meta, first, clean.index.max(), meta.rows + len(clean))
-    meta.last_close = float(clean["close"].iloc[-1])
-    if exists:
-        meta.appends += 1
-
-
 def _check(results: list[Any], what: str) -> None:
-    """Raise on the first symbol a batched ArcticDB call failed for (it returns errors)."""
-    for result in results:
-        if not hasattr(result, "version"):
-            raise StoreError(f"batched {what} failed for {result.symbol}: {result}")
+    problem = batch_failure(results, what)
+    if problem:
+        raise StoreError(problem)

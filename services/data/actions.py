@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from services.data.adjust import Factors, adjust
+
 
 @dataclass(frozen=True)
 class Action:
@@ -113,3 +115,35 @@ def per_bar(index: pd.DatetimeIndex, actions: Actions) -> tuple[np.ndarray, np.n
             cash[i] += a.cash * ratio[i]  # (two actions on one bar: the later on more shares)
             ratio[i] *= a.ratio
     return cash, ratio
+
+
+class PitRefused(ValueError):
+    """A point-in-time frame cannot be built from what is stored; the message says why."""
+
+
+def pit_frame(
+    vt_symbol: str, raw: pd.DataFrame, factors: Factors, actions: Actions
+) -> pd.DataFrame:
+    """Bars for a point-in-time backtest: hfq prices for signals (they depend only on
+    actions already past), the raw prices a real account trades as ``exec_open`` ...
+    ``exec_close``, and the corporate actions per bar as ``div_cash`` (per share) and
+    ``share_ratio``. Refused when the factors show actions there is no record of."""
+    if factors and not actions:
+        raise PitRefused(
+            f"{vt_symbol} has {len(factors)} adjustment-factor steps but no "
+            "dividend or bonus-share records, so a point-in-time run cannot pay them: "
+            f"sync it again (quantdesk data sync --universe {vt_symbol}) or backtest "
+            "with --adjust qfq"
+        )
+    shrink = [a for a in actions if a.ratio < 1]
+    if shrink:
+        raise PitRefused(
+            f"{vt_symbol} had a reverse split on {shrink[0].ex_date} (ratio "
+            f"{shrink[0].ratio:g}): point-in-time runs pay only dividends and bonus "
+            "shares; backtest it with --adjust qfq"
+        )
+    out = adjust(raw.copy(), factors, "hfq", inplace=True)
+    for column in ("open", "high", "low", "close"):
+        out[f"exec_{column}"] = raw[column]
+    out["div_cash"], out["share_ratio"] = per_bar(pd.DatetimeIndex(raw.index), actions)
+    return out
