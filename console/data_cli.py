@@ -19,6 +19,7 @@ from rich.table import Table
 from console.config import Config
 from services.data.bars import FREQS
 from services.data.csvio import ImportError_, parse_mapping, read_csv
+from services.data.recent import FOLD_DAYS
 from services.data.sources import kind_of, make_source
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
@@ -312,6 +313,14 @@ def _status(store: Store) -> int:
         out.print("the store is empty: `quantdesk data demo` or `quantdesk data sync`")
         return EXIT_OK
     out.print(table)
+    held = store.recent.held()
+    if held.entries:  # shown above as stored; said here so a look at bars_1d is not a surprise
+        out.print(
+            f"the latest daily rows of {len(held.entries)} symbols "
+            f"({_count(held.frame.index.nunique(), 'date')}) are held together and folded "
+            "into each "
+            f"symbol's history every {FOLD_DAYS} dates"
+        )
     return EXIT_OK
 
 
@@ -345,3 +354,7 @@ def _check(args: argparse.Namespace, store: Store) -> int:
         )
     out.print(f"checked {len(symbols)} symbols at {datetime.now():%Y-%m-%d %H:%M}")
     return EXIT_QUARANTINED if found else EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -3,11 +3,15 @@
 Any ArcticDB URI (s3://, azure://, lmdb://) is accepted so that several
 machines can share one store. One library per frequency (``bars_1d``,
 ``bars_1m``), ``quarantine`` for rejected rows and ``reference`` for the
-exchange calendar. Symbols are vnpy vt_symbols (``600519.SSE``).
+exchange calendar; for daily bars also ``recent_1d`` (a sync's new days, held
+together until they are folded into ``bars_1d``: data/recent.py) and
+``panels_1d`` (the universe in one block: data/panels.py). Symbols are vnpy
+vt_symbols (``600519.SSE``).
 
 Every write is validated first; the clean rows and the symbol's metadata
 (source, range, last sync, adjustment factors, gaps, open issues) go in one
-ArcticDB version, so a reader never sees half a batch. arcticdb is imported
+ArcticDB version, so a reader never sees half a batch; held daily rows and
+their entries likewise. arcticdb is imported
 lazily: its import costs ~0.5 s and the console opens the store after the
 first paint.
 """

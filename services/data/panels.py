@@ -1,7 +1,8 @@
 """Daily bars of the whole universe in one dense block, for universe reads.
 
-The per-symbol library ``bars_1d`` stays the record: validation, metadata and
-single-symbol reads (under a millisecond) are unchanged. Beside it,
+The per-symbol library ``bars_1d`` (with the days held in ``recent_1d``, see
+data/recent.py) stays the record: validation, metadata and single-symbol reads
+are unchanged. Beside it,
 ``panels_1d`` holds one ArcticDB frame, ``block``: a row per (date, symbol),
 date-major, every stored symbol present on every date (NaN where it has no
 bar), one column per field. Its metadata names the symbols in their order, so
