@@ -29,6 +29,7 @@ from vnpy.trader.object import OrderRequest
 __all__ = [
     "EVENT_ACCOUNT",
     "EVENT_BACKTEST",
+    "EVENT_CONNECTION",
     "EVENT_CONTRACT",
     "EVENT_FEED",
     "EVENT_HANDLER_FAILED",
@@ -46,6 +47,7 @@ __all__ = [
     "EVENT_TIMER",
     "EVENT_TRADE",
     "EVENT_TRADING_STATE_CHANGED",
+    "ConnectionChanged",
     "FeedStatus",
     "HandlerFailed",
     "IntentRejected",
@@ -71,6 +73,7 @@ EVENT_RISK_ALERT = "qd.RiskAlert"
 EVENT_REVIEW = "qd.Review"
 EVENT_STRATEGIES = "qd.Strategies"
 EVENT_FEED = "qd.Feed"
+EVENT_CONNECTION = "qd.Connection"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -235,3 +238,16 @@ class FeedStatus:
     newest: datetime | None = None  # exchange time of the newest quote received
     errors: int = 0  # failed polls since start
     symbols: int = 0  # symbols asked for in the last poll
+
+
+@dataclass(frozen=True)
+class ConnectionChanged:
+    """A broker gateway's connection: CONNECTING, CONNECTED, RECONNECTING (since ``since``,
+    the next try after ``retry_in_s``) or DOWN, with the broker's or the socket's
+    message."""
+
+    gateway: str
+    state: Literal["CONNECTING", "CONNECTED", "RECONNECTING", "DOWN"]
+    since: datetime
+    message: str = ""
+    retry_in_s: float = 0.0

@@ -35,6 +35,8 @@ class Portfolio:
         self._lock = threading.Lock()
         self._version = 0  # bumped on every fill and day roll
         self._cached: tuple[tuple[int, int], AccountView] | None = None
+        # Trade ids booked: brokers report a trade twice (a retry, the query at each login).
+        self._booked: set[str] = set()
 
     def view(self) -> AccountView:
         """The account marked at the latest quotes (cached until a quote or a fill changes it)."""
@@ -63,10 +65,12 @@ class Portfolio:
         with self._lock:
             return self._book.cash
 
-    def restore(self, book: Book) -> None:
-        """Start from a ledger rebuilt from the journal (after a restart)."""
+    def restore(self, book: Book, trade_ids: set[str] | None = None) -> None:
+        """Start from a ledger rebuilt from the journal (after a restart), with the ids of
+        the trades it holds: the broker reports them again at login."""
         with self._lock:
             self._book = book
+            self._booked = set(trade_ids or ())
             self._version += 1
 
     # -- bus handlers ---------------------------------------------------------------
@@ -84,6 +88,10 @@ class Portfolio:
                 price=trade.price,
             ).total
         with self._lock:
+            if trade.vt_tradeid in self._booked:
+                log.info("trade %s reported again: booked once", trade.vt_tradeid)
+                return
+            self._booked.add(trade.vt_tradeid)
             try:
                 self._book.apply_fill(trade.vt_symbol, side, int(trade.volume), trade.price, fee)
                 self._version += 1

@@ -52,6 +52,7 @@ class Rebuilt:
     max_trade_number: int
     problems: list[str] = field(default_factory=list)  # fills the ledger could not take
     pending: list[dict[str, Any]] = field(default_factory=list)  # proposals awaiting review
+    trade_ids: set[str] = field(default_factory=set)  # booked: a broker repeating one is known
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (``quantdesk state --json``)."""
@@ -156,6 +157,7 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
         book, open_orders, state, reason, len(entries), fills, max_order, max_trade, problems
     )
     rebuilt.pending = list(proposed.values())
+    rebuilt.trade_ids = seen_trades
     return rebuilt
 
 
@@ -198,7 +200,7 @@ def restore(
     rebuilt = rebuild(journal, initial_cash)
     if not rebuilt.entries:
         return [], [], []
-    portfolio.restore(copy.deepcopy(rebuilt.book))
+    portfolio.restore(copy.deepcopy(rebuilt.book), rebuilt.trade_ids)
     broker.restore(copy.deepcopy(rebuilt.book), rebuilt.max_order_number, rebuilt.max_trade_number)
     held = sum(1 for p in rebuilt.book.positions.values() if p.qty)
     notes = [
