@@ -131,6 +131,14 @@ class Book:
         if pos.last == 0:
             pos.last = price
 
+    def charge(self, vt_symbol: str, amount: float) -> None:
+        """A fee the broker charged beyond what was booked with the fill (negative: a
+        refund): paid from cash, charged to the position's realized P&L."""
+        pos = self.position(vt_symbol)
+        self.cash -= amount
+        pos.realized -= amount
+        pos.day_flow -= amount
+
     def mark(self, vt_symbol: str, last: float, prev_close: float | None = None) -> None:
         """Set the last price (and, for a new holding, the previous close)."""
         pos = self.positions.get(vt_symbol)

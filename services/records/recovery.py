@@ -124,6 +124,8 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
                 fills += 1
             except BookError as exc:
                 problems.append(f"fill {trade_id} not booked: {exc}")
+        elif kind == "fee_adjust":  # the broker charged another fee than the one booked
+            book.charge(payload["vt_symbol"], float(payload["broker"]) - float(payload["booked"]))
         elif kind == "proposed":
             if not payload.get("auto"):
                 proposed[ref] = payload

@@ -40,11 +40,16 @@ from vnpy.trader.object import (
     TradeData,
 )
 
+from services.accounting.statement import BrokerOrder, BrokerTrade, Statement
 from services.events import EVENT_CONNECTION, ConnectionChanged
 
 log = logging.getLogger("quantdesk.gateway")
 
 FIRST_RETRY_S, MAX_RETRY_S = 0.5, 10.0
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker cannot answer now (not connected, or no answer in time)."""
 
 
 class ScriptedGateway(BaseGateway):
@@ -67,6 +72,8 @@ class ScriptedGateway(BaseGateway):
         self._login_id = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waiting: dict[int, list[dict[str, Any]]] = {}  # request id -> its answer, once in
+        self._answered = threading.Condition()
 
     # -- vnpy's gateway interface ----------------------------------------------------
     def connect(self, setting: dict[str, Any]) -> None:
@@ -128,6 +135,60 @@ class ScriptedGateway(BaseGateway):
     def query_position(self) -> None:
         self._send({"op": "query"})
 
+    def statement(self, timeout: float = 5.0) -> Statement:
+        """The broker's account now (cash, positions, orders, today's trades), for a
+        reconciliation; raises :class:`BrokerUnavailable` when it cannot be had."""
+        if self.state.state != "CONNECTED":
+            raise BrokerUnavailable(f"{self.gateway_name} is {self.state.state.lower()}")
+        request = next(self._ids)
+        with self._answered:
+            self._waiting[request] = []
+        try:
+            if not self._send({"op": "query"}, request):
+                raise BrokerUnavailable(f"{self.gateway_name}: the connection broke")
+            with self._answered:
+                if not self._answered.wait_for(lambda: self._waiting[request], timeout):
+                    raise BrokerUnavailable(
+                        f"{self.gateway_name}: no statement from the broker within {timeout:g} s"
+                    )
+                answer = self._waiting[request][0]
+        finally:
+            with self._answered:
+                self._waiting.pop(request, None)
+        return self._statement(answer)
+
+    def _statement(self, msg: dict[str, Any]) -> Statement:
+        name = self.gateway_name
+        orders = tuple(
+            BrokerOrder(
+                f"{name}.{o['orderid']}",
+                o.get("reference", ""),
+                f"{o['symbol']}.{o['exchange']}",
+                "buy" if o["direction"] == "LONG" else "sell",
+                int(o["volume"]),
+                float(o["price"]),
+                int(o["traded"]),
+                str(o["status"]),
+                str(o.get("message", "")),
+            )
+            for o in msg["orders"]
+        )
+        trades = tuple(
+            BrokerTrade(
+                f"{name}.{t['tradeid']}",
+                f"{name}.{t['orderid']}",
+                t.get("reference", ""),
+                f"{t['symbol']}.{t['exchange']}",
+                "buy" if t["direction"] == "LONG" else "sell",
+                int(t["volume"]),
+                float(t["price"]),
+                float(t["fee"]),
+            )
+            for t in msg["trades"]
+        )
+        positions = {str(k): int(v) for k, v in msg["positions"].items()}
+        return Statement(float(msg["cash"]), positions, orders, trades)
+
     # -- the connection ---------------------------------------------------------------
     def _run(self) -> None:
         delay, first = FIRST_RETRY_S, True
@@ -186,6 +247,10 @@ class ScriptedGateway(BaseGateway):
         elif push == "cancel_rejected":
             data = msg["data"]
             self.write_log(f"cancel of {data['orderid']} refused by the broker: {data['message']}")
+        elif msg.get("id") in self._waiting:
+            with self._answered:
+                self._waiting[msg["id"]].append(msg)
+                self._answered.notify_all()
         elif msg.get("id") == self._login_id:
             if msg.get("ok"):
                 self._session = int(msg.get("session", 0))
