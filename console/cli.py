@@ -49,7 +49,7 @@ def _replay_file(argv: list[str], commands: set[str]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the console's options and every command's."""
-    from console import backtest_cli, data_cli, ops_cli
+    from console import account_cli, backtest_cli, data_cli, ops_cli
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     backtest_cli.add_runs_parser(commands)
     ops_cli.add_parsers(commands)
     ops_cli.add_secrets_parser(commands)
+    account_cli.add_parser(commands)
     return parser
 
 
@@ -138,6 +139,12 @@ def _main(argv: list[str] | None) -> int:
 
         setup_file_logging(data_dir)
         return backtest_cli.run(args, data_dir, config)
+    if args.command == "reconcile":
+        from console import account_cli
+        from services.ops.logs import setup_file_logging
+
+        setup_file_logging(data_dir)
+        return account_cli.run(args, data_dir, config)
     if args.command == "secrets":
         from console import ops_cli
 

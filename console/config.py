@@ -31,6 +31,7 @@ from services.settings import ConfigValueError, require
 from services.trading.live import StrategySpec
 from services.trading.review import ReviewConfig
 from services.trading.risk import RiskConfig
+from services.venues.accounts import AccountSpec
 from services.venues.simulator import SimConfig
 
 
@@ -129,6 +130,8 @@ class Config:
     """Named symbol lists for `data sync --universe NAME` and [data] universe."""
     strategies: tuple[StrategySpec, ...] = DEMO_STRATEGIES
     """[[strategies]]: what runs live, on which symbols, with which parameters."""
+    accounts: tuple[AccountSpec, ...] = ()
+    """[[accounts]]: broker accounts (a vnpy gateway each) for live trading."""
     keys: dict[str, str] = field(default_factory=dict)
     """Key remapping by binding id, e.g. kill = "ctrl+x" (ids are listed in the help screen)."""
     source: str = "built-in defaults"
@@ -137,7 +140,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else typing.get_type_hints(Config)[f.name]
     for f in fields(Config)
-    if f.name not in ("keys", "universes", "source", "strategies")
+    if f.name not in ("keys", "universes", "source", "strategies", "accounts")
 }
 
 
@@ -166,7 +169,9 @@ def load_config(path: Path | None) -> Config:
 
 
 def parse_config(raw: dict[str, Any], source: str) -> Config:
-    _reject_unknown(raw, set(SECTIONS) | {"keys", "universes", "strategies"}, source, "")
+    _reject_unknown(
+        raw, set(SECTIONS) | {"keys", "universes", "strategies", "accounts"}, source, ""
+    )
     built: dict[str, Any] = {}
     for name, cls in SECTIONS.items():
         section = raw.get(name, {})
@@ -199,8 +204,47 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
                     ", ... see README); in paper mode any A-share symbol works"
                 )
     return Config(
-        **built, universes=universes, strategies=strategies, keys=dict(keys), source=source
+        **built,
+        universes=universes,
+        strategies=strategies,
+        accounts=_accounts(raw.get("accounts", []), source),
+        keys=dict(keys),
+        source=source,
     )
+
+
+def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: accounts must be [[accounts]] tables")
+    out: list[AccountSpec] = []
+    for n, entry in enumerate(entries, 1):
+        where = f"{source}: [[accounts]] #{n}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a table")
+        _reject_unknown(entry, {"id", "gateway", "settings", "secrets"}, source, f"accounts #{n}")
+        for key in ("id", "gateway"):
+            if not isinstance(entry.get(key), str):
+                raise ConfigError(f'{where}: {key} is required, e.g. {key} = "..."')
+        for key in ("settings", "secrets"):
+            if not isinstance(entry.get(key, {}), dict):
+                raise ConfigError(f"{where} {key}: expected a table, e.g. {key} = {{ ... }}")
+        bad = [k for k, v in entry.get("secrets", {}).items() if not isinstance(v, str)]
+        if bad:
+            raise ConfigError(f"{where} secrets.{bad[0]}: expected a secret's name")
+        if any(a.id == entry["id"] for a in out):
+            raise ConfigError(f"{where}: id {entry['id']!r} is used twice")
+        try:
+            out.append(
+                AccountSpec(
+                    entry["id"],
+                    entry["gateway"],
+                    dict(entry.get("settings", {})),
+                    dict(entry.get("secrets", {})),
+                )
+            )
+        except ConfigValueError as exc:
+            raise ConfigError(f"{where} {exc.key}: {exc.detail}") from None
+    return tuple(out)
 
 
 STRATEGY_KEYS = {

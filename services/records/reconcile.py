@@ -173,6 +173,8 @@ class _Journaled:
                 self.fees.setdefault(trade_id, float(payload.get("fee") or 0.0))
             elif kind == "fee_adjust":
                 self.fees[ref] = float(payload["broker"])
+            elif kind == "opening":  # trades already in the opening balance
+                self.fees.update({t: float(f) for t, f in payload.get("trades", {}).items()})
             elif kind == "unsent":
                 unsent.add(ref)
         self._unsent = unsent

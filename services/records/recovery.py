@@ -124,6 +124,11 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
                 fills += 1
             except BookError as exc:
                 problems.append(f"fill {trade_id} not booked: {exc}")
+        elif kind == "opening":  # a broker account adopted: its balance and holdings then
+            book = Book(float(payload["cash"]))
+            for symbol, qty in payload.get("positions", {}).items():
+                held = book.position(symbol)
+                held.qty = held.sellable = held.sod_qty = int(qty)
         elif kind == "fee_adjust":  # the broker charged another fee than the one booked
             book.charge(payload["vt_symbol"], float(payload["broker"]) - float(payload["booked"]))
         elif kind == "proposed":

@@ -42,14 +42,11 @@ from vnpy.trader.object import (
 
 from services.accounting.statement import BrokerOrder, BrokerTrade, Statement
 from services.events import EVENT_CONNECTION, ConnectionChanged
+from services.venues.accounts import BrokerUnavailable
 
 log = logging.getLogger("quantdesk.gateway")
 
 FIRST_RETRY_S, MAX_RETRY_S = 0.5, 10.0
-
-
-class BrokerUnavailable(RuntimeError):
-    """The broker cannot answer now (not connected, or no answer in time)."""
 
 
 class ScriptedGateway(BaseGateway):

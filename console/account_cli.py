@@ -1,0 +1,92 @@
+"""``quantdesk reconcile``: an account's journal against its broker, from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from console.config import Config
+from console.data_cli import locations
+
+EXIT_USAGE, EXIT_HALTED = 2, 5
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rec = sub.add_parser(
+        "reconcile",
+        parents=[locations()],
+        help="compare an account's journal with its broker (cash, positions, orders, "
+        "trades); adopt what the broker knows, halt the account on a difference",
+    )
+    rec.add_argument("--account", required=True, help="an id from [[accounts]] in config")
+    rec.add_argument("--json", action="store_true", help="one JSON document")
+    rec.add_argument("--timeout", type=float, default=10.0, help="seconds to connect (default: 10)")
+
+
+def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
+    from services.bus import Bus
+    from services.ops.datadir import DataDirBusy, DataDirLock
+    from services.records.journal import Journal, JournalError
+    from services.trading.accounts import connect, reconcile_account, statement_of
+    from services.venues.accounts import AccountError, BrokerUnavailable, account_dir
+
+    spec = next((a for a in config.accounts if a.id == args.account), None)
+    if spec is None:
+        known = ", ".join(a.id for a in config.accounts) or "none configured"
+        print(
+            f"quantdesk: no account {args.account!r} in {config.source} ([[accounts]]: {known})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    bus = Bus()
+    bus.start()
+    gateway = None
+    try:
+        with DataDirLock(data_dir):  # the running console reconciles its own accounts
+            gateway = connect(spec, bus, _secret_reader(), args.timeout)
+            statement = statement_of(gateway)
+            folder = account_dir(data_dir, spec.id)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            journal = Journal(folder / "journal.sqlite3")
+            try:
+                result = reconcile_account(journal, statement, bus)
+            finally:
+                journal.close()
+    except (AccountError, BrokerUnavailable, DataDirBusy, JournalError) as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if gateway is not None:
+            gateway.close()
+        bus.stop()
+    if args.json:
+        doc = {"account": spec.id, "halted": result.halt, "lines": result.lines()}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        for line in result.lines():
+            print(line)
+        print(
+            f"account {spec.id}: HALTED, {len(result.differences)} unexplained difference(s) "
+            "with the broker (see above)"
+            if result.halt
+            else f"account {spec.id}: the journal agrees with the broker "
+            f"(cash {statement.cash:,.2f}, {len(statement.positions)} positions)"
+        )
+    return EXIT_HALTED if result.halt else 0
+
+
+def _secret_reader() -> Callable[[str], str | None]:
+    """Reads a named secret from the keyring, opening it on first use only."""
+    from services.ops.secrets import Secrets, open_keyring
+
+    opened: list[Secrets] = []
+
+    def read(name: str) -> str | None:
+        if not opened:
+            opened.append(Secrets(open_keyring(prompt=True)))
+        return opened[0].get(name)
+
+    return read
