@@ -209,6 +209,8 @@ class ScriptedGateway(BaseGateway):
             self._sock = None
             with contextlib.suppress(OSError):
                 sock.close()
+            if self._stop.is_set():
+                break  # closed on purpose: no reconnecting
             if self.state.state == "CONNECTED":
                 delay = FIRST_RETRY_S  # it was up: retry soon
             first = False
