@@ -27,6 +27,7 @@ from services.bus import Bus
 from services.events import (
     EVENT_INTENT_REJECTED,
     EVENT_INTENT_SUBMITTED,
+    ConnectionChanged,
     IntentRejected,
     IntentSubmitted,
     OrderIntent,
@@ -202,6 +203,18 @@ class OrderService:
         """The order checks, then every risk rule: all the reasons ``intent`` must not go out."""
         ctx = self.context(intent)
         out = check_intent(intent, ctx, self.costs)
+        link = getattr(self.gateway, "state", None)  # broker gateways say how they are connected
+        if isinstance(link, ConnectionChanged) and link.state != "CONNECTED":
+            said = f": {link.message}" if link.message else ""
+            out.insert(
+                0,
+                Violation(
+                    "state",
+                    "connection",
+                    f"not connected to the broker ({link.state} since {link.since:%H:%M:%S}"
+                    f"{said}): nothing goes out until it is",
+                ),
+            )
         if ctx.instrument is not None:
             out += evaluate(intent, self.risk_context(intent, ctx.ref_price), self.risk)
         return out
