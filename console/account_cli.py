@@ -31,6 +31,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     from services.ops.datadir import DataDirBusy, DataDirLock
     from services.records.journal import Journal, JournalError
     from services.trading.accounts import connect, reconcile_account, statement_of
+    from services.trading.control import TradingControl
     from services.venues.accounts import AccountError, BrokerUnavailable, account_dir
 
     spec = next((a for a in config.accounts if a.id == args.account), None)
@@ -46,13 +47,13 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     gateway = None
     try:
         with DataDirLock(data_dir):  # the running console reconciles its own accounts
-            gateway = connect(spec, bus, _secret_reader(), args.timeout)
+            gateway = connect(spec, bus, secret_reader(), args.timeout)
             statement = statement_of(gateway)
             folder = account_dir(data_dir, spec.id)
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             journal = Journal(folder / "journal.sqlite3")
             try:
-                result = reconcile_account(journal, statement, bus)
+                result = reconcile_account(journal, statement, TradingControl(journal, bus).halt)
             finally:
                 journal.close()
     except (AccountError, BrokerUnavailable, DataDirBusy, JournalError) as exc:
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     return EXIT_HALTED if result.halt else 0
 
 
-def _secret_reader() -> Callable[[str], str | None]:
+def secret_reader() -> Callable[[str], str | None]:
     """Reads a named secret from the keyring, opening it on first use only."""
     from services.ops.secrets import Secrets, open_keyring
 

@@ -24,8 +24,10 @@ from vnpy.trader.object import TickData
 from console import killtap
 from console.backtests import BacktestScreen
 from console.bridge import (
+    AccountReconciled,
     BacktestChanged,
     Bridge,
+    BrokerConnection,
     FeedChanged,
     JobChanged,
     LogLine,
@@ -38,7 +40,7 @@ from console.bridge import (
     TradeFilled,
 )
 from console.config import Config
-from console.dialogs import ConfirmScreen, HelpScreen, rearm_prompt
+from console.dialogs import ConfirmScreen, HelpScreen, TableScreen, rearm_prompt
 from console.main_screen import MainScreen
 from panes.format import count, palette
 from panes.jobs import Jobs
@@ -49,7 +51,7 @@ from panes.positions import Positions
 from panes.review import ReviewTable
 from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.data.records import StoreInfo
-from services.events import TradingState, side_of
+from services.events import ConnectionChanged, TradingState, side_of
 from services.market_data import MarketPrep
 from services.ops.watchlist import WatchlistStore
 from services.runtime import Services
@@ -209,6 +211,48 @@ class QuantdeskApp(App[None]):
         self.main.feed_status = message.status
         with contextlib.suppress(NoMatches):  # the screen is being torn down
             self.main.show_feed()
+
+    @on(BrokerConnection)
+    def handle_connection(self, message: BrokerConnection) -> None:
+        self.main.header.link = link_line(message.change)
+        change = message.change
+        if change.state in ("RECONNECTING", "DOWN") and change.message:
+            self.notify(f"Broker {change.state.lower()}: {change.message}", severity="warning")
+
+    @on(AccountReconciled)
+    def handle_reconciled(self, message: AccountReconciled) -> None:
+        result = message.result
+        if result.error:
+            self.notify(f"Reconciliation failed: {result.error}", severity="error", timeout=20)
+            return
+        if not result.differences:
+            what = f"{len(result.lines)} adopted or shown" if result.lines else "no differences"
+            self.notify(f"Reconciled with the broker ({result.why}): {what}.")
+            return
+        rows = [{"": "DIFFERENCE", "what": line} for line in result.differences]
+        rows += [
+            {"": "adopted", "what": line} for line in result.lines if line not in result.differences
+        ]
+        self.push_screen(
+            TableScreen(
+                f"Account {result.account} HALTED: {len(result.differences)} difference(s) with "
+                "the broker. Check each, then esc to acknowledge; ctrl+r re-arms.",
+                rows,
+                "",
+            ),
+            lambda _: self.services.acknowledge_reconciliation(result),
+        )
+
+    def action_reconcile(self) -> None:
+        watch = self.services.watch
+        if watch is None:
+            self.notify(
+                "Reconciliation is for a broker account: quantdesk --mode live --account ID"
+            )
+        elif watch.reconcile("on request"):
+            self.notify("Reconciling with the broker…")
+        else:
+            self.notify("A reconciliation is already running.")
 
     @on(StrategiesUpdated)
     def handle_strategies(self) -> None:
@@ -418,3 +462,11 @@ class QuantdeskApp(App[None]):
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":  # ours above asks first; Textual's did not
                 yield command
+
+
+def link_line(change: ConnectionChanged) -> tuple[str, bool]:
+    """The broker connection for the header: words, and whether it is a warning."""
+    if change.state == "CONNECTED":
+        return "broker ●", False
+    since = f" since {change.since:%H:%M:%S}" if change.state == "RECONNECTING" else ""
+    return f"broker {change.state}{since}", True

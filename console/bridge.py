@@ -27,11 +27,13 @@ from services.accounting.book import AccountView
 from services.bus import BusStats, Priority
 from services.events import (
     EVENT_BACKTEST,
+    EVENT_CONNECTION,
     EVENT_FEED,
     EVENT_HANDLER_FAILED,
     EVENT_JOB,
     EVENT_LOG_RECORDED,
     EVENT_ORDER,
+    EVENT_RECONCILED,
     EVENT_REVIEW,
     EVENT_RISK_ALERT,
     EVENT_STRATEGIES,
@@ -39,10 +41,12 @@ from services.events import (
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
     BacktestUpdate,
+    ConnectionChanged,
     FeedStatus,
     HandlerFailed,
     JobUpdated,
     LogRecorded,
+    Reconciled,
     RiskAlert,
     StrategiesChanged,
     TradingStateChanged,
@@ -115,6 +119,16 @@ class FeedChanged(Message, bubble=False):
 
 
 @dataclass
+class BrokerConnection(Message, bubble=False):
+    change: ConnectionChanged
+
+
+@dataclass
+class AccountReconciled(Message, bubble=False):
+    result: Reconciled
+
+
+@dataclass
 class StrategiesUpdated(Message, bubble=False):
     change: StrategiesChanged
 
@@ -162,6 +176,8 @@ class Bridge:
             (EVENT_RISK_ALERT, lambda e: app.post_message(RiskAlerted(e.data))),
             (EVENT_STRATEGIES, lambda e: app.post_message(StrategiesUpdated(e.data))),
             (EVENT_FEED, lambda e: app.post_message(FeedChanged(e.data))),
+            (EVENT_CONNECTION, lambda e: app.post_message(BrokerConnection(e.data))),
+            (EVENT_RECONCILED, lambda e: app.post_message(AccountReconciled(e.data))),
         ):
             bus.register(type_, handler, Priority.UI)
         # Quotes that arrived before the screen existed (a replay at full speed, the feed's

@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.config import (
     Config,
@@ -21,7 +22,10 @@ from console.config import (
     resolve_config_path,
 )
 from services.ops.datadir import resolve_data_dir
-from services.ops.modes import MODES
+from services.ops.modes import CLI_MODES, LIVE
+
+if TYPE_CHECKING:
+    from services.trading.accounts import LiveAccount
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141
@@ -73,9 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--mode",
-        choices=MODES,
+        choices=CLI_MODES,
         help="demo (simulated market), paper (real quotes, paper fills) or replay FILE "
-        "(a recording); default: [app] mode. Each mode keeps its own account",
+        "(a recording), or live with --account ID (a broker account; you confirm by "
+        "typing its id); default: [app] mode. Each mode keeps its own account",
+    )
+    parser.add_argument(
+        "--account", metavar="ID", help="the [[accounts]] id to trade with --mode live"
     )
     parser.add_argument("--recording", metavar="FILE", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -184,6 +192,15 @@ def _main(argv: list[str] | None) -> int:
         if problem:
             print(f"quantdesk: {problem}", file=sys.stderr)
             return EXIT_USAGE
+    account_live = None
+    if mode == LIVE:
+        account_live, problem = _live_account(config, args.account, args.headless)
+        if account_live is None:
+            print(f"quantdesk: {problem}", file=sys.stderr)
+            return EXIT_USAGE
+    elif args.account:
+        print("quantdesk: --account is for --mode live", file=sys.stderr)
+        return EXIT_USAGE
     return run_console(
         data_dir,
         config,
@@ -191,7 +208,37 @@ def _main(argv: list[str] | None) -> int:
         mode=mode,
         replay=args.recording,
         speed=args.speed,
+        account_live=account_live,
     )
+
+
+def _live_account(
+    config: Config, account: str | None, headless: bool
+) -> tuple[LiveAccount | None, str]:
+    """The account to trade live, confirmed by the trader typing its id; or why not."""
+    from console.account_cli import secret_reader
+    from services.trading.accounts import LiveAccount
+    from services.venues.accounts import AccountError
+
+    ids = [a.id for a in config.accounts]
+    spec = next((a for a in config.accounts if a.id == account), None)
+    if spec is None:
+        listed = ", ".join(ids) or f"none in {config.source}: add [[accounts]]"
+        return None, f"live mode trades one account: --account ID ({listed})"
+    if headless or not sys.stdin.isatty():
+        return None, "live trading is confirmed at a terminal: run it interactively"
+    print(
+        f"LIVE TRADING: orders will go to the broker of account {spec.id} ({spec.gateway}).\n"
+        f"Type the account id to go on: ",
+        end="",
+        flush=True,
+    )
+    if input().strip() != spec.id:
+        return None, "not confirmed: nothing was started"
+    try:
+        return LiveAccount.load(spec, secret_reader()), ""
+    except AccountError as exc:
+        return None, str(exc)
 
 
 def _unreadable_recording(path: Path) -> str:
@@ -218,6 +265,7 @@ def run_console(
     replay: Path | None = None,
     speed: float = 1.0,
     record: bool = False,
+    account_live: LiveAccount | None = None,
 ) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
     from console.config import instruments_for
@@ -242,6 +290,9 @@ def run_console(
         )
         return EXIT_USAGE
     log_path = setup_file_logging(data_dir)
+    # What is listed: the simulated market's names, or (real quotes) any A-share.
+    simulated = mode == "demo" or (account_live is not None and account_live.spec.quotes == "sim")
+    listing = "demo" if simulated else "paper" if mode == LIVE else mode
     try:
         services = build_services(
             data_dir,
@@ -261,7 +312,8 @@ def run_console(
             feed=replace(config.feed, record=True) if record else config.feed,
             replay=replay,
             speed=speed,
-            instruments=instruments_for(replace(config, app=replace(config.app, mode=mode))),
+            instruments=instruments_for(replace(config, app=replace(config.app, mode=listing))),
+            account_live=account_live,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
@@ -285,7 +337,7 @@ def run_console(
         data_dir / "watchlist.json",
         config.watchlist.symbols,
         services.universe,
-        extend=None if mode == "demo" else services.add_symbol,
+        extend=None if simulated else services.add_symbol,
     )
     services.watched = set(watchlist.load())  # what the live feed polls, with or without a UI
     if headless:

@@ -51,8 +51,8 @@ class AppSection:
         require(
             self.mode in MODES,
             "mode",
-            f"must be one of {', '.join(MODES)}, got {self.mode!r} (live trading through a "
-            "broker is not available yet)",
+            f"must be one of {', '.join(MODES)}, got {self.mode!r} (live trading starts only "
+            "from the command line: quantdesk --mode live --account ID)",
         )
 
 
@@ -221,7 +221,9 @@ def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
         where = f"{source}: [[accounts]] #{n}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table")
-        _reject_unknown(entry, {"id", "gateway", "settings", "secrets"}, source, f"accounts #{n}")
+        _reject_unknown(
+            entry, {"id", "gateway", "settings", "secrets", "quotes"}, source, f"accounts #{n}"
+        )
         for key in ("id", "gateway"):
             if not isinstance(entry.get(key), str):
                 raise ConfigError(f'{where}: {key} is required, e.g. {key} = "..."')
@@ -240,6 +242,7 @@ def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
                     entry["gateway"],
                     dict(entry.get("settings", {})),
                     dict(entry.get("secrets", {})),
+                    str(entry.get("quotes", "feed")),
                 )
             )
         except ConfigValueError as exc:

@@ -74,7 +74,8 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.header.mode = self.services.mode
+        account = self.services.account_id
+        self.header.mode = f"{self.services.mode} {account}" if account else self.services.mode
         watchlist = self.query_one(Watchlist)
         self.services.watched = set(watchlist.symbols)  # what the live feed polls
         if self.services.market.clock is not None:  # real quotes: their age shows

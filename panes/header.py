@@ -30,6 +30,7 @@ class StatusHeader(Static):
     bus: reactive[BusStats | None] = reactive(None)
     store: reactive[str] = reactive("")  # "STORE UNUSABLE" / "STORE EMPTY" until fixed
     feed: reactive[tuple[str, bool]] = reactive(("", False))  # the live feed: words, warning
+    link: reactive[tuple[str, bool]] = reactive(("", False))  # live: the broker connection
     _bus_at = 0.0  # when the bus health was last redrawn
 
     def show_bus(self, stats: BusStats) -> None:
@@ -72,7 +73,8 @@ class StatusHeader(Static):
 
     def _parts(self) -> list[tuple[int, Text]]:
         """(priority, text): 0 always shown; higher numbers give way first."""
-        parts: list[tuple[int, Text]] = [(0, Text(f" {self.mode} ", style="bold reverse"))]
+        badge = "bold reverse red" if self.mode.startswith("LIVE") else "bold reverse"
+        parts: list[tuple[int, Text]] = [(0, Text(f" {self.mode} ", style=badge))]
         if self.state is TradingState.HALTED:
             parts.append((0, Text(" ■ HALTED", style="bold")))
             if self.state_reason:
@@ -82,6 +84,9 @@ class StatusHeader(Static):
             parts.append((0, Text(f" ● {self.state.value} ", style="bold")))
         if self.store:
             parts.append((0, Text(f" {self.store} ", style="bold reverse yellow")))
+        if self.link[0]:  # a trader must see whether the broker is there
+            text, warn = self.link
+            parts.append((0, Text(f" {text} ", style="bold reverse red" if warn else "bold")))
         if self.feed[0]:
             text, warn = self.feed
             style = "bold reverse yellow" if warn else "dim"

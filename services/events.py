@@ -40,6 +40,7 @@ __all__ = [
     "EVENT_LOG_RECORDED",
     "EVENT_ORDER",
     "EVENT_POSITION",
+    "EVENT_RECONCILED",
     "EVENT_REVIEW",
     "EVENT_RISK_ALERT",
     "EVENT_SESSION_ROLLED",
@@ -55,6 +56,7 @@ __all__ = [
     "JobUpdated",
     "LogRecorded",
     "OrderIntent",
+    "Reconciled",
     "SessionRolled",
     "TradingState",
     "TradingStateChanged",
@@ -74,6 +76,7 @@ EVENT_REVIEW = "qd.Review"
 EVENT_STRATEGIES = "qd.Strategies"
 EVENT_FEED = "qd.Feed"
 EVENT_CONNECTION = "qd.Connection"
+EVENT_RECONCILED = "qd.Reconciled"
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -251,3 +254,15 @@ class ConnectionChanged:
     since: datetime
     message: str = ""
     retry_in_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """An account was reconciled with its broker: what was adopted, what differs (each
+    difference HALTed the account), or why it could not be done (``error``)."""
+
+    account: str
+    why: str  # "connected", "on request"
+    lines: tuple[str, ...] = ()
+    differences: tuple[str, ...] = ()
+    error: str = ""

@@ -25,6 +25,7 @@ from services.bus import Bus, Priority
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig
 from services.events import (
+    EVENT_CONNECTION,
     EVENT_INTENT_REJECTED,
     EVENT_INTENT_SUBMITTED,
     EVENT_LOG,
@@ -34,6 +35,7 @@ from services.events import (
     EVENT_TICK,
     EVENT_TIMER,
     EVENT_TRADE,
+    Reconciled,
     StrategiesChanged,
     TradingState,
 )
@@ -45,12 +47,13 @@ from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe, instrum
 from services.market import MarketCache
 from services.market_data import MarketData
 from services.ops.control_server import ControlChannelError, ControlServer
-from services.ops.modes import journal_path, recordings_dir, set_aside_replay_journal
+from services.ops.modes import LIVE, journal_path, recordings_dir, set_aside_replay_journal
 from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
 from services.records.recovery import restore
 from services.settings import require
 from services.store import Store, StoreError
+from services.trading.accounts import AccountWatch, LiveAccount
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
@@ -114,6 +117,10 @@ class Services(MarketData):
     fresh: bool = False  # the data directory was brand new at this start (no journal yet)
     paced: bool = True
     started: bool = False
+    venue: Any = None  # live: the broker's gateway (orders go there); quotes stay on gateway
+    venue_setting: dict[str, Any] = field(default_factory=dict)
+    account_id: str = ""
+    watch: AccountWatch | None = None
 
     def start(self, prev_closes: dict[str, float] | None = None) -> None:
         """Start dispatching and open the market (non-blocking).
@@ -135,6 +142,8 @@ class Services(MarketData):
             self.gateway.on_order(order)
         self.restored_orders = []
         self.gateway.connect({"paced": self.paced})
+        if self.venue is not None:  # returns at once; CONNECTED is reconciled before trading
+            self.venue.connect(self.venue_setting)
         if self.bars is not None:
             self.bars.start()
         self.started = True
@@ -158,6 +167,8 @@ class Services(MarketData):
             self.journal.close()
             return
         self.gateway.close()
+        if self.venue is not None:
+            self.venue.close()
         if self.bars is not None:
             self.bars.stop()  # the last bars are written before the store closes
         self.bus.stop()
@@ -207,6 +218,12 @@ class Services(MarketData):
         """Trading to REDUCING (only closing orders pass), then send the closing orders."""
         self.control.set_state(TradingState.REDUCING, "flatten after a halt")
         return [self.orders.submit(intent) for intent in plan.intents]
+
+    def acknowledge_reconciliation(self, result: Reconciled) -> None:
+        """The trader has seen a reconciliation's differences: that is journaled."""
+        self.journal.record(
+            "acknowledged", result.account, {"differences": list(result.differences)}
+        )
 
     def kill_switch(self, reason: str = "kill switch") -> list[str]:
         """HALT first (nothing new goes out), cancel every working order, stop every
@@ -287,12 +304,16 @@ def build_services(
     feed: FeedConfig | None = None,
     replay: Path | None = None,
     speed: float = 1.0,
+    account_live: LiveAccount | None = None,
 ) -> Services:
     """Create the services: over the simulated market (demo), live quotes (paper) or a
-    recording (replay), each with its own journal and paper account (services.ops.modes)."""
+    recording (replay), each with its own journal and paper account (services.ops.modes);
+    or (live) a broker account, its orders going to its gateway."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = Bus()
-    path = journal_path(data_dir, mode)
+    if mode == LIVE and account_live is None:
+        raise ValueError("live mode needs the account (LiveAccount)")
+    path = journal_path(data_dir, mode, account_live.spec.id if account_live else "")
     if mode == "replay":
         set_aside_replay_journal(data_dir)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -304,7 +325,7 @@ def build_services(
     calendar = TradingCalendar(lambda: _stored_calendar(store_))
     feed = feed or FeedConfig()
     gateway: SimGateway | QuoteGateway
-    if mode == "demo":
+    if mode == "demo" or (account_live is not None and account_live.spec.quotes == "sim"):
         gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
     else:
         record = recordings_dir(data_dir) if mode == "paper" and feed.record else None
@@ -320,10 +341,11 @@ def build_services(
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
     control = TradingControl(journal, bus)
     journal.on_failure = control.journal_failed  # no write-ahead, no trading
+    venue = account_live.gateway(bus) if account_live else None  # a broker's; not connected
     orders = OrderService(
         bus=bus,
         journal=journal,
-        gateway=gateway,
+        gateway=venue or gateway,
         universe=universe,
         market=market,
         portfolio=portfolio,
@@ -351,7 +373,11 @@ def build_services(
     bus.register(EVENT_TRADE, execution.on_trade, S)
     bus.register(EVENT_LOG, _log_gateway)
     notes, pending, restored_orders = restore(
-        journal, portfolio, gateway.broker, orders, account.initial_cash
+        journal,
+        portfolio,
+        None if venue else gateway.broker,
+        orders,
+        0.0 if venue else account.initial_cash,  # live: the broker's opening balance
     )
 
     def position(vt_symbol: str) -> tuple[int, int]:
@@ -424,6 +450,12 @@ def build_services(
     )
     if isinstance(gateway, QuoteGateway):
         gateway.wanted = services.symbols_that_matter
+    if account_live is not None and venue is not None:
+        account_id = account_live.spec.id
+        services.venue, services.account_id = venue, account_id
+        services.venue_setting = account_live.setting
+        services.watch = AccountWatch(account_id, venue, journal, bus, portfolio, control, orders)
+        bus.register(EVENT_CONNECTION, services.watch.on_connection, S)
     if mode == "paper":  # what was seen goes into the store (bars_1m, source live)
         services.bars = BarRecorder(store_)
         bus.register(EVENT_TICK, services.bars.on_tick, S)

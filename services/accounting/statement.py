@@ -8,7 +8,7 @@ our own records; services/records/reconcile.py compares the two.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class Statement:
     positions: dict[str, int]
     orders: tuple[BrokerOrder, ...]
     trades: tuple[BrokerTrade, ...]
+    costs: dict[str, float] = field(default_factory=dict)  # average cost per share, if given
 
     def order(self, reference: str) -> BrokerOrder | None:
         """The broker's order sent with ``reference`` (our intent id), if it has one."""

@@ -5,6 +5,9 @@ demo    the simulated market; the journal at the top of the data directory
 paper   real quotes, paper fills; ``<data dir>/paper/journal.sqlite3``
 replay  a recording played back; ``<data dir>/replay/journal.sqlite3``, started
         afresh on every replay (the previous one is kept under ``replay/previous``)
+live    a broker account (``[[accounts]]``), started only from the command line
+        (``quantdesk --mode live --account ID``, confirmed by typing the id);
+        ``<data dir>/accounts/<id>/journal.sqlite3``
 
 The market data store and the recordings are shared: they are facts about the
 market, not about an account.
@@ -15,19 +18,25 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-MODES = ("demo", "paper", "replay")
+MODES = ("demo", "paper", "replay")  # what [app] mode may say
+LIVE = "live"  # never from config: only `--mode live --account ID` and a typed confirmation
+CLI_MODES = (*MODES, LIVE)
 JOURNAL = "journal.sqlite3"
 
 
-def mode_dir(data_dir: Path, mode: str) -> Path:
-    """Where ``mode`` keeps its journal."""
+def mode_dir(data_dir: Path, mode: str, account: str = "") -> Path:
+    """Where ``mode`` keeps its journal (live: the account's own folder)."""
+    if mode == LIVE:
+        if not account:
+            raise ValueError("live mode trades one account: give --account ID")
+        return data_dir / "accounts" / account
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(CLI_MODES)}")
     return data_dir if mode == "demo" else data_dir / mode
 
 
-def journal_path(data_dir: Path, mode: str) -> Path:
-    return mode_dir(data_dir, mode) / JOURNAL
+def journal_path(data_dir: Path, mode: str, account: str = "") -> Path:
+    return mode_dir(data_dir, mode, account) / JOURNAL
 
 
 def recordings_dir(data_dir: Path) -> Path:

@@ -126,9 +126,12 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
                 problems.append(f"fill {trade_id} not booked: {exc}")
         elif kind == "opening":  # a broker account adopted: its balance and holdings then
             book = Book(float(payload["cash"]))
+            costs = payload.get("costs", {})
             for symbol, qty in payload.get("positions", {}).items():
                 held = book.position(symbol)
                 held.qty = held.sellable = held.sod_qty = int(qty)
+                held.avg_price = float(costs.get(symbol, 0.0))  # the broker's cost basis
+            seen_trades.update(payload.get("trades", {}))  # in the balance: never booked again
         elif kind == "fee_adjust":  # the broker charged another fee than the one booked
             book.charge(payload["vt_symbol"], float(payload["broker"]) - float(payload["booked"]))
         elif kind == "proposed":
@@ -208,12 +211,21 @@ def restore(
     if not rebuilt.entries:
         return [], [], []
     portfolio.restore(copy.deepcopy(rebuilt.book), rebuilt.trade_ids)
-    broker.restore(copy.deepcopy(rebuilt.book), rebuilt.max_order_number, rebuilt.max_trade_number)
     held = sum(1 for p in rebuilt.book.positions.values() if p.qty)
     notes = [
         f"restored from the journal: {rebuilt.fills} fills, {held} positions, "
         f"cash {rebuilt.book.cash:,.2f}, trading {rebuilt.state}"
     ]
+    if broker is None:  # a real broker kept its orders: tracked again, reconciled at connect
+        for order in rebuilt.open_orders:
+            orders.adopt(order.vt_orderid, order.intent(), order.traded)
+        if rebuilt.open_orders:
+            notes.append(
+                f"{len(rebuilt.open_orders)} orders open when the process stopped: tracked "
+                "again, checked against the broker when it connects"
+            )
+        return notes + rebuilt.problems, rebuilt.pending, []
+    broker.restore(copy.deepcopy(rebuilt.book), rebuilt.max_order_number, rebuilt.max_trade_number)
     candidates = [(o.vt_orderid, o.intent(), o.traded) for o in rebuilt.open_orders]
     restored = broker.restore_orders(candidates)
     back = {o.vt_orderid for o in restored}

@@ -9,8 +9,10 @@ adopted as it is), every later one compares against it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from vnpy.event import Event
@@ -18,13 +20,40 @@ from vnpy.trader.gateway import BaseGateway
 
 from services.accounting.statement import Statement
 from services.bus import Bus
-from services.events import EVENT_CONNECTION, ConnectionChanged
-from services.records.journal import Journal
+from services.events import EVENT_CONNECTION, EVENT_RECONCILED, ConnectionChanged, Reconciled
+from services.records.journal import Journal, JournalError
 from services.records.reconcile import Reconciliation, reconcile
+from services.records.recovery import rebuild
 from services.trading.control import TradingControl
-from services.venues.accounts import AccountError, AccountSpec, gateway_class, gateway_setting
+from services.venues.accounts import (
+    AccountError,
+    AccountSpec,
+    BrokerUnavailable,
+    gateway_class,
+    gateway_setting,
+)
+
+log = logging.getLogger("quantdesk.accounts")
 
 CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class LiveAccount:
+    """The account live mode trades: its config and the gateway's full setting (secrets
+    read from the keyring at start, held in memory only)."""
+
+    spec: AccountSpec
+    setting: dict[str, Any]
+
+    @classmethod
+    def load(cls, spec: AccountSpec, secret: Callable[[str], str | None]) -> LiveAccount:
+        """Checked now: the gateway imports, its settings are known, its secrets exist."""
+        return cls(spec, gateway_setting(spec, gateway_class(spec), secret))
+
+    def gateway(self, bus: Bus) -> BaseGateway:
+        """A new, unconnected gateway named after the account."""
+        return gateway_class(self.spec)(bus, self.spec.id)
 
 
 def connect(
@@ -76,11 +105,19 @@ def statement_of(gateway: BaseGateway) -> Statement:
     return result
 
 
-def reconcile_account(journal: Journal, statement: Statement, bus: Bus) -> Reconciliation:
+def reconcile_account(
+    journal: Journal, statement: Statement, halt: Callable[[str], object]
+) -> Reconciliation:
     """Reconcile ``journal`` with ``statement``; an unexplained difference HALTs the
-    account (persisted in its journal, so a restart comes back halted)."""
+    account (``halt``: its TradingControl's, which persists it in the journal)."""
     if not journal.entries(kind="opening"):
-        if journal.entries(kind="fill"):
+        # Today's trades the gateway published at login may be journaled already; any
+        # other fill means this journal is not this account's.
+        today = {t.vt_tradeid for t in statement.trades}
+        foreign = [
+            e for e in journal.entries(kind="fill") if e["payload"].get("vt_tradeid") not in today
+        ]
+        if foreign:
             raise AccountError(
                 f"{journal.path} holds fills but no opening balance: it is not a broker "
                 "account's journal (each account keeps its own under accounts/<id>/)"
@@ -92,14 +129,82 @@ def reconcile_account(journal: Journal, statement: Statement, bus: Bus) -> Recon
             {
                 "cash": statement.cash,
                 "positions": statement.positions,
+                "costs": statement.costs,
                 "trades": {t.vt_tradeid: t.fee for t in statement.trades},
             },
         )
     result = reconcile(journal, statement, statement.cash)
     if result.halt:
         n = len(result.differences)
-        TradingControl(journal, bus).halt(
+        halt(
             f"reconciliation: {n} difference{'s' if n != 1 else ''} with the broker: "
             + "; ".join(result.differences)
         )
     return result
+
+
+class AccountWatch:
+    """Reconciles a live account at every connect and on request, off the bus thread.
+
+    Orders are refused from the moment the broker connects until its statement has
+    been reconciled (``orders.blocked``); the ledger is then rebuilt from the journal,
+    which now holds whatever the broker knew that we did not.
+    """
+
+    def __init__(
+        self,
+        account: str,
+        gateway: BaseGateway,
+        journal: Journal,
+        bus: Bus,
+        portfolio: Any,
+        control: TradingControl,
+        orders: Any,
+    ) -> None:
+        self.account, self.gateway, self.journal, self.bus = account, gateway, journal, bus
+        self.portfolio, self.control, self.orders = portfolio, control, orders
+        self._busy = threading.Lock()
+        self.last: Reconciled | None = None
+
+    def on_connection(self, event: Event) -> None:
+        change: ConnectionChanged = event.data
+        if change.gateway != self.account:
+            return
+        if change.state == "CONNECTED":
+            self.orders.blocked = "reconciling with the broker after connecting"
+            self.reconcile("connected")
+
+    def reconcile(self, why: str = "on request") -> bool:
+        """Start a reconciliation now; False when one is already running."""
+        if not self._busy.acquire(blocking=False):
+            return False
+        threading.Thread(target=self._run, args=(why,), name="reconcile", daemon=True).start()
+        return True
+
+    def _run(self, why: str) -> None:
+        try:
+            try:
+                result = reconcile_account(
+                    self.journal, statement_of(self.gateway), self.control.halt
+                )
+            except (AccountError, BrokerUnavailable, JournalError) as exc:
+                self.last = Reconciled(self.account, why, error=str(exc))
+                log.error("account %s: reconciliation failed: %s", self.account, exc)
+            else:
+                rebuilt = rebuild(self.journal, 0.0)
+                self.portfolio.restore(rebuilt.book, rebuilt.trade_ids)
+                self.orders.blocked = ""
+                self.last = Reconciled(
+                    self.account, why, tuple(result.lines()), tuple(result.differences)
+                )
+                level = logging.ERROR if result.halt else logging.INFO
+                log.log(
+                    level,
+                    "account %s reconciled (%s): %s",
+                    self.account,
+                    why,
+                    "; ".join(result.lines()) or "the journal agrees with the broker",
+                )
+            self.bus.publish(EVENT_RECONCILED, self.last)
+        finally:
+            self._busy.release()

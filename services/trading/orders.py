@@ -112,6 +112,7 @@ class OrderService:
         self._cancels_today: Counter[str] = Counter()
         self.day_peak_equity = 0.0  # raised by every context and by the risk monitor
         self._agg: _Aggregates | None = None  # None: the working orders changed since
+        self.blocked = ""  # why nothing may go out now (a live account being reconciled)
 
     # -- queries --------------------------------------------------------------------
     def working_ids(self) -> list[str]:
@@ -203,6 +204,8 @@ class OrderService:
         """The order checks, then every risk rule: all the reasons ``intent`` must not go out."""
         ctx = self.context(intent)
         out = check_intent(intent, ctx, self.costs)
+        if self.blocked:
+            out.insert(0, Violation("state", "reconciliation", f"not now: {self.blocked}"))
         link = getattr(self.gateway, "state", None)  # broker gateways say how they are connected
         if isinstance(link, ConnectionChanged) and link.state != "CONNECTED":
             said = f": {link.message}" if link.message else ""

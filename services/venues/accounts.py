@@ -6,6 +6,7 @@ id = "main"
 gateway = "vnpy_ctp:CtpGateway"          # a BaseGateway by import path
 settings = { "交易服务器" = "tcp://180.168.146.187:10201", "用户名" = "000000" }
 secrets = { "密码" = "ctp.password" }     # setting -> secret name (quantdesk secrets set)
+quotes = "feed"                          # feed (default) or sim
 ```
 
 Settings are the gateway's own (its ``default_setting`` names them); secrets are
@@ -48,8 +49,15 @@ class AccountSpec:
     gateway: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
+    quotes: str = "feed"  # feed: the [feed] poller (as paper); sim: the simulated market
 
     def __post_init__(self) -> None:
+        require(
+            self.quotes in ("feed", "sim"),
+            "quotes",
+            f"must be feed (real quotes, as in paper mode) or sim (the simulated market, to "
+            f"try an account offline), got {self.quotes!r}",
+        )
         require(
             bool(ID_RE.match(self.id)),
             "id",
@@ -65,7 +73,7 @@ class AccountSpec:
 
 
 def account_dir(data_dir: Path, account_id: str) -> Path:
-    return data_dir / "accounts" / account_id
+    return data_dir / "accounts" / account_id  # as services.ops.modes.mode_dir for live
 
 
 def gateway_class(spec: AccountSpec) -> type[BaseGateway]:

@@ -184,7 +184,8 @@ class ScriptedGateway(BaseGateway):
             for t in msg["trades"]
         )
         positions = {str(k): int(v) for k, v in msg["positions"].items()}
-        return Statement(float(msg["cash"]), positions, orders, trades)
+        costs = {str(k): float(v) for k, v in msg.get("costs", {}).items()}
+        return Statement(float(msg["cash"]), positions, orders, trades, costs)
 
     # -- the connection ---------------------------------------------------------------
     def _run(self) -> None:

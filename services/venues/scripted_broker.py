@@ -83,6 +83,7 @@ class Broker:
     def __init__(self, cash: float) -> None:
         self.cash = cash
         self.positions: dict[str, int] = {}  # "600519.SSE" -> shares
+        self.costs: dict[str, float] = {}  # average cost per share of what is held
         self.orders: dict[str, Order] = {}
         self.trades: list[Trade] = []
         self.script = Script()
@@ -177,7 +178,10 @@ class Broker:
             order.status = "ALLTRADED" if order.traded == order.volume else "PARTTRADED"
         key = f"{order.symbol}.{order.exchange}"
         sign = 1 if order.direction == "LONG" else -1
-        self.positions[key] = self.positions.get(key, 0) + sign * volume
+        held = self.positions.get(key, 0)
+        if sign > 0:  # a buy moves the average cost; a sell leaves it
+            self.costs[key] = (self.costs.get(key, 0.0) * held + value) / (held + volume)
+        self.positions[key] = held + sign * volume
         self.cash -= sign * value + trade.fee
         held = order.orderid in self.script.held
         self.script.held.discard(order.orderid)
@@ -235,6 +239,7 @@ class Broker:
         return {
             "cash": round(self.cash, 2),
             "positions": {k: v for k, v in self.positions.items() if v},
+            "costs": {k: round(self.costs.get(k, 0.0), 4) for k, v in self.positions.items() if v},
             "orders": [asdict(o) for o in self.orders.values()],
             "trades": [asdict(t) for t in self.trades],
         }

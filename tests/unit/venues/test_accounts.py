@@ -81,6 +81,24 @@ def test_reconcile_adopts_the_account_then_halts_it_on_a_difference(
     rebuilt = rebuild(Journal(journal_path, readonly=True), 0.0)
     assert rebuilt.book.cash == pytest.approx(state["cash"])
     assert rebuilt.book.qty("600036.SSE") == 200  # once: the opening holds today's trade
+    assert rebuilt.book.position("600036.SSE").avg_price == 35.0  # the broker's cost basis
+    # The broker pushes today's trade again at the next login: still counted once.
+    trade = state["trades"][0]
+    journal = Journal(journal_path)
+    journal.record(
+        "fill",
+        f"s1.{trade['orderid']}",
+        {
+            "vt_tradeid": f"s1.{trade['tradeid']}",
+            "vt_symbol": "600036.SSE",
+            "direction": "LONG",
+            "price": 35.0,
+            "volume": 200,
+            "fee": trade["fee"],
+        },
+    )
+    assert rebuild(journal, 0.0).book.qty("600036.SSE") == 200
+    journal.close()
     # Shares moved outside quantdesk: nothing explains them.
     broker.call("set_position", symbol="601318", exchange="SSE", volume=1000)
     assert _reconcile(tmp_path, config, "--json") == 5

@@ -1,0 +1,120 @@
+"""Live mode: a broker account's services, reconciled at connect, and how it is started."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from vnpy.event import Event
+
+from console.cli import main
+from console.config import ConfigError, parse_config
+from services.accounting.costs import CostConfig
+from services.data.sync import DataConfig
+from services.events import EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
+from services.ops.scheduler import JobsConfig
+from services.runtime import AccountConfig, Services, build_services
+from services.trading.accounts import LiveAccount
+from services.venues.accounts import AccountSpec
+from services.venues.simulator import SimConfig
+from tests.unit.venues.conftest import Broker
+
+GATEWAY = "services.venues.scripted:ScriptedGateway"
+
+
+def _live(tmp_path: Path, broker: Broker) -> Services:
+    spec = AccountSpec("s1", GATEWAY, {"socket": str(broker.path)}, quotes="sim")
+    return build_services(
+        tmp_path / "data",
+        sim=SimConfig(),
+        costs=CostConfig(),
+        account=AccountConfig(),
+        paced=False,
+        data=DataConfig(source="demo"),
+        jobs=JobsConfig(daily_sync=""),
+        mode="live",
+        account_live=LiveAccount.load(spec, lambda name: None),
+    )
+
+
+@pytest.fixture
+def reconciled(tmp_path: Path, broker: Broker) -> Iterator[tuple[Services, list[Reconciled]]]:
+    broker.call("external", symbol="600036", exchange="SSE", volume=200, price=35.0, fill=True)
+    services = _live(tmp_path, broker)
+    seen: list[Reconciled] = []
+
+    def on_reconciled(event: Event) -> None:
+        seen.append(event.data)
+
+    services.bus.register(EVENT_RECONCILED, on_reconciled)
+    services.start()
+    deadline = time.monotonic() + 5
+    while not seen:
+        assert time.monotonic() < deadline, "no reconciliation after the connect"
+        time.sleep(0.01)
+    yield services, seen
+    services.stop()
+
+
+def test_live_mode_reconciles_at_connect_then_trades_at_the_broker(
+    reconciled: tuple[Services, list[Reconciled]], broker: Broker
+) -> None:
+    services, seen = reconciled
+    assert services.mode == "LIVE" and services.account_id == "s1"
+    assert seen[0].why == "connected" and seen[0].differences == (), seen[0]
+    assert seen[0].error == "", seen[0].error
+    assert services.journal.path.parent.name == "s1"  # the account's own journal
+    # The ledger opened from the broker's statement (its cost basis included).
+    view = services.portfolio.view()
+    assert [(p.vt_symbol, p.qty, p.avg_price) for p in view.positions] == [
+        ("600036.SSE", 200, 35.0)
+    ]
+    assert services.portfolio.cash == pytest.approx(broker.call("state")["cash"])
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    price = round(tick.bid_price_1, 2)
+    result = services.orders.submit(OrderIntent("lv-1", "600519.SSE", "buy", "limit", 100, price))
+    assert result.accepted, result.violations
+    assert [o["reference"] for o in broker.call("state")["orders"]] == ["", "lv-1"]
+
+
+def test_a_difference_at_reconciliation_halts_the_account(
+    reconciled: tuple[Services, list[Reconciled]], broker: Broker
+) -> None:
+    services, seen = reconciled
+    broker.call("set_position", symbol="601318", exchange="SSE", volume=1000)
+    assert services.watch is not None and services.watch.reconcile()
+    deadline = time.monotonic() + 5
+    while len(seen) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert seen[1].why == "on request" and len(seen[1].differences) == 1
+    assert services.control.state is TradingState.HALTED
+    assert "reconciliation: 1 difference" in services.control.reason
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    intent = OrderIntent("lv-2", "600519.SSE", "buy", "limit", 100, round(tick.bid_price_1, 2))
+    assert not services.orders.submit(intent).accepted
+    services.acknowledge_reconciliation(seen[1])
+    assert services.journal.entries(kind="acknowledged")[0]["payload"]["differences"] == list(
+        seen[1].differences
+    )
+
+
+def test_live_trading_is_started_only_on_purpose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ConfigError, match="live trading starts only from the command line"):
+        parse_config({"app": {"mode": "live"}}, "t")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[[accounts]]\nid = "s1"\ngateway = "{GATEWAY}"\n', encoding="utf-8")
+    data = ["--data-dir", str(tmp_path / "data"), "--config", str(config)]
+    assert main(["--mode", "live", *data]) == 2
+    assert "live mode trades one account: --account ID (s1)" in capsys.readouterr().err
+    assert main(["--mode", "live", "--account", "s1", *data]) == 2  # stdin is not a terminal
+    assert "confirmed at a terminal" in capsys.readouterr().err
+    assert main(["--account", "s1", *data]) == 2
+    assert "--account is for --mode live" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "accounts").exists()  # nothing was started
