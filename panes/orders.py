@@ -91,6 +91,8 @@ class Orders(KeyedTable):
     @staticmethod
     def _cells(order: OrderData) -> dict[str, object]:
         text, style = STATUS_TEXT.get(order.status, (order.status.name, ""))
+        if (order.extra or {}).get("unknown"):  # sent, then the broker connection dropped
+            text, style = "UNKNOWN", "bold reverse yellow"
         side = "BUY" if order.direction == Direction.LONG else "SELL"
         when = order.datetime.strftime("%H:%M:%S") if order.datetime else ""
         return {

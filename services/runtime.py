@@ -318,7 +318,7 @@ def build_services(
         set_aside_replay_journal(data_dir)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fresh = not path.exists()
-    journal = Journal(path)
+    journal = Journal(path, durable=mode == LIVE)  # a real account: FULL, see journal.py
     universe = Universe(instruments)
     market = MarketCache()
     store_ = Store.of(data_dir, store)
@@ -455,6 +455,7 @@ def build_services(
         services.venue, services.account_id = venue, account_id
         services.venue_setting = account_live.setting
         services.watch = AccountWatch(account_id, venue, journal, bus, portfolio, control, orders)
+        bus.register(EVENT_CONNECTION, orders.on_connection, L)
         bus.register(EVENT_CONNECTION, services.watch.on_connection, S)
     if mode == "paper":  # what was seen goes into the store (bars_1m, source live)
         services.bars = BarRecorder(store_)

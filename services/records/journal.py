@@ -7,7 +7,10 @@ bridge, so an update is on disk before the UI is told. The trading state
 lives in ``state`` so that a restart comes back as it left.
 
 WAL with ``synchronous=NORMAL``: a committed row survives a crash of the
-process; only an OS crash or power loss can lose the last transactions.
+process; only an OS crash or power loss can lose the last transactions. A live
+account's journal uses ``synchronous=FULL`` (``durable``): every commit is on
+disk before the order goes to the broker, power loss included (what it costs:
+bench/live_order_path.py).
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def _plain(value: Any) -> Any:
 class Journal:
     """Append-only record of the order path plus small persisted state."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, durable: bool = False) -> None:
         """Open (or, unless ``readonly``, create) the journal at ``path``.
 
         A file that exists but is empty, is not a journal or is damaged is an error
@@ -117,7 +120,7 @@ class Journal:
             if readonly:
                 return
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
                 raise JournalError(f"cannot open the journal {path}: {exc}") from exc

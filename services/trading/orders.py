@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vnpy.event import Event
+from vnpy.trader.constant import Status
 from vnpy.trader.gateway import BaseGateway
 from vnpy.trader.object import CancelRequest, OrderData, OrderRequest
 
@@ -27,6 +28,7 @@ from services.bus import Bus
 from services.events import (
     EVENT_INTENT_REJECTED,
     EVENT_INTENT_SUBMITTED,
+    EVENT_ORDER,
     ConnectionChanged,
     IntentRejected,
     IntentSubmitted,
@@ -66,6 +68,7 @@ class _Sent:
     intent: OrderIntent
     req: OrderRequest
     traded: int = 0
+    acked: bool = False  # the venue said something of it beyond SUBMITTING
 
     @property
     def remaining(self) -> int:
@@ -347,6 +350,29 @@ class OrderService:
         orderid = vt_orderid.split(".", 1)[1]
         self.gateway.cancel_order(CancelRequest(orderid, sent.req.symbol, sent.req.exchange))
 
+    def on_connection(self, event: Event) -> None:
+        """The broker connection dropped: orders it never acknowledged are UNKNOWN (the
+        broker may or may not have them) until its own report, at the next login or
+        reconciliation, says what they are. Never assumed sent, never assumed lost."""
+        change: ConnectionChanged = event.data
+        if change.gateway != self.gateway.gateway_name or change.state == "CONNECTED":
+            return
+        with self._lock:
+            unknown = [(i, s) for i, s in self._working.items() if not s.acked]
+        for vt_orderid, sent in unknown:
+            order = sent.req.create_order_data(vt_orderid.split(".", 1)[1], change.gateway)
+            order.extra = {
+                "unknown": True,
+                "reason": "sent just before the broker connection dropped: unknown until the "
+                "broker reports it",
+            }
+            self.bus.publish(EVENT_ORDER, order)
+        if unknown:
+            log.warning(
+                "%d orders unacknowledged when the broker connection dropped: UNKNOWN",
+                len(unknown),
+            )
+
     # -- bus handler ------------------------------------------------------------------
     def on_order(self, event: Event) -> None:
         order: OrderData = event.data
@@ -354,6 +380,7 @@ class OrderService:
             sent = self._working.get(order.vt_orderid)
             if sent is None:
                 return
+            sent.acked = sent.acked or order.status != Status.SUBMITTING
             sent.traded = int(order.traded)
             if not order.is_active():
                 del self._working[order.vt_orderid]

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from vnpy.event import Event
+from vnpy.trader.object import OrderData
 
 from console.cli import main
 from console.config import ConfigError, parse_config
 from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
-from services.events import EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
+from services.events import EVENT_ORDER, EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, Services, build_services
 from services.trading.accounts import LiveAccount
@@ -66,6 +67,8 @@ def test_live_mode_reconciles_at_connect_then_trades_at_the_broker(
     assert seen[0].why == "connected" and seen[0].differences == (), seen[0]
     assert seen[0].error == "", seen[0].error
     assert services.journal.path.parent.name == "s1"  # the account's own journal
+    # ... written with synchronous=FULL (2): on disk before the order goes out, power loss too
+    assert services.journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2
     # The ledger opened from the broker's statement (its cost basis included).
     view = services.portfolio.view()
     assert [(p.vt_symbol, p.qty, p.avg_price) for p in view.positions] == [
@@ -118,3 +121,36 @@ def test_live_trading_is_started_only_on_purpose(
     assert main(["--account", "s1", *data]) == 2
     assert "--account is for --mode live" in capsys.readouterr().err
     assert not (tmp_path / "data" / "accounts").exists()  # nothing was started
+
+
+def test_an_order_unacknowledged_when_the_connection_drops_is_unknown_until_reported(
+    reconciled: tuple[Services, list[Reconciled]], broker: Broker
+) -> None:
+    services, seen = reconciled
+    updates: list[OrderData] = []
+    services.bus.register(EVENT_ORDER, lambda e: updates.append(e.data))
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    broker.call("hold_ack")  # the broker takes the order but has not answered yet
+    intent = OrderIntent("lv-3", "600519.SSE", "buy", "limit", 100, round(tick.bid_price_1, 2))
+    result = services.orders.submit(intent)
+    assert result.accepted and result.vt_orderid is not None
+    assert broker.call("drop")["dropped"] == 1
+
+    def statuses() -> list[tuple[str, bool]]:
+        return [
+            (o.status.name, bool((o.extra or {}).get("unknown")))
+            for o in updates
+            if o.vt_orderid == result.vt_orderid
+        ]
+
+    deadline = time.monotonic() + 5
+    while ("NOTTRADED", False) not in statuses():  # the broker's report after the new login
+        assert time.monotonic() < deadline, statuses()
+        time.sleep(0.01)
+    marks = statuses()
+    assert marks.index(("SUBMITTING", True)) < marks.index(("NOTTRADED", False))
+    while len(seen) < 2:  # reconciled again at the reconnect
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert seen[1].why == "connected" and seen[1].differences == ()
