@@ -1,0 +1,80 @@
+"""Live mode as a trader starts it: the real command in tmux, the typed confirmation,
+the scripted broker in its own process as the account's broker."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_cli_tmux import QUANTDESK, TMUX, tmux, wait_for
+from tests.unit.venues.conftest import start_broker
+
+pytestmark = pytest.mark.e2e
+
+
+def test_live_mode_is_confirmed_then_reconciled_and_a_difference_halts_it() -> None:
+    assert TMUX is not None, "tmux is required for the end-to-end test (.ci/run installs it)"
+    folder = Path(tempfile.mkdtemp(prefix="qdt", dir="/tmp"))
+    broker = start_broker(folder)
+    broker.call("external", symbol="600036", exchange="SSE", volume=200, price=35.0, fill=True)
+    config = folder / "config.toml"
+    config.write_text(
+        '[[accounts]]\nid = "s1"\ngateway = "services.venues.scripted:ScriptedGateway"\n'
+        f'settings = {{ socket = "{broker.path}" }}\nquotes = "sim"\n',
+        encoding="utf-8",
+    )
+    name = f"qd-live-{uuid.uuid4().hex[:8]}"
+    command = (
+        f"TERM=xterm-256color {QUANTDESK} --data-dir {folder / 'data'} --config {config} "
+        "--mode live --account s1; echo QUANTDESK-EXITED $?; sleep 30"
+    )
+    subprocess.run(
+        [
+            "tmux",
+            "-u",
+            "-L",
+            name,
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            command,
+        ],
+        check=True,
+        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+    )
+    try:
+        wait_for(name, lambda s: "Type the account id to go on" in s)
+        tmux(name, "send-keys", "-t", name, "s1", "Enter")
+        wait_for(name, lambda s: "LIVE s1" in s and "broker ●" in s)
+        wait_for(name, lambda s: "Reconciled with the broker" in s or "600036.SSE" in s)
+        # Shares appear at the broker that no order explains: Y reconciles, and it halts.
+        broker.call("set_position", symbol="601318", exchange="SSE", volume=1000)
+        tmux(name, "send-keys", "-t", name, "Y")
+        # (the "Reconciling" toast may cover the table for its few seconds)
+        wait_for(
+            name,
+            lambda s: (
+                "DIFFERENCE" in s
+                and "HALTED" in s
+                and "601318.SSE: the journal's ledger holds 0" in s
+            ),
+        )
+        tmux(name, "send-keys", "-t", name, "Escape")
+        wait_for(name, lambda s: "DIFFERENCE" not in s and "HALTED" in s)
+        tmux(name, "send-keys", "-t", name, "q")
+        wait_for(name, lambda s: "QUANTDESK-EXITED 0" in s, timeout=20)
+    finally:
+        subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True)
+        broker.process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
