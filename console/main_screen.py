@@ -271,6 +271,7 @@ class MainScreen(Screen[None]):
                 self.services.universe.resolve,
                 orders.refused,
                 clock=orders.clock,
+                venue=self.header.mode,
             ),
             self._ticket_closed,
         )

@@ -53,9 +53,11 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
         resolve: Resolver,
         refused: Refused | None = None,
         clock: Callable[[], datetime] = datetime.now,
+        venue: str = "",
     ) -> None:
         super().__init__()
         self.clock = clock  # the market's clock (a replay's own): stamps the intent
+        self.venue = venue  # where the order goes: "LIVE s1", "PAPER", ...
         self.defaults = defaults
         self.check = check
         self.refused = refused  # a complete order the checks refused: journaled and shown
@@ -221,6 +223,8 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
 
     def _refresh_title(self) -> None:
         self.query_one("#title", Label).update(
-            f"[b]Order ticket[/b] — {self.side.upper()} · ctrl+t side · ctrl+o type"
+            f"[b]Order ticket[/b] — {self.side.upper()}"
+            + (f" to [b]{self.venue}[/b]" if self.venue else "")
+            + " · ctrl+t side · ctrl+o type"
         )
         self.set_class(self.side == "sell", "-sell")
