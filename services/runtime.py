@@ -455,6 +455,7 @@ def build_services(
         services.venue, services.account_id = venue, account_id
         services.venue_setting = account_live.setting
         services.watch = AccountWatch(account_id, venue, journal, bus, portfolio, control, orders)
+        orders.blocked = "not reconciled with the broker yet"  # until the first one succeeds
         bus.register(EVENT_CONNECTION, orders.on_connection, L)
         bus.register(EVENT_CONNECTION, services.watch.on_connection, S)
     if mode == "paper":  # what was seen goes into the store (bars_1m, source live)

@@ -20,7 +20,14 @@ from vnpy.trader.gateway import BaseGateway
 
 from services.accounting.statement import Statement
 from services.bus import Bus
-from services.events import EVENT_CONNECTION, EVENT_RECONCILED, ConnectionChanged, Reconciled
+from services.events import (
+    EVENT_ACCOUNT,
+    EVENT_CONNECTION,
+    EVENT_LOG,
+    EVENT_RECONCILED,
+    ConnectionChanged,
+    Reconciled,
+)
 from services.records.journal import Journal, JournalError
 from services.records.reconcile import Reconciliation, reconcile
 from services.records.recovery import rebuild
@@ -63,33 +70,49 @@ def connect(
     timeout: float = CONNECT_TIMEOUT_S,
 ) -> BaseGateway:
     """The account's gateway, connected and logged in within ``timeout`` seconds, or an
-    :class:`AccountError` with the last thing the gateway said. Nothing is sent before."""
+    :class:`AccountError` with the last thing the gateway said. Nothing is sent before.
+
+    Logged in means a CONNECTED :class:`ConnectionChanged` (quantdesk's gateways) or the
+    broker's account data (any vnpy gateway: vnpy_ctp queries it once logged in)."""
     cls = gateway_class(spec)
     setting = gateway_setting(spec, cls, secret)
-    states: list[ConnectionChanged] = []
+    said: list[str] = []
     up = threading.Event()
 
     def on_connection(event: Event) -> None:
         change: ConnectionChanged = event.data
         if change.gateway == spec.id:
-            states.append(change)
+            said.append(f"{change.state}: {change.message}" if change.message else "")
             if change.state == "CONNECTED":
                 up.set()
 
-    bus.register(EVENT_CONNECTION, on_connection)
+    def on_account(event: Event) -> None:
+        if getattr(event.data, "gateway_name", "") == spec.id:
+            up.set()
+
+    def on_log(event: Event) -> None:
+        if getattr(event.data, "gateway_name", "") == spec.id:
+            said.append(str(event.data.msg))
+
+    handlers = ((EVENT_CONNECTION, on_connection), (EVENT_ACCOUNT, on_account), (EVENT_LOG, on_log))
+    for kind, handler in handlers:
+        bus.register(kind, handler)
     gateway = cls(bus, spec.id)
     try:
         gateway.connect(setting)
         if not up.wait(timeout):
-            last = states[-1] if states else None  # what it said before we gave up on it
-            said = f"{last.state}: {last.message}" if last and last.message else "no answer"
+            last = next((s for s in reversed(said) if s), "")  # before we gave up on it
+            if not last:  # CTP's API, say, retries an unreachable front without a word
+                where = [f"{k} = {v}" for k, v in spec.settings.items() if "://" in str(v)]
+                last = "no answer" + (f"; is it reachable? {', '.join(where)}" if where else "")
             gateway.close()
             raise AccountError(
-                f"account {spec.id}: not connected to the broker within {timeout:g} s ({said}); "
+                f"account {spec.id}: not connected to the broker within {timeout:g} s ({last}); "
                 "nothing was sent"
             )
     finally:
-        bus.unregister(EVENT_CONNECTION, on_connection)
+        for kind, handler in handlers:
+            bus.unregister(kind, handler)
     return gateway
 
 
