@@ -7,7 +7,8 @@ gateway's ``send_order`` -- over live mode's services: the account's journal, th
 scripted broker in its own process behind its vnpy gateway, quotes from the
 simulated market. Timed from the call of ``submit`` to the moment the gateway's
 ``send_order`` is entered (what a crash in between would leave to reconciliation),
-for ``--orders`` intents per round, rounds alternating NORMAL and FULL. The
+for ``--orders`` intents per round, rounds alternating NORMAL and FULL. Each intent is
+cancelled, and its cancel confirmed by the broker, before the next (untimed). The
 journal's file is on this machine's disk: FULL waits for each commit's fsync.
 Target (the issue's): say what FULL costs against NORMAL.
 """
@@ -97,7 +98,11 @@ def _round(services: Services, durable: bool, n: int, tag: str) -> list[float]:
             result = services.orders.submit(intent)
             assert result.accepted, result.violations
             out.append((entered[-1] - t0) * 1000)
-            services.orders.cancel(str(result.vt_orderid))  # keep the working set small
+            services.orders.cancel(str(result.vt_orderid))
+            # Untimed: the broker's cancel comes back before the next intent, so every
+            # intent sees the same account (one working order at most), as at a real pace.
+            while services.orders.working_ids():
+                time.sleep(0.0002)
     finally:
         services.orders.gateway.send_order = send  # type: ignore[method-assign]
     return out
