@@ -21,7 +21,7 @@ from typing import Any
 
 from console.config import Config
 from console.data_cli import day, locations
-from services.ops.modes import MODES, journal_path
+from services.ops.modes import CLI_MODES, LIVE, MODES, journal_path
 
 EXIT_USAGE = 2
 
@@ -78,7 +78,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def run(args: argparse.Namespace, data_dir: Path, config: Config, mode: str) -> int:
     from services.records.journal import Journal, JournalError
 
-    path = journal_path(data_dir, mode)
+    account = getattr(args, "account", None) or ""
+    if mode == LIVE and not account:
+        print("quantdesk: a live account's journal: give --account ID", file=sys.stderr)
+        return EXIT_USAGE
+    path = journal_path(data_dir, mode, account)
     if args.command == "halt":
         return _halt(data_dir, path, args.reason, mode)
     if not path.exists():
@@ -113,8 +117,14 @@ def _halt(data_dir: Path, path: Path, reason: str, mode: str) -> int:
     from services.records.journal import JournalError
 
     try:
-        running_mode = request(data_dir, "mode")
-        if running_mode is not None and running_mode not in MODES:
+        answered = request(data_dir, "mode")
+        running_mode: str | None = None
+        account = ""
+        if answered is not None:  # "demo", "paper", "replay" or "live <account>"
+            running_mode, _, account = answered.partition(" ")
+        if running_mode == LIVE and account:  # a live account runs: halt it, whatever --mode
+            path, mode = journal_path(data_dir, LIVE, account), LIVE
+        if running_mode is not None and running_mode not in CLI_MODES:
             print(
                 f"quantdesk: the control address of {data_dir} answered {running_mode!r} to "
                 "'mode': that is not a quantdesk instance, so nothing was halted -- find and "

@@ -153,7 +153,7 @@ class Services(MarketData):
         server = ControlServer(
             self.data_dir,
             lambda reason: self.kill_switch(f"{reason} (from another shell)"),
-            self.mode.lower(),
+            f"{self.mode.lower()} {self.account_id}".strip(),  # "live main": whose journal
         )
         server.start()
         self.control_server = server

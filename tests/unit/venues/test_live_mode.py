@@ -154,3 +154,18 @@ def test_an_order_unacknowledged_when_the_connection_drops_is_unknown_until_repo
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert seen[1].why == "connected" and seen[1].differences == ()
+
+
+def test_quantdesk_halt_halts_a_running_live_account(
+    reconciled: tuple[Services, list[Reconciled]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    services, _ = reconciled
+    data = services.data_dir
+    # Run from another shell with no --mode: the live account is what must stop.
+    assert main(["halt", "--data-dir", str(data), "--reason", "from the shell"]) == 0
+    assert "halted the running quantdesk" in capsys.readouterr().out
+    assert services.control.state is TradingState.HALTED
+    saved = services.journal.trading_state()
+    assert saved is not None and saved[0] == "HALTED" and "from the shell" in saved[1]
+    assert main(["--mode", "live", "state", "--data-dir", str(data)]) == 2
+    assert "give --account ID" in capsys.readouterr().err
