@@ -76,6 +76,10 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         account = self.services.account_id
         self.header.mode = f"{self.services.mode} {account}" if account else self.services.mode
+        if account:  # approved proposals go to this broker account: the queue says so
+            review = self.query_one(ReviewTable)
+            review.venue = self.header.mode
+            review.border_title = f"Review queue → {review.venue}"
         watchlist = self.query_one(Watchlist)
         self.services.watched = set(watchlist.symbols)  # what the live feed polls
         if self.services.market.clock is not None:  # real quotes: their age shows

@@ -44,6 +44,7 @@ class ReviewTable(KeyedTable):
         super().__init__(**kw)
         self.border_title = "Review queue"
         self.strategy_of: dict[str, str] = {}
+        self.venue = ""  # live: the account approved orders go to ("LIVE s1")
 
     def show(self, items: Sequence[Any]) -> None:
         """``items``: ReviewItems (proposal, verdict, stale, notional), oldest first."""
@@ -74,6 +75,8 @@ class ReviewTable(KeyedTable):
             self.put(intent.intent_id, {"order": order, "why": "\n".join(lines), "risk": risk})
             self.strategy_of[intent.intent_id] = p.strategy_id
         title = f"Review queue ({len(items):,})" if items else "Review queue"
+        if self.venue:
+            title += f" → {self.venue}"
         if title != self.border_title:
             self.border_title = title
         if keep in self.strategy_of and self.get_row_index(keep) != self.cursor_row:

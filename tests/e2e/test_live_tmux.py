@@ -56,7 +56,7 @@ def test_live_mode_is_confirmed_then_reconciled_and_a_difference_halts_it() -> N
     try:
         wait_for(name, lambda s: "Type the account id to go on" in s)
         tmux(name, "send-keys", "-t", name, "s1", "Enter")
-        wait_for(name, lambda s: "LIVE s1" in s and "broker ●" in s)
+        wait_for(name, lambda s: "LIVE s1" in s and "broker ●" in s and "→ LIVE s1" in s)
         wait_for(name, lambda s: "Reconciled with the broker" in s or "600036.SSE" in s)
         # Shares appear at the broker that no order explains: Y reconciles, and it halts.
         broker.call("set_position", symbol="601318", exchange="SSE", volume=1000)
