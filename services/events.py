@@ -48,6 +48,7 @@ __all__ = [
     "EVENT_TIMER",
     "EVENT_TRADE",
     "EVENT_TRADING_STATE_CHANGED",
+    "GATEWAY_ERROR",
     "ConnectionChanged",
     "FeedStatus",
     "HandlerFailed",
@@ -241,6 +242,9 @@ class FeedStatus:
     newest: datetime | None = None  # exchange time of the newest quote received
     errors: int = 0  # failed polls since start
     symbols: int = 0  # symbols asked for in the last poll
+
+
+GATEWAY_ERROR = "gateway error"  # a ConnectionChanged message that starts so: the gateway failed
 
 
 @dataclass(frozen=True)

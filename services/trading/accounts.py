@@ -25,6 +25,7 @@ from services.events import (
     EVENT_CONNECTION,
     EVENT_LOG,
     EVENT_RECONCILED,
+    GATEWAY_ERROR,
     ConnectionChanged,
     Reconciled,
 )
@@ -196,6 +197,8 @@ class AccountWatch:
         if change.state == "CONNECTED":
             self.orders.blocked = "reconciling with the broker after connecting"
             self.reconcile("connected")
+        elif change.message.startswith(GATEWAY_ERROR):  # this account's gateway failed
+            self.control.halt(f"account {self.account}: {change.message}")
 
     def reconcile(self, why: str = "on request") -> bool:
         """Start a reconciliation now; False when one is already running."""

@@ -41,7 +41,7 @@ from vnpy.trader.object import (
 )
 
 from services.accounting.statement import BrokerOrder, BrokerTrade, Statement
-from services.events import EVENT_CONNECTION, ConnectionChanged
+from services.events import EVENT_CONNECTION, GATEWAY_ERROR, ConnectionChanged
 from services.venues.accounts import BrokerUnavailable
 
 log = logging.getLogger("quantdesk.gateway")
@@ -234,8 +234,9 @@ class ScriptedGateway(BaseGateway):
                 line, buffer = buffer.split(b"\n", 1)
                 try:
                     self._handle(json.loads(line))
-                except Exception:  # one bad message must not end the session
+                except Exception as exc:  # what it said is lost: start again from its report
                     log.exception("%s: cannot handle %r", self.gateway_name, line[:200])
+                    return f"{GATEWAY_ERROR}: cannot handle a broker message ({exc!r})"
         return "closed"
 
     def _handle(self, msg: dict[str, Any]) -> None:

@@ -20,7 +20,8 @@ optionally a ``fee`` and ``duplicate``), ``reject_next`` (with the broker's
 message), ``refuse_cancels``, ``hold_ack`` (the next order is acknowledged only
 after its first trade), ``drop`` (close every gateway connection),
 ``external`` (an order placed from another terminal, optionally filled),
-``set_position``, ``state`` (everything, for the test to compare).
+``set_position``, ``garble`` (a report the gateway cannot read), ``state``
+(everything, for the test to compare).
 """
 
 from __future__ import annotations
@@ -230,6 +231,10 @@ class Broker:
 
     async def do_set_position(self, msg: dict[str, Any]) -> None:
         self.positions[f"{msg['symbol']}.{msg['exchange']}"] = int(msg["volume"])
+
+    async def do_garble(self, msg: dict[str, Any]) -> None:
+        """Push an order report the gateway cannot read (a broker's malformed message)."""
+        await self._push("order", {"orderid": "??"})
 
     async def do_state(self, msg: dict[str, Any]) -> dict[str, Any]:
         return self.state()

@@ -169,3 +169,19 @@ def test_quantdesk_halt_halts_a_running_live_account(
     assert saved is not None and saved[0] == "HALTED" and "from the shell" in saved[1]
     assert main(["--mode", "live", "state", "--data-dir", str(data)]) == 2
     assert "give --account ID" in capsys.readouterr().err
+
+
+def test_a_failing_gateway_halts_its_account_and_reconnects(
+    reconciled: tuple[Services, list[Reconciled]], broker: Broker
+) -> None:
+    services, seen = reconciled
+    broker.call("garble")  # a report the gateway cannot read
+    deadline = time.monotonic() + 5
+    while services.control.state is not TradingState.HALTED:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert "account s1: gateway error: cannot handle a broker message" in services.control.reason
+    while len(seen) < 2:  # it starts again from the broker's report: reconnect, reconcile
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert seen[1].why == "connected" and seen[1].differences == ()
