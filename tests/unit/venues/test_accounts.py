@@ -11,7 +11,13 @@ from console.cli import main
 from console.config import ConfigError, parse_config
 from services.records.journal import Journal
 from services.records.recovery import rebuild
-from services.venues.accounts import AccountError, AccountSpec, gateway_class, gateway_setting
+from services.venues.accounts import (
+    EXTRAS,
+    AccountError,
+    AccountSpec,
+    gateway_class,
+    gateway_setting,
+)
 from services.venues.scripted import ScriptedGateway
 from tests.unit.venues.conftest import Broker
 
@@ -48,12 +54,14 @@ def test_accounts_are_read_from_config_with_clear_errors() -> None:
         parse_config({"accounts": [{"id": "a", "gateway": GATEWAY, "setings": {}}]}, "t")
 
 
-def test_a_gateway_is_imported_and_its_settings_checked() -> None:
+def test_a_gateway_is_imported_and_its_settings_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     spec = AccountSpec("a", "vnpy_nosuch:Gateway")
     with pytest.raises(AccountError, match=r"cannot import vnpy_nosuch.*pip install vnpy_nosuch"):
         gateway_class(spec)
-    with pytest.raises(AccountError, match=r"pip install -e '\.\[ctp\]'"):
-        gateway_class(AccountSpec("a", "vnpy_ctp:CtpGateway"))
+    with monkeypatch.context() as patch:  # a package of one of our extras names the extra
+        patch.setitem(EXTRAS, "vnpy_nosuch", "nosuch")
+        with pytest.raises(AccountError, match=r"pip install -e '\.\[nosuch\]'"):
+            gateway_class(spec)
     with pytest.raises(AccountError, match="is not a vnpy BaseGateway class"):
         gateway_class(AccountSpec("a", "services.venues.accounts:AccountSpec"))
     cls = gateway_class(AccountSpec("a", GATEWAY))
