@@ -204,6 +204,7 @@ class Services(MarketData):
         symbols = set(self.watched)
         symbols.update(p.vt_symbol for p in self.portfolio.view().positions)
         symbols.update(self.gateway.working_symbols())
+        symbols.update(self.orders.working_symbols())  # live: working at the broker
         for spec in self.live.specs.values():
             if spec.id in self.live.running:
                 symbols.update(spec.symbols)

@@ -122,6 +122,11 @@ class OrderService:
         with self._lock:
             return list(self._working)
 
+    def working_symbols(self) -> set[str]:
+        """Symbols of the orders sent and not finished (whatever venue they went to)."""
+        with self._lock:
+            return {sent.intent.vt_symbol for sent in self._working.values()}
+
     def sellable(self, vt_symbol: str) -> int:
         """Shares that may be sold now: T+1 sellable less what working sells hold."""
         with self._lock:

@@ -81,6 +81,9 @@ def test_live_mode_reconciles_at_connect_then_trades_at_the_broker(
     result = services.orders.submit(OrderIntent("lv-1", "600519.SSE", "buy", "limit", 100, price))
     assert result.accepted, result.violations
     assert [o["reference"] for o in broker.call("state")["orders"]] == ["", "lv-1"]
+    # The quote feed keeps polling what has an order working at the broker.
+    services.watched = set()
+    assert "600519.SSE" in services.symbols_that_matter()
 
 
 def test_a_difference_at_reconciliation_halts_the_account(
