@@ -412,6 +412,9 @@ def build_services(
     if control.state is TradingState.HALTED:  # a halt stopped them; a restart keeps them so
         live.running.clear()
         notes.append("trading is HALTED: strategies stay stopped until you start them")
+    elif account_live is not None and live.running:  # real money: each is started by hand
+        live.running.clear()
+        notes.append("live account: strategies start stopped; start each with s (strategies)")
     for item in pending:
         queue.restore(proposal_from_journal(item))
     bus.register(EVENT_TICK, live.on_tick, S)  # after the quote cache: it prices proposals

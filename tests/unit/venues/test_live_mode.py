@@ -11,7 +11,7 @@ from vnpy.event import Event
 from vnpy.trader.object import OrderData
 
 from console.cli import main
-from console.config import ConfigError, parse_config
+from console.config import DEMO_STRATEGIES, ConfigError, parse_config
 from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
 from services.events import EVENT_ORDER, EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
@@ -27,7 +27,7 @@ GATEWAY = "services.venues.scripted:ScriptedGateway"
 
 def _live(tmp_path: Path, broker: Broker) -> Services:
     spec = AccountSpec("s1", GATEWAY, {"socket": str(broker.path)}, quotes="sim")
-    return build_services(
+    services = build_services(
         tmp_path / "data",
         sim=SimConfig(),
         costs=CostConfig(),
@@ -37,7 +37,12 @@ def _live(tmp_path: Path, broker: Broker) -> Services:
         jobs=JobsConfig(daily_sync=""),
         mode="live",
         account_live=LiveAccount.load(spec, lambda name: None),
+        strategies=list(DEMO_STRATEGIES),
     )
+    # Real money: the configured strategies are there, stopped, until started by hand.
+    assert services.live.running == set() and set(services.live.specs) == {"demo-ma"}
+    assert "strategies start stopped" in " ".join(services.recovery_notes)
+    return services
 
 
 @pytest.fixture
