@@ -13,7 +13,7 @@ import threading
 
 from vnpy.event import Event
 
-from services.accounting.book import AccountView, Book, BookError
+from services.accounting.book import AccountView, Book, BookError, Side
 from services.accounting.costs import CostConfig, fees_for
 from services.events import side_of
 from services.instruments import Universe
@@ -87,25 +87,25 @@ class Portfolio:
                 qty=int(trade.volume),
                 price=trade.price,
             ).total
+        self.book_fill(trade.vt_tradeid, trade.vt_symbol, side, int(trade.volume), trade.price, fee)
+
+    def book_fill(
+        self, vt_tradeid: str, vt_symbol: str, side: Side, qty: int, price: float, fee: float
+    ) -> bool:
+        """Book one fill unless its trade id is booked already; False when it was not."""
         with self._lock:
-            if trade.vt_tradeid in self._booked:
-                log.info("trade %s reported again: booked once", trade.vt_tradeid)
-                return
-            self._booked.add(trade.vt_tradeid)
+            if vt_tradeid in self._booked:
+                log.info("trade %s reported again: booked once", vt_tradeid)
+                return False
+            self._booked.add(vt_tradeid)
             try:
-                self._book.apply_fill(trade.vt_symbol, side, int(trade.volume), trade.price, fee)
+                self._book.apply_fill(vt_symbol, side, qty, price, fee)
                 self._version += 1
             except BookError as exc:  # the broker filled what our ledger says is impossible
-                log.error("ledger disagrees with broker fill %s: %s", trade.vt_tradeid, exc)
-                return
-        log.info(
-            "filled %s %d %s @ %s (fees %.2f)",
-            side.upper(),
-            int(trade.volume),
-            trade.vt_symbol,
-            trade.price,
-            fee,
-        )
+                log.error("ledger disagrees with broker fill %s: %s", vt_tradeid, exc)
+                return False
+        log.info("filled %s %d %s @ %s (fees %.2f)", side.upper(), qty, vt_symbol, price, fee)
+        return True
 
     def on_session_rolled(self, event: Event) -> None:
         with self._lock:

@@ -219,6 +219,20 @@ class AccountWatch:
             else:
                 rebuilt = rebuild(self.journal, 0.0)
                 self.portfolio.restore(rebuilt.book, rebuilt.trade_ids)
+                # A fill journaled between the rebuild's read and the restore was booked
+                # on the old ledger and is gone from it: book it again (the bus books any
+                # later one; trade ids are booked once either way).
+                for entry in self.journal.entries(kind="fill"):
+                    fill = entry["payload"]
+                    if fill.get("vt_tradeid") and fill["vt_tradeid"] not in rebuilt.trade_ids:
+                        self.portfolio.book_fill(
+                            fill["vt_tradeid"],
+                            fill["vt_symbol"],
+                            "buy" if fill["direction"] == "LONG" else "sell",
+                            int(fill["volume"]),
+                            float(fill["price"]),
+                            float(fill.get("fee") or 0.0),
+                        )
                 self.orders.blocked = ""
                 self.last = Reconciled(
                     self.account, why, tuple(result.lines()), tuple(result.differences)

@@ -16,7 +16,10 @@ from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
 from services.events import EVENT_ORDER, EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
 from services.ops.scheduler import JobsConfig
+from services.records.journal import Journal
+from services.records.recovery import Rebuilt
 from services.runtime import AccountConfig, Services, build_services
+from services.trading import accounts
 from services.trading.accounts import LiveAccount
 from services.venues.accounts import AccountSpec
 from services.venues.simulator import SimConfig
@@ -193,3 +196,33 @@ def test_a_failing_gateway_halts_its_account_and_reconnects(
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert seen[1].why == "connected" and seen[1].differences == ()
+
+
+def test_a_fill_landing_while_the_ledger_is_rebuilt_is_not_lost(
+    reconciled: tuple[Services, list[Reconciled]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, seen = reconciled
+    real = accounts.rebuild
+
+    def rebuild_then_a_fill(journal: Journal, cash: float) -> Rebuilt:
+        out = real(journal, cash)
+        # The bus journals and books a fill after the rebuild read the journal.
+        fill = {
+            "vt_tradeid": "s1.LATE",
+            "vt_symbol": "600036.SSE",
+            "direction": "LONG",
+            "price": 40.0,
+            "volume": 100,
+            "fee": 5.0,
+        }
+        journal.record("fill", "s1.X", fill)
+        services.portfolio.book_fill("s1.LATE", "600036.SSE", "buy", 100, 40.0, 5.0)
+        return out
+
+    monkeypatch.setattr(accounts, "rebuild", rebuild_then_a_fill)
+    assert services.watch is not None and services.watch.reconcile()
+    deadline = time.monotonic() + 5
+    while len(seen) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert services.portfolio.qty("600036.SSE") == 300  # 200 opened + the late 100
