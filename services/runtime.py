@@ -340,6 +340,7 @@ def build_services(
         if mode == "replay":
             journal.clock = gateway.clock.now
     portfolio = Portfolio(universe, costs, account.initial_cash, market)
+    journal.fee_of = portfolio.fee_of  # fills are journaled with the fee the ledger books
     control = TradingControl(journal, bus)
     journal.on_failure = control.journal_failed  # no write-ahead, no trading
     venue = account_live.gateway(bus) if account_live else None  # a broker's; not connected

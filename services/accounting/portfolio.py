@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from vnpy.event import Event
 
@@ -77,17 +78,13 @@ class Portfolio:
     def on_trade(self, event: Event) -> None:
         trade = event.data
         side = side_of(trade.direction)
-        fee = (trade.extra or {}).get("fee")
-        if fee is None:
-            inst = self.universe.get(trade.vt_symbol)
-            fee = fees_for(
-                self.costs,
-                is_etf=inst.kind == "etf",
-                is_sell=side == "sell",
-                qty=int(trade.volume),
-                price=trade.price,
-            ).total
+        fee, _ = trade_fee(trade, self.costs, self.universe)
         self.book_fill(trade.vt_tradeid, trade.vt_symbol, side, int(trade.volume), trade.price, fee)
+
+    def fee_of(self, trade: Any) -> tuple[float, str]:
+        """The fee this ledger books for ``trade`` and where it came from (the journal
+        records the same: a rebuild books what the ledger booked)."""
+        return trade_fee(trade, self.costs, self.universe)
 
     def book_fill(
         self, vt_tradeid: str, vt_symbol: str, side: Side, qty: int, price: float, fee: float
@@ -112,3 +109,20 @@ class Portfolio:
             self._book.roll_day(event.data.closes)
             self._version += 1
         log.info("new trading day %s: bought shares are sellable now (T+1)", event.data.trading_day)
+
+
+def trade_fee(trade: Any, costs: CostConfig, universe: Universe) -> tuple[float, str]:
+    """A fill's fee: the broker's when its trade report gives one, else the cost model's;
+    and which (``broker`` or ``model``), for the journal and the reconciliation."""
+    fee = (trade.extra or {}).get("fee")
+    if fee is not None:
+        return float(fee), "broker"
+    inst = universe.get(trade.vt_symbol) if trade.vt_symbol in universe else None
+    model = fees_for(
+        costs,
+        is_etf=inst is not None and inst.kind == "etf",
+        is_sell=side_of(trade.direction) == "sell",
+        qty=int(trade.volume),
+        price=trade.price,
+    )
+    return model.total, "model"

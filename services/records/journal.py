@@ -94,6 +94,9 @@ class Journal:
         # Stamps entries; a replay sets it to the recording's clock (identical journals).
         self.clock: Callable[[], datetime] = datetime.now
         self.on_failure: Callable[[str], object] | None = None  # told once a write fails
+        # The fee the ledger books for a trade and its source (broker or model): recorded
+        # with each fill, so that a rebuild books what the ledger booked.
+        self.fee_of: Callable[[Any], tuple[float, str]] | None = None
         self.failed = ""
         self._lock = threading.Lock()
         existed = path.exists()
@@ -245,6 +248,9 @@ class Journal:
 
     def on_trade(self, event: Event) -> None:
         trade = event.data
+        fee, source = (trade.extra or {}).get("fee"), "broker"
+        if fee is None and self.fee_of is not None:
+            fee, source = self.fee_of(trade)
         self.record(
             "fill",
             trade.vt_orderid,
@@ -254,7 +260,8 @@ class Journal:
                 "direction": trade.direction.name if trade.direction else None,
                 "price": trade.price,
                 "volume": trade.volume,
-                "fee": (trade.extra or {}).get("fee"),
+                "fee": fee,
+                "fee_source": source if fee is not None else None,
                 "at": trade.datetime,
             },
         )

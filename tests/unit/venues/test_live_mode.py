@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from vnpy.event import Event
-from vnpy.trader.object import OrderData
+from vnpy.trader.constant import Direction, Exchange
+from vnpy.trader.object import OrderData, TradeData
 
 from console.cli import main
 from console.config import DEMO_STRATEGIES, ConfigError, parse_config
@@ -17,7 +18,7 @@ from services.data.sync import DataConfig
 from services.events import EVENT_ORDER, EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
 from services.ops.scheduler import JobsConfig
 from services.records.journal import Journal
-from services.records.recovery import Rebuilt
+from services.records.recovery import Rebuilt, rebuild
 from services.runtime import AccountConfig, Services, build_services
 from services.trading import accounts
 from services.trading.accounts import LiveAccount
@@ -226,3 +227,29 @@ def test_a_fill_landing_while_the_ledger_is_rebuilt_is_not_lost(
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert services.portfolio.qty("600036.SSE") == 300  # 200 opened + the late 100
+
+
+def test_a_fill_without_a_broker_fee_is_journaled_with_the_fee_the_ledger_books(
+    reconciled: tuple[Services, list[Reconciled]],
+) -> None:
+    services, _ = reconciled
+    assert services.venue is not None
+    trade = TradeData(
+        gateway_name="s1",
+        symbol="600036",
+        exchange=Exchange.SSE,
+        orderid="EXT9",
+        tradeid="T9",
+        direction=Direction.LONG,
+        price=40.0,
+        volume=1000,
+    )  # no extra: this report carries no fee (as vnpy_ctp's do not)
+    services.venue.on_trade(trade)
+    assert services.bus.wait_idle()
+    fill = services.journal.entries(kind="fill")[-1]["payload"]
+    assert fill["vt_tradeid"] == "s1.T9" and fill["fee_source"] == "model"
+    # The cost model's (commission and transfer fee on 40,000), not 0 as before.
+    assert fill["fee"] == pytest.approx(10.4)
+    assert services.portfolio.fee_of(trade) == (pytest.approx(10.4), "model")
+    rebuilt = rebuild(services.journal, 0.0)  # a restart books what the ledger booked
+    assert rebuilt.book.cash == pytest.approx(services.portfolio.cash)
