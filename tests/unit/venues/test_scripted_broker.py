@@ -186,3 +186,22 @@ time.sleep(60)
     client.wait()
     orders = broker.call("state")["orders"]
     assert [(o["reference"], o["status"]) for o in orders] == [("intent-9", "NOTTRADED")]
+
+
+def test_a_trade_reported_after_the_cancel_is_still_booked(
+    bus: Bus, gateway: ScriptedGateway, broker: Broker, seen: Seen
+) -> None:
+    portfolio = Portfolio(Universe(DEFAULT_UNIVERSE), CostConfig(), 1_000_000.0, MarketCache())
+    bus.register(EVENT_TRADE, portfolio.on_trade)
+    vt_orderid = gateway.send_order(_buy(volume=500, reference="intent-late"))
+    seen.wait(lambda s: Status.NOTTRADED in _orders(s, vt_orderid))
+    gateway.cancel_order(CancelRequest(vt_orderid.split(".", 1)[1], "600000", Exchange.SSE))
+    seen.wait(lambda s: Status.CANCELLED in _orders(s, vt_orderid))
+    # The exchange had filled 100 before the cancel took effect; the report comes late.
+    broker.call("fill", orderid=vt_orderid.split(".", 1)[1], volume=100, fee=5.0)
+    seen.wait(lambda s: len(s.of(EVENT_TRADE)) == 1)
+    bus.wait_idle()
+    assert portfolio.qty("600000.SSE") == 100
+    assert portfolio.cash == 1_000_000.0 - 1_000.0 - 5.0
+    final = [o for o in seen.of(EVENT_ORDER) if o.vt_orderid == vt_orderid][-1]
+    assert final.status == Status.CANCELLED and final.traded == 100
