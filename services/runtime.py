@@ -53,10 +53,11 @@ from services.records.journal import Journal
 from services.records.recovery import restore
 from services.settings import require
 from services.store import Store, StoreError
-from services.trading.accounts import AccountWatch, LiveAccount
+from services.trading.accounts import AccountWatch, LiveAccount, statement_source
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
+from services.trading.gateway_link import GatewayLink
 from services.trading.live import LiveRunner, StrategySpec, proposal_from_journal
 from services.trading.orders import OrderService, SubmitResult
 from services.trading.review import ReviewConfig, ReviewQueue
@@ -121,6 +122,7 @@ class Services(MarketData):
     venue_setting: dict[str, Any] = field(default_factory=dict)
     account_id: str = ""
     watch: AccountWatch | None = None
+    link: GatewayLink | None = None  # a stock vnpy gateway's connection, from its events
 
     def start(self, prev_closes: dict[str, float] | None = None) -> None:
         """Start dispatching and open the market (non-blocking).
@@ -143,6 +145,8 @@ class Services(MarketData):
         self.restored_orders = []
         self.gateway.connect({"paced": self.paced})
         if self.venue is not None:  # returns at once; CONNECTED is reconciled before trading
+            if self.link is not None:
+                self.link.connecting()
             self.venue.connect(self.venue_setting)
         if self.bars is not None:
             self.bars.start()
@@ -459,6 +463,9 @@ def build_services(
         account_id = account_live.spec.id
         services.venue, services.account_id = venue, account_id
         services.venue_setting = account_live.setting
+        statement_source(venue, bus)  # before it connects: a stock gateway's login pushes
+        if not getattr(venue, "publishes_connection", False):  # stock vnpy: from its events
+            services.link = GatewayLink(bus, venue)
         services.watch = AccountWatch(account_id, venue, journal, bus, portfolio, control, orders)
         orders.blocked = "not reconciled with the broker yet"  # until the first one succeeds
         bus.register(EVENT_CONNECTION, orders.on_connection, L)

@@ -33,7 +33,7 @@ class BrokerTrade:
     side: str
     qty: int
     price: float
-    fee: float
+    fee: float | None  # None: the gateway does not report fees (vnpy_ctp's do not)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def reconcile(journal: Journal, statement: Statement, initial_cash: float) -> Re
             external = not (trade.vt_orderid in ours or trade.reference in seen.intents)
             (result.external_fills if external else result.adopted_fills).append(trade)
             rows.append(("fill", trade.vt_orderid, _fill(trade, external)))
-        elif abs(booked - trade.fee) > CASH_TOLERANCE / 2:
+        elif trade.fee is not None and abs(booked - trade.fee) > CASH_TOLERANCE / 2:
             result.fees.append(FeeDifference(trade.vt_tradeid, trade.vt_symbol, booked, trade.fee))
             rows.append(
                 (

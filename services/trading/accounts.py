@@ -33,6 +33,7 @@ from services.records.journal import Journal, JournalError
 from services.records.reconcile import Reconciliation, reconcile
 from services.records.recovery import rebuild
 from services.trading.control import TradingControl
+from services.trading.gateway_link import EventStatement
 from services.venues.accounts import (
     AccountError,
     AccountSpec,
@@ -99,6 +100,7 @@ def connect(
     for kind, handler in handlers:
         bus.register(kind, handler)
     gateway = cls(bus, spec.id)
+    statement_source(gateway, bus)  # a stock vnpy gateway's login pushes are gathered
     try:
         gateway.connect(setting)
         if not up.wait(timeout):
@@ -117,13 +119,23 @@ def connect(
     return gateway
 
 
+def statement_source(gateway: BaseGateway, bus: Bus) -> Callable[[], Statement]:
+    """How to get the broker's statement: the gateway's own query (quantdesk's), or what a
+    stock vnpy gateway publishes, gathered from before it connects (gateway_link.py)."""
+    own: Any = getattr(gateway, "statement", None)
+    if own is None:
+        gathered = EventStatement(bus, gateway)
+        own = gathered.statement
+        gateway.statement = own  # type: ignore[attr-defined]  # asked again: the same source
+    return own  # type: ignore[no-any-return]
+
+
 def statement_of(gateway: BaseGateway) -> Statement:
-    """The broker's statement, from a gateway that can give one."""
+    """The broker's statement (after :func:`statement_source` was set up for it)."""
     ask: Any = getattr(gateway, "statement", None)
     if ask is None:
         raise AccountError(
-            f"{type(gateway).__name__} cannot give the broker's statement (cash, positions, "
-            "orders, trades) yet, so it cannot be reconciled"
+            f"{type(gateway).__name__}: no statement source was set up before it connected"
         )
     result: Statement = ask()
     return result
@@ -154,7 +166,7 @@ def reconcile_account(
                 "cash": statement.cash,
                 "positions": statement.positions,
                 "costs": statement.costs,
-                "trades": {t.vt_tradeid: t.fee for t in statement.trades},
+                "trades": {t.vt_tradeid: t.fee or 0.0 for t in statement.trades},
             },
         )
     result = reconcile(journal, statement, statement.cash)

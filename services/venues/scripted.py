@@ -53,6 +53,7 @@ class ScriptedGateway(BaseGateway):
     """A cash account at the scripted broker, over its Unix socket."""
 
     default_name = "SCRIPTED"
+    publishes_connection = True  # ConnectionChanged events (stock vnpy gateways have none)
     default_setting: dict[str, str | int | float | bool] = {"socket": "", "timeout_s": 5.0}
     exchanges = [Exchange.SSE, Exchange.SZSE]
 
