@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     from services.bus import Bus
     from services.ops.datadir import DataDirBusy, DataDirLock
     from services.records.journal import Journal, JournalError
-    from services.trading.accounts import connect, reconcile_account, statement_of
+    from services.trading.accounts import connect, reconcile_account, retire, statement_of
     from services.trading.control import TradingControl
     from services.venues.accounts import AccountError, BrokerUnavailable, account_dir
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         return EXIT_USAGE
     finally:
         if gateway is not None:
-            gateway.close()
+            retire(gateway, bus)
         bus.stop()
     if args.json:
         doc = {"account": spec.id, "halted": result.halt, "lines": result.lines()}

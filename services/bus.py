@@ -116,6 +116,20 @@ class Bus(EventEngine):
             )
         )
 
+    def unregister_owner(self, owner: object) -> int:
+        """Remove every handler that is a method of ``owner`` (a gateway being closed: a
+        stock vnpy gateway leaves its timer handler registered, and vnpy_ctp's then calls
+        into the API it has just released). Returns how many."""
+        removed = 0
+        for type_, handlers in list(self._handlers.items()):
+            for handler in [h for h in handlers if getattr(h, "__self__", None) is owner]:
+                self.unregister(type_, handler)
+                removed += 1
+        for handler in [h for h in self._general_handlers if getattr(h, "__self__", None) is owner]:
+            self.unregister_general(handler)
+            removed += 1
+        return removed
+
     def register_general(self, handler: HandlerType) -> None:
         super().register_general(handler)
         self._general = tuple(self._general_handlers)
@@ -170,6 +184,16 @@ class Bus(EventEngine):
             log.error("handler %s has failed %d times on %s events", name, count, event.type)
         if event.type != EVENT_HANDLER_FAILED:  # never loop on our own error events
             self.publish(EVENT_HANDLER_FAILED, HandlerFailed(event.type, name, repr(exc), count))
+
+    def settle(self, timeout: float = 2.0) -> None:
+        """From any thread but the dispatcher's: return once what is being dispatched now
+        is done (nothing if the bus is not running)."""
+        if (
+            self._active
+            and self._thread.is_alive()
+            and threading.current_thread() is not self._thread
+        ):
+            self.wait_idle(timeout)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every event put before this call has been dispatched."""

@@ -53,7 +53,7 @@ from services.records.journal import Journal
 from services.records.recovery import restore
 from services.settings import require
 from services.store import Store, StoreError
-from services.trading.accounts import AccountWatch, LiveAccount, statement_source
+from services.trading.accounts import AccountWatch, LiveAccount, retire, statement_source
 from services.trading.control import TradingControl
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
@@ -172,7 +172,7 @@ class Services(MarketData):
             return
         self.gateway.close()
         if self.venue is not None:
-            self.venue.close()
+            retire(self.venue, self.bus)
         if self.bars is not None:
             self.bars.stop()  # the last bars are written before the store closes
         self.bus.stop()

@@ -108,7 +108,7 @@ def connect(
             if not last:  # CTP's API, say, retries an unreachable front without a word
                 where = [f"{k} = {v}" for k, v in spec.settings.items() if "://" in str(v)]
                 last = "no answer" + (f"; is it reachable? {', '.join(where)}" if where else "")
-            gateway.close()
+            retire(gateway, bus)
             raise AccountError(
                 f"account {spec.id}: not connected to the broker within {timeout:g} s ({last}); "
                 "nothing was sent"
@@ -117,6 +117,15 @@ def connect(
         for kind, handler in handlers:
             bus.unregister(kind, handler)
     return gateway
+
+
+def retire(gateway: BaseGateway, bus: Bus) -> None:
+    """Close a gateway for good: its bus handlers first, and once the bus has finished
+    any call into it, the gateway (vnpy_ctp crashed the process when its timer handler
+    ran after close released the API)."""
+    bus.unregister_owner(gateway)
+    bus.settle()
+    gateway.close()
 
 
 def statement_source(gateway: BaseGateway, bus: Bus) -> Callable[[], Statement]:

@@ -192,3 +192,30 @@ def test_the_touch_is_the_ask_for_a_buy_the_bid_for_a_sell_else_the_last() -> No
     assert (cache.touch("600519.SSE", "buy"), cache.touch("600519.SSE", "sell")) == (10.01, 9.99)
     tick.ask_price_1 = 0.0  # nobody sells: a buy is priced at the last
     assert cache.touch("600519.SSE", "buy") == 10.0
+
+
+def test_unregister_owner_removes_every_handler_of_one_object() -> None:
+    bus = Bus()
+
+    class Gateway:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def on_timer(self, event: Event) -> None:
+            self.calls += 1
+
+        def on_any(self, event: Event) -> None:
+            self.calls += 1
+
+    gone, kept = Gateway(), Gateway()
+    for gw in (gone, kept):
+        bus.register("eTimer", gw.on_timer)
+        bus.register_general(gw.on_any)
+    assert bus.unregister_owner(gone) == 2
+    bus.start()
+    try:
+        bus.publish("eTimer")
+        assert bus.wait_idle()
+    finally:
+        bus.stop()
+    assert gone.calls == 0 and kept.calls >= 2

@@ -63,6 +63,9 @@ def test_an_unreachable_front_fails_clearly_within_10_s_and_nothing_is_sent() ->
     assert "account c1: not connected to the broker within 10 s" in message
     assert f"is it reachable? 交易服务器 = {UNREACHABLE}" in message
     assert "nothing was sent" in message
+    # Closed for good: its timer handler, which calls into the released API, is gone.
+    owners = [getattr(h, "__self__", None) for hs in bus._handlers.values() for h in hs]
+    assert not any(type(o).__name__ == "CtpGateway" for o in owners)
 
 
 def test_live_mode_on_an_unreachable_front_refuses_every_order(tmp_path: Path) -> None:
