@@ -469,4 +469,5 @@ def link_line(change: ConnectionChanged) -> tuple[str, bool]:
     if change.state == "CONNECTED":
         return "broker ●", False
     since = f" since {change.since:%H:%M:%S}" if change.state == "RECONNECTING" else ""
-    return f"broker {change.state}{since}", True
+    why = f": {change.message[:40]}" if change.state == "DOWN" and change.message else ""
+    return f"broker {change.state}{since}{why}", True

@@ -253,3 +253,21 @@ def test_a_fill_without_a_broker_fee_is_journaled_with_the_fee_the_ledger_books(
     assert services.portfolio.fee_of(trade) == (pytest.approx(10.4), "model")
     rebuilt = rebuild(services.journal, 0.0)  # a restart books what the ledger booked
     assert rebuilt.book.cash == pytest.approx(services.portfolio.cash)
+
+
+def test_the_header_says_how_the_broker_is_connected() -> None:
+    from datetime import datetime
+
+    from console.app import link_line
+    from services.events import ConnectionChanged
+
+    at = datetime(2026, 11, 25, 10, 31, 2)
+    assert link_line(ConnectionChanged("s1", "CONNECTED", at)) == ("broker ●", False)
+    assert link_line(ConnectionChanged("s1", "RECONNECTING", at, "lost")) == (
+        "broker RECONNECTING since 10:31:02",
+        True,
+    )
+    assert link_line(ConnectionChanged("s1", "DOWN", at, "login refused: bad password")) == (
+        "broker DOWN: login refused: bad password",
+        True,
+    )
