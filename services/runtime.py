@@ -147,6 +147,8 @@ class Services(MarketData):
         if self.venue is not None:  # returns at once; CONNECTED is reconciled before trading
             if self.link is not None:
                 self.link.connecting()
+            if self.watch is not None:
+                self.watch.watch_connect()
             self.venue.connect(self.venue_setting)
         if self.bars is not None:
             self.bars.start()
@@ -171,6 +173,8 @@ class Services(MarketData):
             self.journal.close()
             return
         self.gateway.close()
+        if self.watch is not None:
+            self.watch.stop()
         if self.venue is not None:
             retire(self.venue, self.bus)
         if self.bars is not None:

@@ -193,7 +193,8 @@ class AccountWatch:
 
     Orders are refused from the moment the broker connects until its statement has
     been reconciled (``orders.blocked``); the ledger is then rebuilt from the journal,
-    which now holds whatever the broker knew that we did not.
+    which now holds whatever the broker knew that we did not. A broker not connected
+    within ``connect_timeout_s`` of the start (a hung connect) HALTs the account.
     """
 
     def __init__(
@@ -210,12 +211,35 @@ class AccountWatch:
         self.portfolio, self.control, self.orders = portfolio, control, orders
         self._busy = threading.Lock()
         self.last: Reconciled | None = None
+        self._connected = threading.Event()
+        self._said = ""  # the gateway's last word on its connection
+
+    def watch_connect(self, timeout_s: float | None = None) -> None:
+        """From the start: HALT the account unless the broker connects within ``timeout_s``
+        (CONNECT_TIMEOUT_S; the account's alone: nothing else is halted)."""
+        timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
+
+        def wait() -> None:
+            if not self._connected.wait(timeout_s):
+                said = f" ({self._said})" if self._said else ""
+                self.control.halt(
+                    f"account {self.account}: not connected to the broker within "
+                    f"{timeout_s:g} s{said}"
+                )
+
+        threading.Thread(target=wait, name="connect-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        """The session ends: stop watching for the connection."""
+        self._connected.set()
 
     def on_connection(self, event: Event) -> None:
         change: ConnectionChanged = event.data
         if change.gateway != self.account:
             return
+        self._said = change.message or self._said
         if change.state == "CONNECTED":
+            self._connected.set()
             self.orders.blocked = "reconciling with the broker after connecting"
             self.reconcile("connected")
         elif change.message.startswith(GATEWAY_ERROR):  # this account's gateway failed

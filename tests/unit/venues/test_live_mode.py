@@ -271,3 +271,32 @@ def test_the_header_says_how_the_broker_is_connected() -> None:
         "broker DOWN: login refused: bad password",
         True,
     )
+
+
+def test_a_broker_that_never_connects_halts_the_account(
+    tmp_path: Path, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(accounts, "CONNECT_TIMEOUT_S", 1.0)
+    spec = AccountSpec("s1", GATEWAY, {"socket": str(broker.path) + ".nobody"}, quotes="sim")
+    services = build_services(
+        tmp_path / "data",
+        sim=SimConfig(),
+        costs=CostConfig(),
+        account=AccountConfig(),
+        paced=False,
+        data=DataConfig(source="demo"),
+        jobs=JobsConfig(daily_sync=""),
+        mode="live",
+        account_live=LiveAccount.load(spec, lambda name: None),
+    )
+    services.start()
+    try:
+        deadline = time.monotonic() + 5
+        while services.control.state is not TradingState.HALTED:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        reason = services.control.reason
+        assert "account s1: not connected to the broker within 1 s" in reason
+        assert "cannot reach the broker" in reason
+    finally:
+        services.stop()
