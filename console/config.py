@@ -222,12 +222,15 @@ def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table")
         _reject_unknown(
-            entry, {"id", "gateway", "settings", "secrets", "quotes"}, source, f"accounts #{n}"
+            entry,
+            {"id", "gateway", "settings", "secrets", "quotes", "risk"},
+            source,
+            f"accounts #{n}",
         )
         for key in ("id", "gateway"):
             if not isinstance(entry.get(key), str):
                 raise ConfigError(f'{where}: {key} is required, e.g. {key} = "..."')
-        for key in ("settings", "secrets"):
+        for key in ("settings", "secrets", "risk"):
             if not isinstance(entry.get(key, {}), dict):
                 raise ConfigError(f"{where} {key}: expected a table, e.g. {key} = {{ ... }}")
         bad = [k for k, v in entry.get("secrets", {}).items() if not isinstance(v, str)]
@@ -235,6 +238,9 @@ def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
             raise ConfigError(f"{where} secrets.{bad[0]}: expected a secret's name")
         if any(a.id == entry["id"] for a in out):
             raise ConfigError(f"{where}: id {entry['id']!r} is used twice")
+        # The account's own risk limits: [risk], with these keys replaced.
+        limits = _build(RiskConfig, entry.get("risk", {}), source, f"accounts #{n} risk")
+        changed = {k: getattr(limits, k) for k in entry.get("risk", {})}
         try:
             out.append(
                 AccountSpec(
@@ -243,6 +249,7 @@ def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
                     dict(entry.get("settings", {})),
                     dict(entry.get("secrets", {})),
                     str(entry.get("quotes", "feed")),
+                    changed,
                 )
             )
         except ConfigValueError as exc:

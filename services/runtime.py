@@ -352,6 +352,8 @@ def build_services(
     control = TradingControl(journal, bus)
     journal.on_failure = control.journal_failed  # no write-ahead, no trading
     venue = account_live.gateway(bus) if account_live else None  # a broker's; not connected
+    if account_live is not None and account_live.spec.risk:  # the account's own limits
+        risk = dataclasses.replace(risk or RiskConfig(), **account_live.spec.risk)
     orders = OrderService(
         bus=bus,
         journal=journal,

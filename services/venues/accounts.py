@@ -50,6 +50,7 @@ class AccountSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     quotes: str = "feed"  # feed: the [feed] poller (as paper); sim: the simulated market
+    risk: Mapping[str, Any] = field(default_factory=dict)  # [risk] keys this account changes
 
     def __post_init__(self) -> None:
         require(

@@ -140,3 +140,21 @@ def test_an_unreachable_broker_fails_clearly_within_the_timeout(
         == 2
     )
     assert "no account 'zz'" in capsys.readouterr().err
+
+
+def test_an_account_has_its_own_risk_limits() -> None:
+    raw = {
+        "risk": {"max_daily_loss": 50_000.0},
+        "accounts": [{"id": "a", "gateway": GATEWAY, "risk": {"max_daily_loss": 20_000}}],
+    }
+    config = parse_config(raw, "t")
+    assert config.accounts[0].risk == {"max_daily_loss": 20_000.0}
+    assert config.risk.max_daily_loss == 50_000.0  # the others keep [risk]
+    with pytest.raises(ConfigError, match=r"\[accounts #1 risk\] unknown key 'max_dayly_loss'"):
+        parse_config(
+            {"accounts": [{"id": "a", "gateway": GATEWAY, "risk": {"max_dayly_loss": 1}}]}, "t"
+        )
+    with pytest.raises(ConfigError, match=r"\[accounts #1 risk\] max_daily_loss"):
+        parse_config(
+            {"accounts": [{"id": "a", "gateway": GATEWAY, "risk": {"max_daily_loss": -5}}]}, "t"
+        )

@@ -30,7 +30,9 @@ GATEWAY = "services.venues.scripted:ScriptedGateway"
 
 
 def _live(tmp_path: Path, broker: Broker) -> Services:
-    spec = AccountSpec("s1", GATEWAY, {"socket": str(broker.path)}, quotes="sim")
+    spec = AccountSpec(
+        "s1", GATEWAY, {"socket": str(broker.path)}, quotes="sim", risk={"max_order_qty": 5_000}
+    )
     services = build_services(
         tmp_path / "data",
         sim=SimConfig(),
@@ -73,6 +75,7 @@ def test_live_mode_reconciles_at_connect_then_trades_at_the_broker(
 ) -> None:
     services, seen = reconciled
     assert services.mode == "LIVE" and services.account_id == "s1"
+    assert services.orders.risk.max_order_qty == 5_000  # the account's own limit
     assert seen[0].why == "connected" and seen[0].differences == (), seen[0]
     assert seen[0].error == "", seen[0].error
     assert services.journal.path.parent.name == "s1"  # the account's own journal
