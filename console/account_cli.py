@@ -1,4 +1,4 @@
-"""``quantdesk reconcile``: an account's journal against its broker, from the shell."""
+"""``quantdesk accounts`` and ``quantdesk reconcile``: broker accounts from the shell."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ EXIT_USAGE, EXIT_HALTED = 2, 5
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser(
+        "accounts",
+        parents=[locations()],
+        help="the [[accounts]] in config: gateway (installed or not), quotes, journal state",
+    )
     rec = sub.add_parser(
         "reconcile",
         parents=[locations()],
@@ -24,6 +29,35 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rec.add_argument("--account", required=True, help="an id from [[accounts]] in config")
     rec.add_argument("--json", action="store_true", help="one JSON document")
     rec.add_argument("--timeout", type=float, default=10.0, help="seconds to connect (default: 10)")
+
+
+def list_accounts(data_dir: Path, config: Config) -> int:
+    """One line per account: what it is, whether its gateway imports, and its journal."""
+    from services.records.journal import Journal, JournalError
+    from services.venues.accounts import AccountError, account_dir, gateway_class
+
+    if not config.accounts:
+        print(f"no [[accounts]] in {config.source}: see README, Live trading")
+        return 0
+    for spec in config.accounts:
+        try:
+            gateway_class(spec)
+            gateway = "installed"
+        except AccountError as exc:
+            gateway = str(exc).split(": ", 1)[-1]
+        path = account_dir(data_dir, spec.id) / "journal.sqlite3"
+        if not path.exists():
+            journal = "no journal yet (first reconciliation opens it)"
+        else:
+            try:
+                record = Journal(path, readonly=True)
+                saved = record.trading_state()
+                record.close()
+                journal = f"trading {saved[0] if saved else 'ACTIVE'}"
+            except JournalError as exc:
+                journal = str(exc)
+        print(f"{spec.id}: {spec.gateway} ({gateway}); quotes {spec.quotes}; {journal}")
+    return 0
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:

@@ -147,6 +147,10 @@ def _main(argv: list[str] | None) -> int:
 
         setup_file_logging(data_dir)
         return backtest_cli.run(args, data_dir, config)
+    if args.command == "accounts":
+        from console import account_cli
+
+        return account_cli.list_accounts(data_dir, config)
     if args.command == "reconcile":
         from console import account_cli
         from services.ops.logs import setup_file_logging

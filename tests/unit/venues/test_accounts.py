@@ -158,3 +158,26 @@ def test_an_account_has_its_own_risk_limits() -> None:
         parse_config(
             {"accounts": [{"id": "a", "gateway": GATEWAY, "risk": {"max_daily_loss": -5}}]}, "t"
         )
+
+
+def test_accounts_lists_each_account_its_gateway_and_its_journal(
+    tmp_path: Path, broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(
+        tmp_path,
+        str(broker.path),
+        extra='[[accounts]]\nid = "x2"\ngateway = "vnpy_nosuch:Gateway"\n',
+    )
+    data = ["--data-dir", str(tmp_path / "data"), "--config", str(config)]
+    assert main(["accounts", *data]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[0]
+        == f"s1: {GATEWAY} (installed); quotes feed; no journal yet (first reconciliation opens it)"
+    )
+    assert lines[1].startswith("x2: vnpy_nosuch:Gateway (cannot import vnpy_nosuch")
+    assert "pip install vnpy_nosuch" in lines[1]
+    assert _reconcile(tmp_path, config) == 0
+    capsys.readouterr()
+    assert main(["accounts", *data]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("; trading ACTIVE")
