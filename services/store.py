@@ -447,9 +447,10 @@ class Store:
             lib.write_metadata(symbol, meta_dict(meta))
         if held and self.recent.add(held, batch) >= FOLD_DAYS:
             self.fold()
-        for symbol, (_, meta) in appended.items():
+        for payload in appends:  # held rows are not in bars_1d: nothing of theirs to compact
+            meta = appended[payload.symbol][1]
             if meta.appends >= COMPACT_EVERY:
-                self._compact_if_due(lib, symbol, meta, -1)
+                self._compact_if_due(lib, payload.symbol, meta, -1)
         if freq == "1d":
             rows = {s: clean for s, (clean, _) in appended.items()}
             factors = {s: meta.factor_list() for s, (_, meta) in appended.items()}

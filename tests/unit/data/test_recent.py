@@ -173,3 +173,19 @@ def test_deleting_a_symbol_drops_its_held_rows(synced: Store) -> None:
     assert synced.delete(UNIVERSE[0], "1d")
     assert UNIVERSE[0] not in synced.recent.entries()
     assert synced.meta(UNIVERSE[0], "1d") is None
+
+
+def test_a_held_day_of_a_symbol_due_for_compaction_stays_readable(synced: Store) -> None:
+    # A symbol with many appends behind it is due for a compaction check; the day it
+    # gains is held, not appended, so nothing of it may reach its stored metadata.
+    symbol = UNIVERSE[0]
+    lib = synced.library("bars_1d")
+    meta = lib.read_metadata(symbol).metadata
+    lib.write_metadata(symbol, {**meta, "appends": 60})
+    _sync(synced, DAYS[0])
+    assert symbol in synced.recent.entries()
+    stored = lib.read_metadata(symbol).metadata
+    assert pd.Timestamp(stored["last"]) == pd.Timestamp(FIRST)  # the held day is not there
+    want = _expected(symbol, DAYS[0])
+    got = synced.read_bars(symbol, "1d")
+    pd.testing.assert_frame_equal(got[want.columns], want, check_freq=False)
