@@ -27,16 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vnpy.trader.object import OrderRequest
 
 from bench.common import summary, write
-from services.accounting.costs import CostConfig
-from services.data.sync import DataConfig
 from services.events import OrderIntent
-from services.ops.scheduler import JobsConfig
-from services.runtime import AccountConfig, Services, build_services
-from services.trading.accounts import LiveAccount
+from services.runtime import Services
 from services.trading.risk import RiskConfig
 from services.venues.accounts import AccountSpec
-from services.venues.simulator import SimConfig
-from tests.unit.venues.conftest import start_broker
+from tests.unit.venues.conftest import live_services, start_broker
 
 OFF = RiskConfig(
     max_orders_per_second=0,
@@ -56,18 +51,7 @@ def _services(data: Path, socket: Path) -> Services:
     spec = AccountSpec(
         "bench", "services.venues.scripted:ScriptedGateway", {"socket": str(socket)}, quotes="sim"
     )
-    services = build_services(
-        data,
-        sim=SimConfig(),
-        costs=CostConfig(),
-        account=AccountConfig(),
-        paced=False,
-        data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync=""),
-        risk=OFF,
-        mode="live",
-        account_live=LiveAccount.load(spec, lambda name: None),
-    )
+    services = live_services(data, spec, risk=OFF)
     services.start()
     deadline = time.monotonic() + 10
     while services.orders.blocked or services.watch is None or services.watch.last is None:

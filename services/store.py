@@ -260,8 +260,8 @@ class Store:
     ) -> dict[str, pd.DataFrame]:
         """Whole histories of many symbols in one batched ArcticDB read, adjusted."""
         lib = self.library(library_for(freq))
-        items = DailyBars(lib, self.recent).read_batch(symbols) if freq == "1d" else None
-        items = items if items is not None else lib.read_batch(symbols)
+        reader = DailyBars(lib, self.recent) if freq == "1d" else lib  # 1d: held rows too
+        items = reader.read_batch(symbols)
         out: dict[str, pd.DataFrame] = {}
         for symbol, item in zip(symbols, items, strict=True):
             if not hasattr(item, "data"):  # a DataError for that symbol

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from vnpy.event import Event
 
+from services.accounting.costs import CostConfig
 from services.bus import Bus
+from services.data.sync import DataConfig
 from services.events import (
     EVENT_CONNECTION,
     EVENT_LOG,
@@ -25,7 +27,12 @@ from services.events import (
     EVENT_POSITION,
     EVENT_TRADE,
 )
+from services.ops.scheduler import JobsConfig
+from services.runtime import AccountConfig, Services, build_services
+from services.trading.accounts import LiveAccount
+from services.venues.accounts import AccountSpec
 from services.venues.scripted import ScriptedGateway
+from services.venues.simulator import SimConfig
 
 
 @dataclass
@@ -57,6 +64,25 @@ def start_broker(folder: Path, cash: float = 1_000_000.0) -> Broker:
     assert process.stdout is not None
     assert "listening" in process.stdout.readline()
     return Broker(path, process)
+
+
+def live_services(
+    data_dir: Path, spec: AccountSpec, secret: str | None = None, **options: Any
+) -> Services:
+    """Live mode's services for ``spec`` over the simulated market's defaults, built, not
+    started (``options``: more build_services arguments: strategies, risk, ...)."""
+    return build_services(
+        data_dir,
+        sim=SimConfig(),
+        costs=CostConfig(),
+        account=AccountConfig(),
+        paced=False,
+        data=DataConfig(source="demo"),
+        jobs=JobsConfig(daily_sync=""),
+        mode="live",
+        account_live=LiveAccount.load(spec, lambda name: secret),
+        **options,
+    )
 
 
 @pytest.fixture

@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from services.accounting.costs import CostConfig
 from services.bus import Bus
-from services.data.sync import DataConfig
 from services.events import OrderIntent
-from services.ops.scheduler import JobsConfig
-from services.runtime import AccountConfig, build_services
 from services.trading.accounts import LiveAccount, connect
 from services.venues.accounts import AccountError, AccountSpec, gateway_class, gateway_setting
-from services.venues.simulator import SimConfig
+from tests.unit.venues.conftest import live_services
 
 pytest.importorskip("vnpy_ctp", reason="the ctp extra: pip install -e '.[ctp]'")
 
@@ -69,17 +65,7 @@ def test_an_unreachable_front_fails_clearly_within_10_s_and_nothing_is_sent() ->
 
 
 def test_live_mode_on_an_unreachable_front_refuses_every_order(tmp_path: Path) -> None:
-    services = build_services(
-        tmp_path / "data",
-        sim=SimConfig(),
-        costs=CostConfig(),
-        account=AccountConfig(),
-        paced=False,
-        data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync=""),
-        mode="live",
-        account_live=LiveAccount.load(replace(SPEC, quotes="sim"), lambda name: "pw"),
-    )
+    services = live_services(tmp_path / "data", replace(SPEC, quotes="sim"), secret="pw")
     services.start()
     try:
         time.sleep(1)  # the gateway is trying its front

@@ -13,18 +13,13 @@ from vnpy.trader.object import OrderData, TradeData
 
 from console.cli import main
 from console.config import DEMO_STRATEGIES, ConfigError, parse_config
-from services.accounting.costs import CostConfig
-from services.data.sync import DataConfig
 from services.events import EVENT_ORDER, EVENT_RECONCILED, OrderIntent, Reconciled, TradingState
-from services.ops.scheduler import JobsConfig
 from services.records.journal import Journal
 from services.records.recovery import Rebuilt, rebuild
-from services.runtime import AccountConfig, Services, build_services
+from services.runtime import Services
 from services.trading import accounts
-from services.trading.accounts import LiveAccount
 from services.venues.accounts import AccountSpec
-from services.venues.simulator import SimConfig
-from tests.unit.venues.conftest import Broker
+from tests.unit.venues.conftest import Broker, live_services
 
 GATEWAY = "services.venues.scripted:ScriptedGateway"
 
@@ -33,18 +28,7 @@ def _live(tmp_path: Path, broker: Broker) -> Services:
     spec = AccountSpec(
         "s1", GATEWAY, {"socket": str(broker.path)}, quotes="sim", risk={"max_order_qty": 5_000}
     )
-    services = build_services(
-        tmp_path / "data",
-        sim=SimConfig(),
-        costs=CostConfig(),
-        account=AccountConfig(),
-        paced=False,
-        data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync=""),
-        mode="live",
-        account_live=LiveAccount.load(spec, lambda name: None),
-        strategies=list(DEMO_STRATEGIES),
-    )
+    services = live_services(tmp_path / "data", spec, strategies=list(DEMO_STRATEGIES))
     # Real money: the configured strategies are there, stopped, until started by hand.
     assert services.live.running == set() and set(services.live.specs) == {"demo-ma"}
     assert "strategies start stopped" in " ".join(services.recovery_notes)
@@ -281,17 +265,7 @@ def test_a_broker_that_never_connects_halts_the_account(
 ) -> None:
     monkeypatch.setattr(accounts, "CONNECT_TIMEOUT_S", 1.0)
     spec = AccountSpec("s1", GATEWAY, {"socket": str(broker.path) + ".nobody"}, quotes="sim")
-    services = build_services(
-        tmp_path / "data",
-        sim=SimConfig(),
-        costs=CostConfig(),
-        account=AccountConfig(),
-        paced=False,
-        data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync=""),
-        mode="live",
-        account_live=LiveAccount.load(spec, lambda name: None),
-    )
+    services = live_services(tmp_path / "data", spec)
     services.start()
     try:
         deadline = time.monotonic() + 5

@@ -6,15 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from services.accounting.costs import CostConfig
-from services.data.sync import DataConfig
 from services.events import EVENT_CONNECTION, EVENT_RECONCILED, OrderIntent, TradingState
-from services.ops.scheduler import JobsConfig
-from services.runtime import AccountConfig, build_services
-from services.trading.accounts import LiveAccount
 from services.venues.accounts import AccountSpec
-from services.venues.simulator import SimConfig
-from tests.unit.venues.conftest import Broker
+from tests.unit.venues.conftest import Broker, live_services
 
 
 def _until(test: object, timeout: float = 10) -> None:
@@ -29,17 +23,7 @@ def test_a_stock_gateway_is_reconciled_from_its_own_events(tmp_path: Path, broke
     spec = AccountSpec(
         "x1", "tests.unit.venues.stock:StockGateway", {"socket": str(broker.path)}, quotes="sim"
     )
-    services = build_services(
-        tmp_path / "data",
-        sim=SimConfig(),
-        costs=CostConfig(),
-        account=AccountConfig(),
-        paced=False,
-        data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync=""),
-        mode="live",
-        account_live=LiveAccount.load(spec, lambda name: None),
-    )
+    services = live_services(tmp_path / "data", spec)
     events: list[tuple[str, object]] = []
     for kind in (EVENT_CONNECTION, EVENT_RECONCILED):
         services.bus.register(kind, lambda e, k=kind: events.append((k, e.data)))  # type: ignore[misc]
