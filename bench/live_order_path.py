@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vnpy.trader.object import OrderRequest
 
-from bench.common import summary, write
+from bench.common import P99_MIN_SAMPLES, summary, write
 from services.events import OrderIntent
 from services.runtime import Services
 from services.trading.risk import RiskConfig
@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300, help="intents per round")
     parser.add_argument("--rounds", type=int, default=6, help="alternating NORMAL, FULL")
     args = parser.parse_args()
+    if args.orders * (args.rounds // 2) < P99_MIN_SAMPLES:
+        parser.error(f"a p99 needs {P99_MIN_SAMPLES} intents per journal mode: raise --orders")
     folder = Path(tempfile.mkdtemp(prefix="qdl", dir="/tmp"))
     broker = start_broker(folder, 1e12)
     services = _services(folder / "data", broker.path)
