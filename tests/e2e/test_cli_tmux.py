@@ -45,6 +45,21 @@ def wait_for(session: str, test: Callable[[str], bool], timeout: float = 30) -> 
     raise AssertionError(f"timed out; the screen was:\n{screen}")
 
 
+def start_quantdesk(name: str, arguments: str, width: int = 160, height: int = 48) -> None:
+    """``quantdesk ARGUMENTS`` in a new tmux server of its own, named ``name``; when it
+    exits the pane says ``QUANTDESK-EXITED <status>`` for 30 s."""
+    command = f"TERM=xterm-256color {QUANTDESK} {arguments}; echo QUANTDESK-EXITED $?; sleep 30"
+    # -u: UTF-8 whatever the locale says (the names are Chinese); own socket: no user server
+    subprocess.run(
+        [
+            *("tmux", "-u", "-L", name, "new-session", "-d", "-s", name),
+            *("-x", str(width), "-y", str(height), command),
+        ],
+        check=True,
+        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+    )
+
+
 @pytest.fixture
 def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     if TMUX is None:
@@ -53,30 +68,7 @@ def session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     name = f"qd-e2e-{uuid.uuid4().hex[:8]}"
     config = tmp_path / "config.toml"
     config.write_text("[sim]\nspeed = 60.0\nticks_per_second = 200.0\n", encoding="utf-8")
-    command = (
-        f"TERM=xterm-256color {QUANTDESK} --data-dir {tmp_path / 'data'} --config {config}"
-        "; echo QUANTDESK-EXITED $?; sleep 30"
-    )
-    # -u: UTF-8 whatever the locale says (the names are Chinese); own socket: no user server
-    subprocess.run(
-        [
-            "tmux",
-            "-u",
-            "-L",
-            name,
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "160",
-            "-y",
-            "48",
-            command,
-        ],
-        check=True,
-        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
-    )
+    start_quantdesk(name, f"--data-dir {tmp_path / 'data'} --config {config}")
     try:
         yield name, tmp_path
     finally:

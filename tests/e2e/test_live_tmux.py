@@ -3,7 +3,6 @@ the scripted broker in its own process as the account's broker."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_tmux import QUANTDESK, TMUX, tmux, wait_for
+from tests.e2e.test_cli_tmux import TMUX, start_quantdesk, tmux, wait_for
 from tests.unit.venues.conftest import start_broker
 
 pytestmark = pytest.mark.e2e
@@ -30,28 +29,8 @@ def test_live_mode_is_confirmed_then_reconciled_and_a_difference_halts_it() -> N
         encoding="utf-8",
     )
     name = f"qd-live-{uuid.uuid4().hex[:8]}"
-    command = (
-        f"TERM=xterm-256color {QUANTDESK} --data-dir {folder / 'data'} --config {config} "
-        "--mode live --account s1; echo QUANTDESK-EXITED $?; sleep 30"
-    )
-    subprocess.run(
-        [
-            "tmux",
-            "-u",
-            "-L",
-            name,
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            command,
-        ],
-        check=True,
-        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+    start_quantdesk(
+        name, f"--data-dir {folder / 'data'} --config {config} --mode live --account s1", 120, 40
     )
     try:
         wait_for(name, lambda s: "Type the account id to go on" in s)
