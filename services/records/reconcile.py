@@ -28,7 +28,7 @@ from typing import Any
 
 from services.accounting.statement import BrokerOrder, BrokerTrade, Statement
 from services.records.journal import Journal
-from services.records.recovery import ACTIVE, rebuild
+from services.records.recovery import ACTIVE, fill_id, rebuild
 
 CASH_TOLERANCE = 0.01  # CNY: brokers round fees to the fen
 
@@ -169,8 +169,7 @@ class _Journaled:
             elif kind == "order":
                 self.status[ref] = (payload["status"], int(payload.get("traded") or 0))
             elif kind == "fill":
-                trade_id = payload.get("vt_tradeid") or f"{ref}#{entry['seq']}"
-                self.fees.setdefault(trade_id, float(payload.get("fee") or 0.0))
+                self.fees.setdefault(fill_id(entry), float(payload.get("fee") or 0.0))
             elif kind == "fee_adjust":
                 self.fees[ref] = float(payload["broker"])
             elif kind == "opening":  # trades already in the opening balance

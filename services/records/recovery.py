@@ -107,7 +107,7 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
             last_update[ref] = payload
             max_order = max(max_order, _number(ref))
         elif kind == "fill":
-            trade_id = payload.get("vt_tradeid") or f"{ref}#{entry['seq']}"
+            trade_id = fill_id(entry)
             if trade_id in seen_trades:  # a fill journaled twice is booked once
                 continue
             seen_trades.add(trade_id)
@@ -187,6 +187,11 @@ def reconcile(rebuilt: Rebuilt, broker: Book, broker_orders: set[str]) -> list[s
                 f"in the journal ({order.status}) but unknown to the broker"
             )
     return out
+
+
+def fill_id(entry: dict[str, Any]) -> str:
+    """A journaled fill's trade id (a fill journaled without one: its order and sequence)."""
+    return str(entry["payload"].get("vt_tradeid") or f"{entry['ref']}#{entry['seq']}")
 
 
 def _number(vt_id: str) -> int:

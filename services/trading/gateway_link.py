@@ -36,6 +36,7 @@ from services.events import (
     EVENT_TRADE,
     ConnectionChanged,
 )
+from services.venues.accounts import BrokerUnavailable
 
 QUIET_S = 2.0  # no new account, position, order or trade event for this long: complete
 
@@ -93,8 +94,6 @@ class EventStatement:
 
     def statement(self, timeout: float = 15.0) -> Statement:
         """Ask for the account and positions, wait for quiet, and assemble."""
-        from services.venues.accounts import BrokerUnavailable
-
         self.gateway.query_account()
         self.gateway.query_position()
         asked = time.monotonic()
