@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from vnpy.trader.object import TickData
 
 from console import killtap
+from console.accounts_view import AccountsView
 from console.backtests import BacktestScreen
 from console.bridge import (
     AccountReconciled,
@@ -42,6 +43,7 @@ from console.bridge import (
 from console.config import Config
 from console.dialogs import ConfirmScreen, HelpScreen, TableScreen, rearm_prompt
 from console.main_screen import MainScreen
+from panes.accounts import AccountsBar
 from panes.format import count, palette
 from panes.jobs import Jobs
 from panes.keys import KEYS, bindings
@@ -54,6 +56,7 @@ from services.data.records import StoreInfo
 from services.events import ConnectionChanged, TradingState, side_of
 from services.market_data import MarketPrep
 from services.ops.watchlist import WatchlistStore
+from services.records.recovery import is_restored
 from services.runtime import Services
 from services.trading.control import RearmRefused
 from services.trading.flatten import outcome
@@ -86,6 +89,7 @@ class QuantdeskApp(App[None]):
         self.config = config
         self.watchlist_store = watchlist
         self.bridge = Bridge(self, services, config.ui.refresh_hz, trail_points=SPARK_WIDTH)
+        self.accounts = AccountsView(services)  # several live accounts: which one is shown
         self.bridge_thread = bridge_thread
         self._main_is_ready = False  # the main screen's panes exist
         self._prep_pending: MarketPrep | None = None  # the store was ready before them
@@ -115,19 +119,25 @@ class QuantdeskApp(App[None]):
             )
         self.prepare_market()
         for note in self.services.recovery_notes:
-            ok = note.startswith("restored")
+            ok = is_restored(note)
             self.notify(note, severity="information" if ok else "warning", timeout=10 if ok else 20)
-        if self.services.control.state is TradingState.HALTED:
-            self.notify(
-                f"Trading is HALTED since {self.services.control.since:%Y-%m-%d %H:%M:%S} "
-                f"({self.services.control.reason}). ctrl+r to re-arm.",
-                severity="error",
-                timeout=10,
-            )
+        for desk in self.services.desks:
+            control = desk.control
+            if control.state is TradingState.HALTED:
+                whose = f"Account {desk.id}: trading" if self.accounts.several else "Trading"
+                self.notify(
+                    f"{whose} is HALTED since {control.since:%Y-%m-%d %H:%M:%S} "
+                    f"({control.reason}). ctrl+r to re-arm.",
+                    severity="error",
+                    timeout=10,
+                )
 
     def _main_ready(self) -> None:
         """The main screen's panes exist: show the trading state, then let frames in."""
         self.sync_trading()
+        self.main.query_one(
+            AccountsBar
+        ).hint = f"{self.config.keys.get('next_account', 'ctrl+n')}: next account"
         self.bridge.register()
         if self.bridge_thread:
             self.bridge.start()
@@ -144,6 +154,31 @@ class QuantdeskApp(App[None]):
     def watch_trading(self, value: tuple[TradingState, str]) -> None:
         header = self.main.header
         header.state, header.state_reason = value[0], value[1]
+        self.show_accounts()
+
+    def show_accounts(self) -> None:
+        """The accounts bar (several live accounts): each one's state, link and equity."""
+        if self.accounts.several:
+            with contextlib.suppress(NoMatches):  # the screen is being torn down
+                self.main.query_one(AccountsBar).accounts = self.accounts.lines()
+
+    def action_next_account(self) -> None:
+        """Show and trade the next live account: positions, orders, header, ticket."""
+        if not self.accounts.several:
+            self.notify("One account trades here (several: --account A --account B)")
+            return
+        account = self.accounts.select_next()
+        main = self.main
+        main.header.mode = self.accounts.label(account)
+        main.header.link = self.accounts.links.get(account, ("", False))
+        view = self.services.portfolio.view()
+        main.header.account = view
+        main.query_one(Positions).update_account(view)
+        main.query_one(Orders).reset(self.accounts.shown_orders())
+        self.sync_trading()
+        self.notify(
+            f"Account {account}: positions, orders, the ticket, ctrl+r, ctrl+f, Y and L are its now"
+        )
 
     def on_unmount(self) -> None:
         self.bridge.stop()
@@ -160,6 +195,9 @@ class QuantdeskApp(App[None]):
             header.account = message.account
             header.clock = message.clock
             header.show_bus(message.bus)
+            if message.accounts:
+                self.accounts.views = message.accounts
+                self.show_accounts()
             if self.on_frame is not None:
                 self.on_frame(message.ticks)
             if main.query_one(ReviewTable).row_count:
@@ -172,7 +210,7 @@ class QuantdeskApp(App[None]):
     @on(OrdersUpdated)
     def handle_orders(self, message: OrdersUpdated) -> None:
         try:
-            self.main.query_one(Orders).update_orders(message.orders)
+            self.main.query_one(Orders).update_orders(self.accounts.sort_orders(message.orders))
         finally:
             self.bridge.orders_applied()
 
@@ -180,7 +218,8 @@ class QuantdeskApp(App[None]):
     def handle_trade(self, message: TradeFilled) -> None:
         t = message.trade
         side = side_of(t.direction).upper()
-        self.notify(f"Filled {side} {t.volume:,.0f} {t.vt_symbol} @ {t.price:g}", timeout=4)
+        whose = f"{t.gateway_name}: " if self.accounts.several else ""
+        self.notify(f"{whose}Filled {side} {t.volume:,.0f} {t.vt_symbol} @ {t.price:g}", timeout=4)
 
     @on(StateChanged)
     def handle_state(self, message: StateChanged) -> None:
@@ -214,10 +253,12 @@ class QuantdeskApp(App[None]):
 
     @on(BrokerConnection)
     def handle_connection(self, message: BrokerConnection) -> None:
-        self.main.header.link = link_line(message.change)
         change = message.change
+        self.main.header.link = self.accounts.connection(change, link_line(change))
+        self.show_accounts()
         if change.state in ("RECONNECTING", "DOWN") and change.message:
-            self.notify(f"Broker {change.state.lower()}: {change.message}", severity="warning")
+            whose = f"Account {change.gateway}: broker" if self.accounts.several else "Broker"
+            self.notify(f"{whose} {change.state.lower()}: {change.message}", severity="warning")
 
     @on(AccountReconciled)
     def handle_reconciled(self, message: AccountReconciled) -> None:

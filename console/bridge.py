@@ -67,6 +67,7 @@ class MarketRefreshed(Message, bubble=False):
         account: AccountView,
         bus: BusStats,
         clock: datetime | None,
+        accounts: dict[str, AccountView] | None = None,
     ) -> None:
         super().__init__()
         self.ticks = ticks
@@ -74,6 +75,7 @@ class MarketRefreshed(Message, bubble=False):
         self.account = account
         self.bus = bus
         self.clock = clock
+        self.accounts = accounts or {}  # several live accounts: each one's, by id
 
 
 @dataclass
@@ -279,6 +281,7 @@ class Bridge:
                 self.services.bus.stats(),
                 # the header shows seconds: a clock equal to the second repaints nothing
                 self._market_clock(),
+                self._accounts(),
             )
         )
         if not posted:  # the App is not accepting messages (starting or closing): retry later
@@ -288,6 +291,11 @@ class Bridge:
             return False
         self.frames += 1
         return True
+
+    def _accounts(self) -> dict[str, AccountView] | None:
+        """Several live accounts: every one's marked account, for the accounts bar."""
+        desks = self.services.desks
+        return {d.id: d.portfolio.view() for d in desks} if len(desks) > 1 else None
 
     def _market_clock(self) -> datetime | None:
         """The header's clock: on real quotes the exchange's time now (a replay's own), not

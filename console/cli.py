@@ -25,6 +25,8 @@ from services.ops.datadir import resolve_data_dir
 from services.ops.modes import CLI_MODES, LIVE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from services.trading.accounts import LiveAccount
 
 EXIT_USAGE = 2
@@ -80,10 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CLI_MODES,
         help="demo (simulated market), paper (real quotes, paper fills) or replay FILE "
         "(a recording), or live with --account ID (a broker account; you confirm by "
-        "typing its id); default: [app] mode. Each mode keeps its own account",
+        "typing its id; repeat --account to trade several); default: [app] mode. Each "
+        "mode keeps its own account",
     )
     parser.add_argument(
-        "--account", metavar="ID", help="the [[accounts]] id to trade with --mode live"
+        "--account",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="an [[accounts]] id to trade with --mode live; repeat for several accounts, "
+        "each with its own journal, limits and HALT (the first gets the strategies)",
     )
     parser.add_argument("--recording", metavar="FILE", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -196,10 +204,10 @@ def _main(argv: list[str] | None) -> int:
         if problem:
             print(f"quantdesk: {problem}", file=sys.stderr)
             return EXIT_USAGE
-    account_live = None
+    accounts: list[LiveAccount] = []
     if mode == LIVE:
-        account_live, problem = _live_account(config, args.account, args.headless)
-        if account_live is None:
+        accounts, problem = _live_accounts(config, args.account, args.headless)
+        if not accounts:
             print(f"quantdesk: {problem}", file=sys.stderr)
             return EXIT_USAGE
     elif args.account:
@@ -212,37 +220,46 @@ def _main(argv: list[str] | None) -> int:
         mode=mode,
         replay=args.recording,
         speed=args.speed,
-        account_live=account_live,
+        accounts=accounts,
     )
 
 
-def _live_account(
-    config: Config, account: str | None, headless: bool
-) -> tuple[LiveAccount | None, str]:
-    """The account to trade live, confirmed by the trader typing its id; or why not."""
+def _live_accounts(
+    config: Config, wanted: list[str], headless: bool
+) -> tuple[list[LiveAccount], str]:
+    """The accounts to trade live, each confirmed by the trader typing its id; or why not."""
+
     from console.account_cli import secret_reader
     from services.trading.accounts import LiveAccount
     from services.venues.accounts import AccountError
 
-    ids = [a.id for a in config.accounts]
-    spec = next((a for a in config.accounts if a.id == account), None)
-    if spec is None:
-        listed = ", ".join(ids) or f"none in {config.source}: add [[accounts]]"
-        return None, f"live mode trades one account: --account ID ({listed})"
+    specs = {a.id: a for a in config.accounts}
+    listed = ", ".join(specs) or f"none in {config.source}: add [[accounts]]"
+    if not wanted:
+        return [], f"live mode trades the accounts you name: --account ID ({listed})"
+    unknown = [a for a in wanted if a not in specs]
+    if unknown:
+        return [], f"no account {unknown[0]!r} in {config.source} ({listed})"
+    if len(set(wanted)) != len(wanted):
+        return [], "each account is named once"
+    chosen = [specs[a] for a in wanted]
+    if len({s.quotes for s in chosen}) > 1:
+        return [], "accounts traded together share one quote source: set the same quotes"
     if headless or not sys.stdin.isatty():
-        return None, "live trading is confirmed at a terminal: run it interactively"
-    print(
-        f"LIVE TRADING: orders will go to the broker of account {spec.id} ({spec.gateway}).\n"
-        f"Type the account id to go on: ",
-        end="",
-        flush=True,
-    )
-    if input().strip() != spec.id:
-        return None, "not confirmed: nothing was started"
+        return [], "live trading is confirmed at a terminal: run it interactively"
+    for spec in chosen:
+        print(
+            f"LIVE TRADING: orders will go to the broker of account {spec.id} "
+            f"({spec.gateway}).\nType the account id to go on: ",
+            end="",
+            flush=True,
+        )
+        if input().strip() != spec.id:
+            return [], "not confirmed: nothing was started"
     try:
-        return LiveAccount.load(spec, secret_reader()), ""
+        return [LiveAccount.load(spec, secret_reader()) for spec in chosen], ""
     except AccountError as exc:
-        return None, str(exc)
+        return [], str(exc)
 
 
 def _unreadable_recording(path: Path) -> str:
@@ -269,7 +286,7 @@ def run_console(
     replay: Path | None = None,
     speed: float = 1.0,
     record: bool = False,
-    account_live: LiveAccount | None = None,
+    accounts: Sequence[LiveAccount] = (),
 ) -> int:
     # Imported here so that --help and config errors answer without loading the UI.
     from console.config import instruments_for
@@ -295,7 +312,7 @@ def run_console(
         return EXIT_USAGE
     log_path = setup_file_logging(data_dir)
     # What is listed: the simulated market's names, or (real quotes) any A-share.
-    simulated = mode == "demo" or (account_live is not None and account_live.spec.quotes == "sim")
+    simulated = mode == "demo" or any(a.spec.quotes == "sim" for a in accounts)
     listing = "demo" if simulated else "paper" if mode == LIVE else mode
     try:
         services = build_services(
@@ -317,7 +334,7 @@ def run_console(
             replay=replay,
             speed=speed,
             instruments=instruments_for(replace(config, app=replace(config.app, mode=listing))),
-            account_live=account_live,
+            accounts=accounts,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

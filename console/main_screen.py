@@ -20,6 +20,7 @@ from textual.widgets import Footer
 
 from console.dialogs import TableScreen, TextPromptScreen
 from console.ticket import TicketDefaults, TicketScreen
+from panes.accounts import AccountsBar
 from panes.format import count
 from panes.header import StatusHeader
 from panes.jobs import Jobs
@@ -59,6 +60,7 @@ class MainScreen(Screen[None]):
         for inst in self.services.universe.instruments:
             self.instruments.setdefault(inst.vt_symbol, inst)
         yield StatusHeader(id="header")
+        yield AccountsBar(id="accounts")
         with Vertical(id="body"):
             with Horizontal(id="top"):
                 yield Watchlist(self.instruments, symbols, id="watchlist")
@@ -74,11 +76,11 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        account = self.services.account_id
-        self.header.mode = f"{self.services.mode} {account}" if account else self.services.mode
-        if account:  # approved proposals go to this broker account: the queue says so
+        services = self.services
+        self.header.mode = f"{services.mode} {services.account_id}".strip()
+        if services.account_id:  # approved proposals go to the first account: the queue says so
             review = self.query_one(ReviewTable)
-            review.venue = self.header.mode
+            review.venue = f"{services.mode} {services.primary.id}"
             review.border_title = f"Review queue → {review.venue}"
         watchlist = self.query_one(Watchlist)
         self.services.watched = set(watchlist.symbols)  # what the live feed polls

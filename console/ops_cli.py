@@ -78,10 +78,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 def run(args: argparse.Namespace, data_dir: Path, config: Config, mode: str) -> int:
     from services.records.journal import Journal, JournalError
 
-    account = getattr(args, "account", None) or ""
-    if mode == LIVE and not account:
-        print("quantdesk: a live account's journal: give --account ID", file=sys.stderr)
+    given = getattr(args, "account", None) or []
+    given = [given] if isinstance(given, str) else given
+    if mode == LIVE and len(given) != 1:
+        print("quantdesk: a live account's journal: give one --account ID", file=sys.stderr)
         return EXIT_USAGE
+    account = given[0] if given else ""
     path = journal_path(data_dir, mode, account)
     if args.command == "halt":
         return _halt(data_dir, path, args.reason, mode)

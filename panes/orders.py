@@ -72,6 +72,13 @@ class Orders(KeyedTable):
             self.sort(key=self._order_key)
         self._status()
 
+    def reset(self, orders: list[OrderData]) -> None:
+        """Show only ``orders`` (another account's, after a switch)."""
+        self.clear_rows()
+        self.orders.clear()
+        self._by_orderid.clear()
+        self.update_orders(orders)
+
     def _status(self) -> None:
         text = f"{len(self.working):,} working · {count(len(self.orders), 'order')} today"
         order = self.orders.get(self.selected_key or "")

@@ -142,12 +142,14 @@ class IntentSubmitted:
     sent_at: float = 0.0  # time.monotonic() just before the gateway was called
     confirmed_at: float = 0.0  # time.monotonic() when the order path took it (the confirm)
     review_ms: float = 0.0  # from the intent's creation to that confirm: the trader's time
+    account: str = ""  # the live account it went to ("" for the mode's paper account)
 
 
 @dataclass(frozen=True)
 class IntentRejected:
     intent: OrderIntent
     violations: tuple[Violation, ...]
+    account: str = ""  # the live account it was meant for
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class TradingStateChanged:
     previous: TradingState
     reason: str
     at: datetime
+    account: str = ""  # whose trading state: a live account's id, "" for the mode's own
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,7 @@ class RiskAlert:
     limit: float
     action: str  # "halted"
     at: datetime
+    account: str = ""  # the live account halted ("" for the mode's paper account)
 
 
 @dataclass(frozen=True)

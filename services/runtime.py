@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,15 +26,11 @@ from services.bus import Bus, Priority
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig
 from services.events import (
-    EVENT_CONNECTION,
-    EVENT_INTENT_REJECTED,
     EVENT_INTENT_SUBMITTED,
     EVENT_LOG,
     EVENT_ORDER,
-    EVENT_SESSION_ROLLED,
     EVENT_STRATEGIES,
     EVENT_TICK,
-    EVENT_TIMER,
     EVENT_TRADE,
     Reconciled,
     StrategiesChanged,
@@ -50,14 +47,14 @@ from services.ops.control_server import ControlChannelError, ControlServer
 from services.ops.modes import LIVE, journal_path, recordings_dir, set_aside_replay_journal
 from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
-from services.records.recovery import restore
+from services.records.recovery import is_restored
 from services.settings import require
 from services.store import Store, StoreError
-from services.trading.accounts import AccountWatch, LiveAccount, retire, statement_source
+from services.trading.accounts import AccountWatch, LiveAccount, retire
 from services.trading.control import TradingControl
+from services.trading.desk import Desk, open_desk
 from services.trading.execution import ExecutionMonitor
 from services.trading.flatten import FlattenPlan, plan_flatten
-from services.trading.gateway_link import GatewayLink
 from services.trading.live import LiveRunner, StrategySpec, proposal_from_journal
 from services.trading.orders import OrderService, SubmitResult
 from services.trading.review import ReviewConfig, ReviewQueue
@@ -86,31 +83,33 @@ class AccountConfig:
 class Services(MarketData):
     """Everything behind the screen; the App gets this injected. The store-side work
     (opening the market from stored closes, demo history, the daily sync) is in
-    :class:`services.market_data.MarketData`."""
+    :class:`services.market_data.MarketData`.
+
+    Trading is in :attr:`desks` (services.trading.desk): one in demo, paper and replay,
+    one per account in live mode. ``journal``, ``portfolio``, ``control``, ``orders`` and
+    the rest are the *selected* desk's -- the account the screen shows and the ticket
+    sends to (the first account until the trader picks another); strategies and the
+    review queue trade the first account, :attr:`primary`.
+    """
 
     data_dir: Path
     bus: Bus
-    journal: Journal
+    desks: list[Desk]
     universe: Universe
     market: MarketCache
     gateway: SimGateway | QuoteGateway
-    portfolio: Portfolio
-    control: TradingControl
-    orders: OrderService
     store: Store
     scheduler: Scheduler
     data: DataConfig
     fetch: FetchConfig
     universes: dict[str, tuple[str, ...]]
     backtests: BacktestRunner
-    risk: RiskMonitor
     live: LiveRunner
     execution: ExecutionMonitor
     review: ReviewQueue
     recovery_notes: list[str] = field(default_factory=list)
-    restored_orders: list[Any] = field(default_factory=list)  # published once the bus runs
     control_server: ControlServer | None = None
-    mode: str = "DEMO"  # the badge: DEMO, PAPER or REPLAY
+    mode: str = "DEMO"  # the badge: DEMO, PAPER, REPLAY or LIVE
     watched: set[str] = field(default_factory=set)  # the watchlist (the console keeps it)
     calendar: TradingCalendar = field(default_factory=lambda: TradingCalendar(list))
     bars: BarRecorder | None = None  # paper mode: minute bars of the live quotes, stored
@@ -118,11 +117,60 @@ class Services(MarketData):
     fresh: bool = False  # the data directory was brand new at this start (no journal yet)
     paced: bool = True
     started: bool = False
-    venue: Any = None  # live: the broker's gateway (orders go there); quotes stay on gateway
-    venue_setting: dict[str, Any] = field(default_factory=dict)
-    account_id: str = ""
-    watch: AccountWatch | None = None
-    link: GatewayLink | None = None  # a stock vnpy gateway's connection, from its events
+    selected: int = 0  # the index in desks of the account on screen
+
+    # -- the selected desk -----------------------------------------------------------------
+    @property
+    def desk(self) -> Desk:
+        return self.desks[self.selected]
+
+    @property
+    def primary(self) -> Desk:
+        """The first account: where strategies' approved proposals go."""
+        return self.desks[0]
+
+    @property
+    def journal(self) -> Journal:
+        return self.desk.journal
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.desk.portfolio
+
+    @property
+    def control(self) -> TradingControl:
+        return self.desk.control
+
+    @property
+    def orders(self) -> OrderService:
+        return self.desk.orders
+
+    @property
+    def risk(self) -> RiskMonitor:
+        return self.desk.risk
+
+    @property
+    def venue(self) -> Any:
+        return self.desk.venue
+
+    @property
+    def watch(self) -> AccountWatch | None:
+        return self.desk.watch
+
+    @property
+    def account_id(self) -> str:
+        return self.desk.id
+
+    def desk_of(self, account: str) -> Desk | None:
+        return next((d for d in self.desks if d.id == account), None)
+
+    def select(self, account: str) -> Desk:
+        """Show and trade ``account`` (its id); a KeyError for an unknown one."""
+        for i, desk in enumerate(self.desks):
+            if desk.id == account:
+                self.selected = i
+                return desk
+        raise KeyError(account)
 
     def start(self, prev_closes: dict[str, float] | None = None) -> None:
         """Start dispatching and open the market (non-blocking).
@@ -140,16 +188,13 @@ class Services(MarketData):
             except ControlChannelError as exc:  # the CLI opens it first and refuses to start
                 log.error("%s", exc)
         self.bus.start()
-        for order in self.restored_orders:  # journal, ledgers and the screen see them again
-            self.gateway.on_order(order)
-        self.restored_orders = []
+        for desk in self.desks:  # journal, ledgers and the screen see them again
+            for order in desk.restored_orders:
+                self.gateway.on_order(order)
+            desk.restored_orders = []
         self.gateway.connect({"paced": self.paced})
-        if self.venue is not None:  # returns at once; CONNECTED is reconciled before trading
-            if self.link is not None:
-                self.link.connecting()
-            if self.watch is not None:
-                self.watch.watch_connect()
-            self.venue.connect(self.venue_setting)
+        for desk in self.desks:
+            desk.connect()
         if self.bars is not None:
             self.bars.start()
         self.started = True
@@ -159,7 +204,7 @@ class Services(MarketData):
         server = ControlServer(
             self.data_dir,
             lambda reason: self.kill_switch(f"{reason} (from another shell)"),
-            f"{self.mode.lower()} {self.account_id}".strip(),  # "live main": whose journal
+            " ".join([self.mode.lower(), *(d.id for d in self.desks)]).strip(),  # whose
         )
         server.start()
         self.control_server = server
@@ -170,17 +215,20 @@ class Services(MarketData):
         self.backtests.stop()
         self.scheduler.stop()
         if not self.started:
-            self.journal.close()
+            for desk in self.desks:
+                desk.journal.close()
             return
         self.gateway.close()
-        if self.watch is not None:
-            self.watch.stop()
-        if self.venue is not None:
-            retire(self.venue, self.bus)
+        for desk in self.desks:
+            if desk.watch is not None:
+                desk.watch.stop()
+            if desk.venue is not None:
+                retire(desk.venue, self.bus)
         if self.bars is not None:
             self.bars.stop()  # the last bars are written before the store closes
         self.bus.stop()
-        self.journal.close()
+        for desk in self.desks:
+            desk.journal.close()
         self.started = False
 
     def find_symbol(self, text: str) -> Instrument | None:
@@ -210,9 +258,10 @@ class Services(MarketData):
         """What the live feed polls: the watchlist, positions, working orders and the
         symbols of running strategies."""
         symbols = set(self.watched)
-        symbols.update(p.vt_symbol for p in self.portfolio.view().positions)
         symbols.update(self.gateway.working_symbols())
-        symbols.update(self.orders.working_symbols())  # live: working at the broker
+        for desk in self.desks:
+            symbols.update(p.vt_symbol for p in desk.portfolio.view().positions)
+            symbols.update(desk.orders.working_symbols())  # live: working at the broker
         for spec in self.live.specs.values():
             if spec.id in self.live.running:
                 symbols.update(spec.symbols)
@@ -230,18 +279,20 @@ class Services(MarketData):
 
     def acknowledge_reconciliation(self, result: Reconciled) -> None:
         """The trader has seen a reconciliation's differences: that is journaled."""
-        self.journal.record(
+        desk = self.desk_of(result.account) or self.desk
+        desk.journal.record(
             "acknowledged", result.account, {"differences": list(result.differences)}
         )
 
     def kill_switch(self, reason: str = "kill switch") -> list[str]:
-        """HALT first (nothing new goes out), cancel every working order, stop every
-        strategy and reject every proposal awaiting review.
+        """HALT every account first (nothing new goes out), cancel every working order,
+        stop every strategy and reject every proposal awaiting review.
 
         Called directly from the UI thread: it never waits behind the bus queue.
         """
-        self.control.halt(reason)
-        cancelled = self.orders.cancel_all(reason)
+        for desk in self.desks:
+            desk.control.halt(reason)
+        cancelled = [i for desk in self.desks for i in desk.orders.cancel_all(reason)]
         self.live.stop_all(reason)
         self.review.reject_all(None, reason)
         return cancelled
@@ -313,84 +364,67 @@ def build_services(
     feed: FeedConfig | None = None,
     replay: Path | None = None,
     speed: float = 1.0,
-    account_live: LiveAccount | None = None,
+    accounts: Sequence[LiveAccount] = (),
 ) -> Services:
     """Create the services: over the simulated market (demo), live quotes (paper) or a
     recording (replay), each with its own journal and paper account (services.ops.modes);
-    or (live) a broker account, its orders going to its gateway."""
+    or (live) one desk per broker account in ``accounts``, orders going to its gateway."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = Bus()
-    if mode == LIVE and account_live is None:
-        raise ValueError("live mode needs the account (LiveAccount)")
-    path = journal_path(data_dir, mode, account_live.spec.id if account_live else "")
-    if mode == "replay":
-        set_aside_replay_journal(data_dir)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fresh = not path.exists()
-    journal = Journal(path, durable=mode == LIVE)  # a real account: FULL, see journal.py
+    live_ids = [a.spec.id for a in accounts]
+    if (mode == LIVE) != bool(accounts) or len(set(live_ids)) != len(live_ids):
+        raise ValueError(f"live mode needs its accounts, once each; got {live_ids} in {mode}")
+    quotes = {a.spec.quotes for a in accounts}
+    if len(quotes) > 1:
+        raise ValueError(f"accounts traded together share one quote source, got {quotes}")
+    journals = [_open_journal(data_dir, mode, a.spec.id) for a in accounts] or [
+        _open_journal(data_dir, mode, "")
+    ]
+    fresh = any(fresh for _, fresh in journals)
     universe = Universe(instruments)
     market = MarketCache()
     store_ = Store.of(data_dir, store)
     calendar = TradingCalendar(lambda: _stored_calendar(store_))
     feed = feed or FeedConfig()
     gateway: SimGateway | QuoteGateway
-    if mode == "demo" or (account_live is not None and account_live.spec.quotes == "sim"):
+    first = journals[0][0]
+    if mode == "demo" or quotes == {"sim"}:
         gateway = SimGateway(bus, universe, sim, costs, account.initial_cash)
     else:
         record = recordings_dir(data_dir) if mode == "paper" and feed.record else None
         gateway = _quote_gateway(
-            bus, journal, universe, calendar, costs, account, feed, replay, speed, record
+            bus, first, universe, calendar, costs, account, feed, replay, speed, record
         )
         market.clock = gateway.clock.now
         if risk is None or risk.stale_quote_s:  # real quotes: the feed's stale_s, if tighter
             risk = risk or RiskConfig()
             risk = dataclasses.replace(risk, stale_quote_s=min(risk.stale_quote_s, feed.stale_s))
         if mode == "replay":
-            journal.clock = gateway.clock.now
-    portfolio = Portfolio(universe, costs, account.initial_cash, market)
-    journal.fee_of = portfolio.fee_of  # fills are journaled with the fee the ledger books
-    control = TradingControl(journal, bus)
-    journal.on_failure = control.journal_failed  # no write-ahead, no trading
-    venue = account_live.gateway(bus) if account_live else None  # a broker's; not connected
-    if account_live is not None and account_live.spec.risk:  # the account's own limits
-        risk = dataclasses.replace(risk or RiskConfig(), **account_live.spec.risk)
-    orders = OrderService(
-        bus=bus,
-        journal=journal,
-        gateway=venue or gateway,
-        universe=universe,
-        market=market,
-        portfolio=portfolio,
-        control=control,
-        costs=costs,
-        risk=risk,
-    )
-    monitor = RiskMonitor(bus, portfolio, control, orders, orders.risk)
-    # Explicit order (services.bus.Priority): the journal first, then our ledgers, then the
-    # services that react to both; the UI bridge runs last whenever it registers.
-    J, L, S = Priority.JOURNAL, Priority.LEDGER, Priority.SERVICE
-    bus.register(EVENT_ORDER, journal.on_order, J)
-    bus.register(EVENT_TRADE, journal.on_trade, J)
-    bus.register(EVENT_SESSION_ROLLED, journal.on_session_rolled, J)
-    bus.register(EVENT_TICK, market.on_tick, L)
-    bus.register(EVENT_TRADE, portfolio.on_trade, L)
-    bus.register(EVENT_ORDER, orders.on_order, L)
-    bus.register(EVENT_SESSION_ROLLED, portfolio.on_session_rolled, L)
-    bus.register(EVENT_SESSION_ROLLED, monitor.on_session_rolled, S)
-    bus.register(EVENT_TIMER, monitor.on_timer, S)
-    bus.register(EVENT_INTENT_REJECTED, monitor.on_rejected, S)
-    execution = ExecutionMonitor()
+            first.clock = gateway.clock.now
+    bus.register(EVENT_TICK, market.on_tick, Priority.LEDGER)
+    traded: list[LiveAccount | None] = [*accounts] or [None]  # None: the mode's paper account
+    desks = [
+        open_desk(
+            bus,
+            journal,
+            universe=universe,
+            market=market,
+            costs=costs,
+            initial_cash=account.initial_cash,
+            risk=risk or RiskConfig(),
+            paper=gateway,
+            account=live,
+        )
+        for (journal, _), live in zip(journals, traded, strict=True)
+    ]
+    primary = desks[0]
+    execution = ExecutionMonitor()  # keyed by vt_orderid, which names the account
+    S = Priority.SERVICE
     bus.register(EVENT_INTENT_SUBMITTED, execution.on_submitted, S)
     bus.register(EVENT_ORDER, execution.on_order, S)
     bus.register(EVENT_TRADE, execution.on_trade, S)
     bus.register(EVENT_LOG, _log_gateway)
-    notes, pending, restored_orders = restore(
-        journal,
-        portfolio,
-        None if venue else gateway.broker,
-        orders,
-        0.0 if venue else account.initial_cash,  # live: the broker's opening balance
-    )
+    portfolio, orders = primary.portfolio, primary.orders
 
     def position(vt_symbol: str) -> tuple[int, int]:
         return portfolio.qty(vt_symbol), orders.sellable(vt_symbol)
@@ -401,7 +435,7 @@ def build_services(
             return 0.0
         return universe.get(vt_symbol).round_price(price) if vt_symbol in universe else price
 
-    queue = ReviewQueue(bus, journal, orders, market, review or ReviewConfig())
+    queue = ReviewQueue(bus, primary.journal, orders, market, review or ReviewConfig())
 
     def entry(vt_symbol: str) -> float:
         held = [p for p in portfolio.view().positions if p.vt_symbol == vt_symbol]
@@ -420,39 +454,37 @@ def build_services(
     live.on_changed = lambda running, why: bus.publish(
         EVENT_STRATEGIES, StrategiesChanged(running, why)
     )
-    if control.state is TradingState.HALTED:  # a halt stopped them; a restart keeps them so
+    notes = [
+        f"account {d.id}: {note}" if len(desks) > 1 else note for d in desks for note in d.notes
+    ]
+    if any(d.control.state is TradingState.HALTED for d in desks):  # a halt stopped them
         live.running.clear()
         notes.append("trading is HALTED: strategies stay stopped until you start them")
-    elif account_live is not None and live.running:  # real money: each is started by hand
+    elif accounts and live.running:  # real money: each is started by hand
         live.running.clear()
         notes.append("live account: strategies start stopped; start each with s (strategies)")
-    for item in pending:
+    for item in primary.pending:
         queue.restore(proposal_from_journal(item))
     bus.register(EVENT_TICK, live.on_tick, S)  # after the quote cache: it prices proposals
     for note in notes:
-        (log.info if note.startswith("restored") else log.warning)("%s", note)
+        (log.info if is_restored(note) else log.warning)("%s", note)
     jobs = jobs or JobsConfig()
-    scheduler = Scheduler(bus, journal, jobs)
+    scheduler = Scheduler(bus, primary.journal, jobs)
     backtests = BacktestRunner(bus, store_, backtest or BacktestConfig(), costs, data_dir)
     services = Services(
         data_dir=data_dir,
         bus=bus,
-        journal=journal,
+        desks=desks,
         universe=universe,
         market=market,
         gateway=gateway,
-        portfolio=portfolio,
-        control=control,
-        orders=orders,
         store=store_,
         scheduler=scheduler,
         data=data or DataConfig(),
         fetch=fetch or FetchConfig(),
         universes=universes or {},
         backtests=backtests,
-        risk=monitor,
         recovery_notes=notes,
-        restored_orders=restored_orders,
         execution=execution,
         live=live,
         review=queue,
@@ -465,24 +497,23 @@ def build_services(
     )
     if isinstance(gateway, QuoteGateway):
         gateway.wanted = services.symbols_that_matter
-    if account_live is not None and venue is not None:
-        account_id = account_live.spec.id
-        services.venue, services.account_id = venue, account_id
-        services.venue_setting = account_live.setting
-        statement_source(venue, bus)  # before it connects: a stock gateway's login pushes
-        if not getattr(venue, "publishes_connection", False):  # stock vnpy: from its events
-            services.link = GatewayLink(bus, venue)
-        services.watch = AccountWatch(account_id, venue, journal, bus, portfolio, control, orders)
-        orders.blocked = "not reconciled with the broker yet"  # until the first one succeeds
-        bus.register(EVENT_CONNECTION, orders.on_connection, L)
-        bus.register(EVENT_CONNECTION, services.watch.on_connection, S)
     if mode == "paper":  # what was seen goes into the store (bars_1m, source live)
         services.bars = BarRecorder(store_)
         bus.register(EVENT_TICK, services.bars.on_tick, S)
     if mode == "replay":  # everything stamped in the recording's time: identical journals
-        live.clock = orders.clock = journal.clock
+        live.clock = orders.clock = first.clock
         live.unique = lambda: "r"  # a replay's journal is fresh: the counter is unique
     if jobs.daily_sync:
         scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)
     scheduler.trading_day = calendar.is_trading_day  # the feed's holidays are the scheduler's
     return services
+
+
+def _open_journal(data_dir: Path, mode: str, account_id: str) -> tuple[Journal, bool]:
+    """The journal of a mode (or a live account) and whether it is new."""
+    path = journal_path(data_dir, mode, account_id)
+    if mode == "replay":
+        set_aside_replay_journal(data_dir)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = not path.exists()
+    return Journal(path, durable=mode == LIVE), fresh  # a real account: FULL, see journal.py

@@ -200,6 +200,11 @@ def _number(vt_id: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
+def is_restored(note: str) -> bool:
+    """Whether a start-up note says what was restored (information, not a warning)."""
+    return "restored from the journal" in note
+
+
 def restore(
     journal: Journal, portfolio: Any, broker: Any, orders: Any, initial_cash: float
 ) -> tuple[list[str], list[dict[str, Any]], list[Any]]:

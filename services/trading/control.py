@@ -27,7 +27,8 @@ class RearmRefused(ValueError):
 class TradingControl:
     """Holds the trading state; every change is journaled, persisted and published."""
 
-    def __init__(self, journal: Journal, bus: Bus) -> None:
+    def __init__(self, journal: Journal, bus: Bus, account: str = "") -> None:
+        self.account = account  # a live account's id: its state alone (services.trading.desk)
         self._journal = journal
         self._bus = bus
         self._lock = threading.Lock()
@@ -45,7 +46,7 @@ class TradingControl:
         if self.journal_error and state is not TradingState.HALTED:
             raise RearmRefused(f"the journal cannot be written ({self.journal_error}): restart")
         with self._lock:
-            change = TradingStateChanged(state, self.state, reason, datetime.now())
+            change = TradingStateChanged(state, self.state, reason, datetime.now(), self.account)
             payload = {"state": state.name, "reason": reason, "at": change.at.isoformat()}
             try:
                 self._journal.set_state(TRADING_STATE_KEY, json.dumps(payload))
@@ -57,7 +58,13 @@ class TradingControl:
                     raise  # only a halt may go ahead without the journal
                 log.critical("HALT could not be journaled; trading is HALTED in memory")
             self.state, self.reason, self.since = state, reason, change.at
-        log.warning("trading state %s → %s: %s", change.previous.name, state.name, reason)
+        log.warning(
+            "%strading state %s → %s: %s",
+            f"account {self.account}: " if self.account else "",
+            change.previous.name,
+            state.name,
+            reason,
+        )
         self._bus.publish(EVENT_TRADING_STATE_CHANGED, change)
         return change
 
@@ -75,7 +82,9 @@ class TradingControl:
         """
         reason = f"JOURNAL WRITE FAILED: {message}. Nothing more is sent; free space, then restart"
         with self._lock:
-            change = TradingStateChanged(TradingState.HALTED, self.state, reason, datetime.now())
+            change = TradingStateChanged(
+                TradingState.HALTED, self.state, reason, datetime.now(), self.account
+            )
             self.state, self.reason, self.since = TradingState.HALTED, reason, change.at
             self.journal_error = message
         log.critical("trading HALTED: %s", message)

@@ -95,8 +95,10 @@ class OrderService:
         control: TradingControl,
         costs: CostConfig,
         risk: RiskConfig | None = None,
+        account: str = "",
     ) -> None:
         self.bus = bus
+        self.account = account  # a live account's id: stamped on what this path publishes
         self.clock: Callable[[], datetime] = datetime.now  # the replay's clock in a replay
         self.journal = journal
         self.gateway = gateway
@@ -239,7 +241,9 @@ class OrderService:
                 intent.intent_id,
                 {"intent": intent, "verdict": "rejected", "violations": violations},
             )
-        self.bus.publish(EVENT_INTENT_REJECTED, IntentRejected(intent, tuple(violations)))
+        self.bus.publish(
+            EVENT_INTENT_REJECTED, IntentRejected(intent, tuple(violations), self.account)
+        )
         log.warning("order refused at the ticket: %s", "; ".join(v.message for v in violations))
 
     def risk_snapshot(self) -> dict[str, int]:
@@ -293,7 +297,9 @@ class OrderService:
             except JournalError as exc:
                 return SubmitResult(intent, None, (journal_violation(exc),))
             if violations:
-                self.bus.publish(EVENT_INTENT_REJECTED, IntentRejected(intent, violations))
+                self.bus.publish(
+                    EVENT_INTENT_REJECTED, IntentRejected(intent, violations, self.account)
+                )
                 log.warning("order refused: %s", "; ".join(v.message for v in violations))
                 return SubmitResult(intent, None, violations)
             sent_at = time.monotonic()
@@ -313,7 +319,7 @@ class OrderService:
                 log.critical("order %s sent, its id could not be journaled", vt_orderid)
         self.bus.publish(
             EVENT_INTENT_SUBMITTED,
-            IntentSubmitted(intent, vt_orderid, sent_at, confirmed_at, review_ms),
+            IntentSubmitted(intent, vt_orderid, sent_at, confirmed_at, review_ms, self.account),
         )
         log.info(
             "sent %s %s %d %s%s as %s",

@@ -211,6 +211,12 @@ class RiskMonitor:
             )
         if alert is None:
             return None
+        if self.control.account:  # several accounts: whose limit
+            alert = replace(
+                alert,
+                message=f"account {self.control.account}: {alert.message}",
+                account=self.control.account,
+            )
         self.control.halt(f"risk: {alert.message}")
         self.alerts.append(alert)
         log.error("RISK ALERT %s: %s; trading HALTED", alert.rule, alert.message)

@@ -91,7 +91,7 @@ def test_modes_on_the_command_line_say_what_is_wrong(tmp_path: Path) -> None:
         (("--mode", "replay", str(bad)), "not a quantdesk recording"),
         (("--recording", str(bad)), "a recording is only played with --mode replay"),
         (("--mode", "replay", str(bad), "--speed", "-1"), "--speed must be 0-1000"),
-        (("--mode", "live"), "live mode trades one account: --account ID (none in"),
+        (("--mode", "live"), "live mode trades the accounts you name: --account ID (none in"),
         (("--mode", "dreams"), "invalid choice: 'dreams'"),
         (("state", "--mode", "paper"), "no paper journal in"),
     ]

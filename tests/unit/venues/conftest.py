@@ -54,6 +54,7 @@ class Broker:
 
 
 def start_broker(folder: Path, cash: float = 1_000_000.0) -> Broker:
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "broker.sock"
     process = subprocess.Popen(
         [sys.executable, "-m", "services.venues.scripted_broker", str(path), "--cash", str(cash)],
@@ -67,10 +68,10 @@ def start_broker(folder: Path, cash: float = 1_000_000.0) -> Broker:
 
 
 def live_services(
-    data_dir: Path, spec: AccountSpec, secret: str | None = None, **options: Any
+    data_dir: Path, *specs: AccountSpec, secret: str | None = None, **options: Any
 ) -> Services:
-    """Live mode's services for ``spec`` over the simulated market's defaults, built, not
-    started (``options``: more build_services arguments: strategies, risk, ...)."""
+    """Live mode's services trading ``specs`` over the simulated market's defaults, built,
+    not started (``options``: more build_services arguments: strategies, risk, ...)."""
     return build_services(
         data_dir,
         sim=SimConfig(),
@@ -80,7 +81,7 @@ def live_services(
         data=DataConfig(source="demo"),
         jobs=JobsConfig(daily_sync=""),
         mode="live",
-        account_live=LiveAccount.load(spec, lambda name: secret),
+        accounts=[LiveAccount.load(spec, lambda name: secret) for spec in specs],
         **options,
     )
 

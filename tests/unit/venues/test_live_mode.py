@@ -114,7 +114,7 @@ def test_live_trading_is_started_only_on_purpose(
     config.write_text(f'[[accounts]]\nid = "s1"\ngateway = "{GATEWAY}"\n', encoding="utf-8")
     data = ["--data-dir", str(tmp_path / "data"), "--config", str(config)]
     assert main(["--mode", "live", *data]) == 2
-    assert "live mode trades one account: --account ID (s1)" in capsys.readouterr().err
+    assert "live mode trades the accounts you name: --account ID (s1)" in capsys.readouterr().err
     assert main(["--mode", "live", "--account", "s1", *data]) == 2  # stdin is not a terminal
     assert "confirmed at a terminal" in capsys.readouterr().err
     assert main(["--account", "s1", *data]) == 2
