@@ -248,9 +248,14 @@ def _live_accounts(
     if headless or not sys.stdin.isatty():
         return [], "live trading is confirmed at a terminal: run it interactively"
     for spec in chosen:
+        where = (
+            "the built-in paper broker (no money)"
+            if spec.gateway == "paper"
+            else f"the broker of account {spec.id} ({spec.gateway})"
+        )
         print(
-            f"LIVE TRADING: orders will go to the broker of account {spec.id} "
-            f"({spec.gateway}).\nType the account id to go on: ",
+            f"LIVE TRADING: orders of account {spec.id} will go to {where}.\n"
+            "Type the account id to go on: ",
             end="",
             flush=True,
         )

@@ -3,7 +3,7 @@
 ```toml
 [[accounts]]
 id = "main"
-gateway = "vnpy_ctp:CtpGateway"          # a BaseGateway by import path
+gateway = "vnpy_ctp:CtpGateway"          # a BaseGateway by import path, or "paper"
 settings = { "交易服务器" = "tcp://180.168.146.187:10201", "用户名" = "000000" }
 secrets = { "密码" = "ctp.password" }     # setting -> secret name (quantdesk secrets set)
 quotes = "feed"                          # feed (default) or sim
@@ -31,6 +31,8 @@ from services.settings import require
 
 ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 EXTRAS = {"vnpy_ctp": "ctp"}  # packages with an optional extra of ours
+PAPER = "paper"  # the built-in paper account (services.venues.paper_account)
+PAPER_GATEWAY = "services.venues.paper_account:PaperAccountGateway"
 
 
 class AccountError(RuntimeError):
@@ -65,9 +67,9 @@ class AccountSpec:
             f"must be a letter then letters, digits, '_' or '-' (at most 32), got {self.id!r}",
         )
         require(
-            ":" in self.gateway and all(self.gateway.split(":", 1)),
+            self.gateway == PAPER or (":" in self.gateway and all(self.gateway.split(":", 1))),
             "gateway",
-            f"must be module:Class, e.g. vnpy_ctp:CtpGateway, got {self.gateway!r}",
+            f"must be module:Class, e.g. vnpy_ctp:CtpGateway, or paper, got {self.gateway!r}",
         )
         both = sorted(set(self.settings) & set(self.secrets))
         require(not both, "secrets", f"{both[:1]} is both a setting and a secret")
@@ -79,7 +81,8 @@ def account_dir(data_dir: Path, account_id: str) -> Path:
 
 def gateway_class(spec: AccountSpec) -> type[BaseGateway]:
     """The account's gateway class, imported; a missing package names its install."""
-    module_name, class_name = spec.gateway.split(":", 1)
+    where = PAPER_GATEWAY if spec.gateway == PAPER else spec.gateway
+    module_name, class_name = where.split(":", 1)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -167,7 +167,7 @@ def test_quantdesk_halt_halts_a_running_live_account(
     saved = services.journal.trading_state()
     assert saved is not None and saved[0] == "HALTED" and "from the shell" in saved[1]
     assert main(["--mode", "live", "state", "--data-dir", str(data)]) == 2
-    assert "give --account ID" in capsys.readouterr().err
+    assert "give one --account ID" in capsys.readouterr().err
 
 
 def test_a_failing_gateway_halts_its_account_and_reconnects(

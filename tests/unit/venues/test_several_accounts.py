@@ -163,3 +163,55 @@ def test_a_hung_connect_halts_that_account_alone(
     finally:
         services.stop()
 
+
+def test_a_paper_account_trades_beside_a_broker_account_and_survives_a_restart(
+    tmp_path: Path, brokers: tuple[Broker, Broker]
+) -> None:
+    a, _ = brokers
+    paper = AccountSpec("pp", "paper", {"initial_cash": 200_000.0}, quotes="sim")
+    data = tmp_path / "data"
+
+    def started() -> tuple[Services, list[Reconciled]]:
+        services = live_services(data, _spec("a1", a), paper)
+        seen: list[Reconciled] = []
+        services.bus.register(EVENT_RECONCILED, lambda event: seen.append(event.data))
+        services.start()
+        _until(lambda: {r.account for r in seen} == {"a1", "pp"}, "both reconciled")
+        _until(lambda: not any(d.orders.blocked for d in services.desks), "orders unblocked")
+        return services, seen
+
+    services, seen = started()
+    try:
+        pp = services.select("pp")
+        assert pp.portfolio.cash == pytest.approx(200_000.0)  # opened from its setting
+        tick = services.market.get("600036.SSE")
+        assert tick is not None
+        marketable = OrderIntent("p-1", "600036.SSE", "buy", "limit", 500, tick.ask_price_1)
+        assert services.orders.submit(marketable).accepted
+        _until(lambda: pp.portfolio.qty("600036.SSE") == 500, "filled by the paper broker")
+        resting = OrderIntent(
+            "p-2", "600036.SSE", "buy", "limit", 100, round(tick.bid_price_1 * 0.98, 2)
+        )
+        assert services.orders.submit(resting).accepted
+        assert services.bus.wait_idle()
+        assert services.primary.portfolio.qty("600036.SSE") == 0  # a1 saw none of it
+        cash = pp.portfolio.cash
+        assert cash < 200_000.0 - 500 * tick.ask_price_1  # the price and the fees
+        assert a.call("state")["orders"] == []  # nothing reached the real broker
+    finally:
+        services.stop()
+    # A restart: the paper broker is restored from pp's journal, its order working again,
+    # and the reconciliation at connect agrees with it.
+    services, seen = started()
+    try:
+        pp = services.desk_of("pp")
+        assert pp is not None and pp.portfolio.qty("600036.SSE") == 500
+        assert pp.portfolio.cash == pytest.approx(cash)
+        assert [r.differences for r in seen if r.account == "pp"] == [()]
+        assert pp.control.state is TradingState.ACTIVE
+        statement = accounts.statement_of(pp.venue)  # type: ignore[arg-type]
+        assert statement.positions == {"600036.SSE": 500}
+        assert [o.reference for o in statement.orders if o.status == "NOTTRADED"] == ["p-2"]
+        assert pp.orders.working_ids() != []
+    finally:
+        services.stop()

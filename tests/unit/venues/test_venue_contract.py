@@ -26,8 +26,11 @@ from vnpy.trader.object import CancelRequest, OrderRequest
 
 from services.accounting.costs import CostConfig
 from services.bus import Bus
-from services.events import EVENT_ORDER, EVENT_TRADE
+from services.events import EVENT_ORDER, EVENT_TICK, EVENT_TRADE
 from services.instruments import DEFAULT_UNIVERSE, Universe
+from services.market import MarketCache
+from services.venues.paper_account import PaperAccountGateway
+from services.venues.paper_venue import to_tick
 from services.venues.scripted import ScriptedGateway
 from services.venues.sim_gateway import SimGateway
 from services.venues.simulator import SimConfig
@@ -71,6 +74,26 @@ class PaperVenue:
 
 
 @dataclasses.dataclass
+class PaperAccountVenue:
+    """The built-in ``paper`` account's gateway, on the simulated market's ticks."""
+
+    gateway: PaperAccountGateway
+    sim: SimGateway
+
+    def price(self) -> float:
+        return PaperVenue(self.sim).price()
+
+    def fill(self, vt_orderid: str, volume: int, price: float) -> None:
+        quote = self.sim.market.quote(SYMBOL)
+        assert quote is not None
+        offer = dataclasses.replace(quote, ask=price, ask_volume=volume, last=price)
+        self.sim.on_tick(to_tick(offer, self.sim.universe.get(SYMBOL), self.sim.gateway_name))
+
+    def refused(self) -> tuple[OrderRequest, str]:
+        return _buy(self.price(), 100_000_000, "refused"), "not enough cash"
+
+
+@dataclasses.dataclass
 class ScriptedVenue:
     gateway: ScriptedGateway
     broker: Broker
@@ -92,12 +115,24 @@ def _buy(price: float, qty: int, reference: str) -> OrderRequest:
     )
 
 
-@pytest.fixture(params=["paper", "scripted"])
+@pytest.fixture(params=["paper", "paper_account", "scripted"])
 def venue(request: pytest.FixtureRequest, bus: Bus, tmp_path: Path) -> Iterator[Any]:
     if request.param == "paper":
         gateway = SimGateway(bus, Universe(DEFAULT_UNIVERSE), SimConfig(), CostConfig(), 1e7)
         gateway.advance(50)  # quotes for every symbol
         yield PaperVenue(gateway)
+        return
+    if request.param == "paper_account":
+        market = MarketCache()
+        bus.register(EVENT_TICK, market.on_tick)
+        universe = Universe(DEFAULT_UNIVERSE)
+        sim = SimGateway(bus, universe, SimConfig(), CostConfig(), 1e7)
+        sim.advance(50)
+        account = PaperAccountGateway(bus, "PP")
+        account.attach(universe, CostConfig(), market, 1e7)
+        account.connect({})
+        assert bus.wait_idle()
+        yield PaperAccountVenue(account, sim)
         return
     folder = Path(tempfile.mkdtemp(prefix="qdc", dir="/tmp"))
     broker = start_broker(folder, 1e7)
