@@ -263,12 +263,15 @@ class QuantdeskApp(App[None]):
     @on(AccountReconciled)
     def handle_reconciled(self, message: AccountReconciled) -> None:
         result = message.result
+        whose = f"Account {result.account}: " if self.accounts.several else ""
         if result.error:
-            self.notify(f"Reconciliation failed: {result.error}", severity="error", timeout=20)
+            self.notify(
+                _cap(f"{whose}reconciliation failed: {result.error}"), severity="error", timeout=20
+            )
             return
         if not result.differences:
             what = f"{len(result.lines)} adopted or shown" if result.lines else "no differences"
-            self.notify(f"Reconciled with the broker ({result.why}): {what}.")
+            self.notify(_cap(f"{whose}reconciled with the broker ({result.why}): {what}."))
             return
         rows = [{"": "DIFFERENCE", "what": line} for line in result.differences]
         rows += [
@@ -512,3 +515,8 @@ def link_line(change: ConnectionChanged) -> tuple[str, bool]:
     since = f" since {change.since:%H:%M:%S}" if change.state == "RECONNECTING" else ""
     why = f": {change.message[:40]}" if change.state == "DOWN" and change.message else ""
     return f"broker {change.state}{since}{why}", True
+
+
+def _cap(text: str) -> str:
+    """A toast starts with a capital, whether or not an account's name leads it."""
+    return text[:1].upper() + text[1:]

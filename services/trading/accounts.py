@@ -35,6 +35,7 @@ from services.records.recovery import rebuild
 from services.trading.control import TradingControl
 from services.trading.gateway_link import EventStatement
 from services.venues.accounts import (
+    PAPER,
     AccountError,
     AccountSpec,
     BrokerUnavailable,
@@ -76,6 +77,12 @@ def connect(
 
     Logged in means a CONNECTED :class:`ConnectionChanged` (quantdesk's gateways) or the
     broker's account data (any vnpy gateway: vnpy_ctp queries it once logged in)."""
+    if spec.gateway == PAPER:
+        raise AccountError(
+            f"account {spec.id} is a paper account: its broker lives inside the running "
+            "quantdesk (restored from the account's journal), so there is nothing outside "
+            f"to reconcile with; see it with quantdesk --mode live --account {spec.id} state"
+        )
     cls = gateway_class(spec)
     setting = gateway_setting(spec, cls, secret)
     said: list[str] = []

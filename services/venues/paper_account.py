@@ -106,8 +106,9 @@ class PaperAccountGateway(PaperVenue):
     def send_order(self, req: OrderRequest) -> str:
         assert self._market is not None
         tick = self._market.get(req.vt_symbol)
+        clock = self._market.clock  # the market's time, as the session's orders are stamped
+        now = clock() if clock is not None else tick.datetime if tick else datetime.now()
         with self._lock:
-            now = datetime.now()
             if tick is None:
                 updates: list[Update] = [
                     self.broker.reject(req, now, f"no quote for {req.vt_symbol} yet")

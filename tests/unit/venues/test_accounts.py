@@ -181,3 +181,22 @@ def test_accounts_lists_each_account_its_gateway_and_its_journal(
     capsys.readouterr()
     assert main(["accounts", *data]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("; trading ACTIVE")
+
+
+def test_the_built_in_paper_account_is_declared_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.venues.paper_account import PaperAccountGateway
+
+    raw = {"accounts": [{"id": "pp", "gateway": "paper", "settings": {"initial_cash": 5e5}}]}
+    (spec,) = parse_config(raw, "t").accounts
+    assert gateway_class(spec) is PaperAccountGateway
+    assert gateway_setting(spec, PaperAccountGateway, lambda name: None) == {"initial_cash": 5e5}
+    with pytest.raises(AccountError, match="has no setting 'cash'"):
+        gateway_setting(AccountSpec("pp", "paper", {"cash": 1}), PaperAccountGateway, print)
+    config = tmp_path / "config.toml"
+    config.write_text('[[accounts]]\nid = "pp"\ngateway = "paper"\n', encoding="utf-8")
+    data = ["--data-dir", str(tmp_path / "data"), "--config", str(config)]
+    # Its broker lives inside the running quantdesk: nothing outside to reconcile with.
+    assert main(["reconcile", "--account", "pp", *data]) == 2
+    assert "account pp is a paper account" in capsys.readouterr().err
