@@ -30,6 +30,7 @@ from console.bridge import (
     Bridge,
     BrokerConnection,
     FeedChanged,
+    HealthRead,
     JobChanged,
     LogLine,
     MarketRefreshed,
@@ -260,6 +261,16 @@ class QuantdeskApp(App[None]):
             whose = f"Account {change.gateway}: broker" if self.accounts.several else "Broker"
             self.notify(f"{whose} {change.state.lower()}: {change.message}", severity="warning")
 
+    @on(HealthRead)
+    def handle_health(self, message: HealthRead) -> None:
+        """The header's system summary; a limit crossed shows there until it clears."""
+        health = message.health
+        with contextlib.suppress(NoMatches):
+            self.main.header.health = (
+                "⚠ " + "; ".join(health.warnings) if health.warnings else health.line(),
+                bool(health.warnings),
+            )
+
     @on(AccountReconciled)
     def handle_reconciled(self, message: AccountReconciled) -> None:
         result = message.result
@@ -402,6 +413,12 @@ class QuantdeskApp(App[None]):
 
         if not isinstance(self.screen, RiskScreen):
             self.push_screen(RiskScreen(self.services.risk, self.services.execution))
+
+    def action_system(self) -> None:
+        from console.system_screen import SystemScreen
+
+        if self.services.health is not None and not isinstance(self.screen, SystemScreen):
+            self.push_screen(SystemScreen(self.services.health))
 
     def action_backtests(self) -> None:
         if self.backtests is None:

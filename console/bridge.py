@@ -30,6 +30,7 @@ from services.events import (
     EVENT_CONNECTION,
     EVENT_FEED,
     EVENT_HANDLER_FAILED,
+    EVENT_HEALTH,
     EVENT_JOB,
     EVENT_LOG_RECORDED,
     EVENT_ORDER,
@@ -51,6 +52,7 @@ from services.events import (
     StrategiesChanged,
     TradingStateChanged,
 )
+from services.ops.health import Health
 from services.runtime import Services
 
 if TYPE_CHECKING:
@@ -136,6 +138,11 @@ class StrategiesUpdated(Message, bubble=False):
 
 
 @dataclass
+class HealthRead(Message, bubble=False):
+    health: Health
+
+
+@dataclass
 class LogLine(Message, bubble=False):
     record: LogRecorded
 
@@ -180,6 +187,7 @@ class Bridge:
             (EVENT_FEED, lambda e: app.post_message(FeedChanged(e.data))),
             (EVENT_CONNECTION, lambda e: app.post_message(BrokerConnection(e.data))),
             (EVENT_RECONCILED, lambda e: app.post_message(AccountReconciled(e.data))),
+            (EVENT_HEALTH, lambda e: app.post_message(HealthRead(e.data))),
         ):
             bus.register(type_, handler, Priority.UI)
         # Quotes that arrived before the screen existed (a replay at full speed, the feed's

@@ -55,7 +55,7 @@ def _replay_file(argv: list[str], commands: set[str]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the console's options and every command's."""
-    from console import account_cli, backtest_cli, data_cli, ops_cli
+    from console import account_cli, backtest_cli, backup_cli, data_cli, doctor_cli, ops_cli
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     ops_cli.add_parsers(commands)
     ops_cli.add_secrets_parser(commands)
     account_cli.add_parser(commands)
+    backup_cli.add_parsers(commands)
+    doctor_cli.add_parser(commands)
     return parser
 
 
@@ -165,6 +167,16 @@ def _main(argv: list[str] | None) -> int:
 
         setup_file_logging(data_dir)
         return account_cli.run(args, data_dir, config)
+    if args.command == "doctor":
+        from console import doctor_cli
+
+        return doctor_cli.run(args, data_dir, config)
+    if args.command in ("backup", "restore"):
+        from console import backup_cli
+
+        if args.command == "backup":
+            return backup_cli.run_backup(args, data_dir, config)
+        return backup_cli.run_restore(args, data_dir)
     if args.command == "secrets":
         from console import ops_cli
 
@@ -340,13 +352,19 @@ def run_console(
             speed=speed,
             instruments=instruments_for(replace(config, app=replace(config.app, mode=listing))),
             accounts=accounts,
+            backup=config.backup,
+            monitor=config.monitor,
+            metrics=config.metrics,
+            config_file=Path(config.source) if Path(config.source).is_file() else None,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         services.open_control()
-    except ControlChannelError as exc:
+        if services.metrics is not None:
+            services.metrics.start()
+    except (ControlChannelError, OSError) as exc:
         services.stop()
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE

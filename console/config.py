@@ -24,6 +24,9 @@ from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
 from services.feed.config import FeedConfig
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe, instrument_for
+from services.ops.backup import BackupConfig
+from services.ops.health import MonitorConfig
+from services.ops.metrics import MetricsConfig
 from services.ops.modes import MODES
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig
@@ -121,6 +124,9 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)

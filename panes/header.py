@@ -31,6 +31,7 @@ class StatusHeader(Static):
     store: reactive[str] = reactive("")  # "STORE UNUSABLE" / "STORE EMPTY" until fixed
     feed: reactive[tuple[str, bool]] = reactive(("", False))  # the live feed: words, warning
     link: reactive[tuple[str, bool]] = reactive(("", False))  # live: the broker connection
+    health: reactive[tuple[str, bool]] = reactive(("", False))  # the system: words, warning
     _bus_at = 0.0  # when the bus health was last redrawn
 
     def show_bus(self, stats: BusStats) -> None:
@@ -108,6 +109,12 @@ class StatusHeader(Static):
         if self.clock is not None:  # the market's clock: simulated in the demo, and says so
             label = "sim" if self.mode == "DEMO" else EXCHANGE_LABEL
             parts.append((3, Text(f"   {label} {self.clock:%Y-%m-%d %H:%M:%S}")))
+        if self.health[0]:  # a warning stays; the plain summary gives way before anything
+            text, warn = self.health
+            if warn:  # a full disk or memory stops trading soon: always in sight
+                parts.append((0, Text(f" {text} ", style="bold reverse yellow")))
+            else:
+                parts.append((REASON + 1, Text(f"   {text}", style="dim")))
         if self.bus is not None:
             b = self.bus
             warn = _warn(b)

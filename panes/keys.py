@@ -35,6 +35,7 @@ KEYS: tuple[Key, ...] = (
     Key("focus_jobs", "5", "focus_pane('jobs')", "Jobs", "global", show=False),
     Key("backtests", "B", "backtests", "Backtests", "global"),
     Key("risk", "L", "risk", "Risk limits", "global"),
+    Key("system", "M", "system", "System monitor", "global", show=False),
     Key("reconcile", "Y", "reconcile", "Reconcile with the broker (live)", "global", show=False),
     Key(
         "next_account",
@@ -46,6 +47,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("edit_limit", "e,enter", "edit_limit", "Change the limit", "limits"),
     Key("risk_close", "escape", "close", "Back", "risk"),
+    Key("system_close", "escape", "close", "Back", "system"),
     Key("buy", "b", "ticket('buy')", "Buy", "watchlist"),
     Key("sell", "s", "ticket('sell')", "Sell", "watchlist"),
     Key("add_symbol", "a", "add_symbol", "Add symbol", "watchlist"),

@@ -33,6 +33,7 @@ __all__ = [
     "EVENT_CONTRACT",
     "EVENT_FEED",
     "EVENT_HANDLER_FAILED",
+    "EVENT_HEALTH",
     "EVENT_INTENT_REJECTED",
     "EVENT_INTENT_SUBMITTED",
     "EVENT_JOB",
@@ -78,6 +79,7 @@ EVENT_STRATEGIES = "qd.Strategies"
 EVENT_FEED = "qd.Feed"
 EVENT_CONNECTION = "qd.Connection"
 EVENT_RECONCILED = "qd.Reconciled"
+EVENT_HEALTH = "qd.Health"  # services.ops.health.Health: the machine, every few seconds
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]

@@ -81,6 +81,11 @@ class MarketCache:
     def get(self, vt_symbol: str) -> TickData | None:
         return self._ticks.get(vt_symbol)
 
+    def newest_age(self) -> float | None:
+        """Seconds since the newest quote of any symbol; None before the first."""
+        ages = [a for a in (self.age(s) for s in list(self._ticks)) if a is not None]
+        return min(ages, default=None)
+
     def age(self, vt_symbol: str) -> float | None:
         """Seconds since the last quote of ``vt_symbol`` (exchange time on real quotes,
         arrival on simulated ones); None without one."""

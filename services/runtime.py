@@ -26,6 +26,7 @@ from services.bus import Bus, Priority
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig
 from services.events import (
+    EVENT_CONNECTION,
     EVENT_INTENT_SUBMITTED,
     EVENT_LOG,
     EVENT_ORDER,
@@ -43,7 +44,10 @@ from services.feed.sessions import TradingCalendar
 from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe, instrument_for
 from services.market import MarketCache
 from services.market_data import MarketData
+from services.ops.backup import BackupConfig, backup_job
 from services.ops.control_server import ControlChannelError, ControlServer
+from services.ops.health import HealthMonitor, MonitorConfig
+from services.ops.metrics import MetricsConfig, MetricsServer
 from services.ops.modes import LIVE, journal_path, recordings_dir, set_aside_replay_journal
 from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
@@ -118,6 +122,8 @@ class Services(MarketData):
     paced: bool = True
     started: bool = False
     selected: int = 0  # the index in desks of the account on screen
+    health: HealthMonitor | None = None  # the system monitor (M, the header, metrics)
+    metrics: MetricsServer | None = None  # [metrics] port: the Prometheus endpoint
 
     # -- the selected desk -----------------------------------------------------------------
     @property
@@ -193,6 +199,8 @@ class Services(MarketData):
                 self.gateway.on_order(order)
             desk.restored_orders = []
         self.gateway.connect({"paced": self.paced})
+        if self.health is not None:
+            self.health.start()
         for desk in self.desks:
             desk.connect()
         if self.bars is not None:
@@ -212,6 +220,8 @@ class Services(MarketData):
     def stop(self) -> None:
         if self.control_server is not None:
             self.control_server.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         self.backtests.stop()
         self.scheduler.stop()
         if not self.started:
@@ -219,6 +229,8 @@ class Services(MarketData):
                 desk.journal.close()
             return
         self.gateway.close()
+        if self.health is not None:
+            self.health.stop()
         for desk in self.desks:
             if desk.watch is not None:
                 desk.watch.stop()
@@ -365,6 +377,10 @@ def build_services(
     replay: Path | None = None,
     speed: float = 1.0,
     accounts: Sequence[LiveAccount] = (),
+    backup: BackupConfig | None = None,
+    config_file: Path | None = None,
+    monitor: MonitorConfig | None = None,
+    metrics: MetricsConfig | None = None,
 ) -> Services:
     """Create the services: over the simulated market (demo), live quotes (paper) or a
     recording (replay), each with its own journal and paper account (services.ops.modes);
@@ -497,6 +513,16 @@ def build_services(
     )
     if isinstance(gateway, QuoteGateway):
         gateway.wanted = services.symbols_that_matter
+    services.health = HealthMonitor(
+        bus,
+        data_dir,
+        monitor or MonitorConfig(),
+        feed_age=market.newest_age,
+        journals=lambda: [d.journal.path for d in desks],
+    )
+    bus.register(EVENT_CONNECTION, services.health.on_connection)
+    if metrics is not None and metrics.port:  # started by the command (it can say why not)
+        services.metrics = MetricsServer(services, metrics)
     if mode == "paper":  # what was seen goes into the store (bars_1m, source live)
         services.bars = BarRecorder(store_)
         bus.register(EVENT_TICK, services.bars.on_tick, S)
@@ -505,6 +531,9 @@ def build_services(
         live.unique = lambda: "r"  # a replay's journal is fresh: the counter is unique
     if jobs.daily_sync:
         scheduler.add("daily_sync", jobs.daily_sync, services.daily_sync)
+    if jobs.backup and mode != "replay":  # a replay's journal is thrown away at the next
+        body = backup_job(data_dir, backup or BackupConfig(), store, config_file)
+        scheduler.add("backup", jobs.backup, body)
     scheduler.trading_day = calendar.is_trading_day  # the feed's holidays are the scheduler's
     return services
 

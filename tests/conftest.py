@@ -28,7 +28,7 @@ def make_services(
         account=AccountConfig(),
         paced=False,
         data=DataConfig(source="demo"),
-        jobs=jobs or JobsConfig(daily_sync=""),
+        jobs=jobs or JobsConfig(daily_sync="", backup=""),
         strategies=strategies,
     )
 

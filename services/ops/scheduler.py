@@ -38,6 +38,9 @@ class JobsConfig:
 
     daily_sync: str = "30 15 * * mon-fri"
     """Crontab (minute hour day month weekday) of the daily data sync; empty disables it."""
+    backup: str = "0 18 * * mon-fri"
+    """Crontab of the nightly backup, after the sync ([backup] says where and how many);
+    empty disables it."""
     timezone: str = "Asia/Shanghai"
     """Time zone of the crontab."""
     catch_up: bool = True
@@ -48,12 +51,14 @@ class JobsConfig:
             ZoneInfo(self.timezone)
         except Exception:
             raise ConfigValueError("timezone", f"unknown time zone {self.timezone!r}") from None
-        if self.daily_sync:
+        for name, crontab in (("daily_sync", self.daily_sync), ("backup", self.backup)):
+            if not crontab:
+                continue
             try:
-                CronTrigger.from_crontab(self.daily_sync, timezone=ZoneInfo(self.timezone))
+                CronTrigger.from_crontab(crontab, timezone=ZoneInfo(self.timezone))
             except ValueError as exc:
                 raise ConfigValueError(
-                    "daily_sync", f"not a crontab ({exc}); e.g. '30 15 * * mon-fri'"
+                    name, f"not a crontab ({exc}); e.g. '30 15 * * mon-fri'"
                 ) from None
 
 
@@ -188,7 +193,7 @@ class Scheduler:
                 self._publish(name, "running", "started", 0.0)
 
                 def progress(done: int, total: int, detail: str) -> None:
-                    state.progress = f"{done}/{total}"
+                    state.progress = f"{done}/{total}" if total else f"{done}"  # total unknown
                     self._publish(name, "running", detail, time.monotonic() - t0, done, total)
 
                 result = job.body(progress)

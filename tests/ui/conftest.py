@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from services.runtime import Services
 from tests.conftest import make_services
 
 _TEMPLATE: list[Path] = []
-NO_JOBS = Config(jobs=JobsConfig(daily_sync=""))  # next-run times depend on today's date
+NO_JOBS = Config(jobs=JobsConfig(daily_sync="", backup=""))  # next-run times depend on today's date
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,7 +49,10 @@ def build_app(
     services = make_services(data_dir, jobs=config.jobs, strategies=strategies, **sim)
     store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols, services.universe)
     app = QuantdeskApp(services, config, store, bridge_thread=False)
-    # Bus timings vary run to run; everything else on screen is deterministic.
+    # Bus timings and the machine's readings vary run to run; everything else on screen
+    # is deterministic (the system monitor reads once an hour here: M reads on demand).
+    assert services.health is not None
+    services.health.config = replace(services.health.config, interval_s=3600)
     services.bus.stats = lambda: BusStats(depth=0, lag_ms=0.2, handled=0, failures=0)  # type: ignore[method-assign]
     return app
 

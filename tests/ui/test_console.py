@@ -292,8 +292,9 @@ async def test_the_jobs_pane_shows_the_daily_sync_and_runs_it_now(tmp_path) -> N
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         jobs = app.query_one(Jobs)
-        assert list(jobs.rows) == ["daily_sync"]
-        [state] = app.services.scheduler.states()
+        assert list(jobs.rows) == ["daily_sync", "backup"]  # the defaults: sync, then backup
+        state, backup = app.services.scheduler.states()
+        assert backup.next_run is not None and backup.next_run.hour == 18
         assert state.next_run is not None and state.next_run.hour == 15
         assert state.next_run.minute == 30 and state.next_run.weekday() < 5
         await pilot.press("5")  # focus the jobs pane
@@ -305,7 +306,7 @@ async def test_the_jobs_pane_shows_the_daily_sync_and_runs_it_now(tmp_path) -> N
                 break
         await asyncio.to_thread(app.services.bus.wait_idle)
         await pilot.pause()
-        [state] = app.services.scheduler.states()
+        state = app.services.scheduler.states()[0]
         assert state.last_state == "ok", state.last_detail
         assert "20 symbols" in state.last_detail
         cell = str(jobs.get_cell("daily_sync", "result"))

@@ -1,0 +1,198 @@
+"""A backup of a 100,000-event journal and a 1 GB store while orders are handled.
+
+The issue's target: the time a backup takes, and the pause it causes to order
+handling (no pause above 10 ms). The backup runs as the nightly job does, in a
+thread of the process that trades: SQLite's online backup of the journal, each
+LMDB library copied by a child process, every file checksummed. Meanwhile the
+order path runs flat out on the same journal -- ``OrderService.submit`` of a resting
+limit order on the demo's paper venue (checks, every risk rule, two journal commits,
+the venue) then its cancel -- and each submit is timed. The peer: the same loop for
+the same number of submits with no backup running, same run, same warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import pandas as pd
+
+from bench.common import summary, write
+from services.accounting.costs import CostConfig
+from services.data.sync import DataConfig
+from services.events import OrderIntent
+from services.ops.backup import BackupResult, take_backup
+from services.ops.scheduler import JobsConfig
+from services.records.journal import Journal
+from services.runtime import AccountConfig, Services, build_services
+from services.trading.risk import RiskConfig
+from services.venues.simulator import SimConfig
+
+OFF = RiskConfig(
+    max_orders_per_second=0,
+    max_orders_per_minute=0,
+    duplicate_window_s=0,
+    max_active_orders=0,
+    max_orders_per_day=0,
+    max_cancels_per_symbol=0,
+    stale_quote_s=0,  # no new quotes come while the probe runs: the quote's age is not tested
+    max_position_pct=0,
+    max_position_value=0,
+    max_gross_exposure=0,
+)
+PAUSE_MS = 10.0
+RATE = 200  # submits a second (each followed by its cancel)
+
+
+def _journal(data: Path, events: int) -> None:
+    """``events`` journal entries (notes of a realistic size) ahead of the session."""
+    Journal(data / "journal.sqlite3").close()  # its schema
+    payload = '{"note": "' + "x" * 180 + '"}'
+    at = datetime(2026, 11, 20, 9, 30).isoformat()
+    with sqlite3.connect(data / "journal.sqlite3") as db:
+        db.executemany(
+            "INSERT INTO entries (at, kind, ref, payload) VALUES (?, 'note', ?, ?)",
+            ((at, f"n{i}", payload) for i in range(events)),
+        )
+
+
+def _store(data: Path, megabytes: int) -> object:
+    """Minute bars of random prices (they do not compress) until ~``megabytes`` on disk;
+    the store stays open, as the console keeps it."""
+    import arcticdb
+
+    arctic = arcticdb.Arctic(f"lmdb://{data / 'arctic'}?map_size=8GB")
+    lib = arctic.get_library("bars_1m", create_if_missing=True)
+    rows = 500_000
+    per_symbol = rows * 6 * 8
+    rng = np.random.default_rng(7)
+    index = pd.date_range("2020-01-01 09:30", periods=rows, freq="min")
+    for k in range(max(1, megabytes * 1_000_000 // per_symbol)):
+        frame = pd.DataFrame(
+            rng.random((rows, 6)) * 100,
+            index=index,
+            columns=["open", "high", "low", "close", "volume", "turnover"],
+        )
+        lib.write(f"S{k:03d}.SSE", frame)
+    return arctic
+
+
+def _services(data: Path) -> Services:
+    services = build_services(
+        data,
+        sim=SimConfig(),
+        costs=CostConfig(),
+        account=AccountConfig(initial_cash=1e12),
+        paced=False,
+        data=DataConfig(source="demo"),
+        jobs=JobsConfig(daily_sync="", backup=""),
+        risk=OFF,
+    )
+    services.start()
+    services.gateway.advance(50)  # type: ignore[union-attr]  # quotes for every symbol
+    assert services.bus.wait_idle()
+    return services
+
+
+def _submits(services: Services, n: int, tag: str, until: threading.Event | None) -> list[float]:
+    """Time ``n`` submits (or until ``until`` is set), each cancelled after."""
+    tick = services.market.get("600519.SSE")
+    assert tick is not None
+    price = round(tick.bid_price_1 * 0.99, 2)
+    out = []
+    i = 0
+    next_at = time.perf_counter()
+    while (until is None and i < n) or (until is not None and not until.is_set()):
+        next_at += 1 / RATE  # paced, as a busy session is: a saturated loop measures the GIL
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+        t0 = time.perf_counter()
+        result = services.orders.submit(
+            OrderIntent(f"{tag}-{i}", "600519.SSE", "buy", "limit", 100, price)
+        )
+        out.append((time.perf_counter() - t0) * 1000)
+        assert result.accepted, result.violations
+        services.orders.cancel(str(result.vt_orderid))
+        i += 1
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000, help="journal entries")
+    parser.add_argument("--store-mb", type=int, default=1000, help="store size, MB")
+    parser.add_argument(
+        "--rate-mb", type=float, default=60.0, help="[backup] rate_mb (0: unthrottled)"
+    )
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="qdbk", dir="/tmp"))
+    data = folder / "data"
+    data.mkdir()
+    print(f"building a {args.events:,}-event journal and a ~{args.store_mb:,} MB store ...")
+    _journal(data, args.events)
+    arctic = _store(data, args.store_mb)
+    services = _services(data)
+    done = threading.Event()
+    result: list[BackupResult] = []
+
+    def backup() -> None:
+        try:
+            result.append(take_backup(data, folder / "backups", rate_mb=args.rate_mb))
+        finally:
+            done.set()
+
+    try:
+        _submits(services, 200, "warm", None)  # warm-up, not counted
+        worker = threading.Thread(target=backup, name="backup")
+        worker.start()
+        during = _submits(services, 0, "during", done)
+        worker.join()
+        baseline = _submits(services, len(during), "base", None)
+    finally:
+        services.stop()
+        del arctic
+    taken = result[0]
+    journal_mb = (data / "journal.sqlite3").stat().st_size / 1e6
+    with_backup, without = summary(during), summary(baseline)
+    over = sum(1 for v in during if v > PAUSE_MS)
+    over_base = sum(1 for v in baseline if v > PAUSE_MS)
+    print(
+        f"backup: {taken.bytes / 1e6:,.0f} MB ({len(taken.files)} files; journal "
+        f"{journal_mb:,.0f} MB) in {taken.seconds:.2f} s"
+    )
+    for name, s, n_over in (("during", with_backup, over), ("baseline", without, over_base)):
+        print(
+            f"submit {name:8}: n {s['n']:,}, p50 {s['p50']:.3f} ms, p99 {s.get('p99', 0):.3f} "
+            f"ms, max {s['max']:.2f} ms, over {PAUSE_MS:g} ms: {n_over}"
+        )
+    write(
+        "backup",
+        {
+            "journal_events": args.events,
+            "rate_mb": args.rate_mb,
+            "journal_mb": round(journal_mb, 1),
+            "store_mb": round(sum(f.bytes for f in taken.files if f.kind == "lmdb") / 1e6, 1),
+            "backup_mb": round(taken.bytes / 1e6, 1),
+            "backup_s": round(taken.seconds, 2),
+            "submit_during_backup_ms": with_backup,
+            "submit_baseline_ms": without,
+            "submits_over_10ms_during": over,
+            "submits_over_10ms_baseline": over_base,
+            "max_pause_ms": round(with_backup["max"], 2),
+            "target_max_pause_ms": PAUSE_MS,
+        },
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The system monitor (M): the machine, this process, the bus, the feed, the journals
+and each broker gateway, against the ``[monitor]`` thresholds."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from panes.keys import bindings
+from services.ops.health import Health, HealthMonitor
+
+
+class SystemScreen(Screen[None]):
+    BINDINGS = bindings("system")
+
+    def __init__(self, monitor: HealthMonitor) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="system-body"):
+            yield Static("", id="system-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_reading()
+        self.set_interval(2.0, self.refresh_reading)
+
+    def refresh_reading(self) -> None:
+        self.query_one("#system-table", Static).update(render(self.monitor.read(), self.monitor))
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+
+def render(h: Health, monitor: HealthMonitor) -> Table:
+    """Every reading with its limit; a crossed one in reverse."""
+    cfg = monitor.config
+    table = Table(
+        title=f"System monitor · {h.at:%H:%M:%S} · every {cfg.interval_s:g} s",
+        title_justify="left",
+        expand=True,
+    )
+    table.add_column("What")
+    table.add_column("Now", justify="right")
+    table.add_column("Limit ([monitor])", justify="right")
+    warned = " ".join(h.warnings)
+
+    def row(what: str, now: str, limit: str = "", key: str = "") -> None:
+        style = "bold reverse yellow" if key and key in warned else ""
+        table.add_row(what, Text(now, style=style), limit)
+
+    def off(value: float, text: str) -> str:
+        return text if value else "off"
+
+    row("CPU (machine)", f"{h.cpu_pct:.0f}%", off(cfg.cpu_pct, f"{cfg.cpu_pct:g}%"), "CPU")
+    row(
+        "Memory (machine)",
+        f"{h.mem_pct:.0f}% used · {h.mem_available_mb:,.0f} MB free",
+        off(cfg.mem_pct, f"{cfg.mem_pct:g}%"),
+        "memory",
+    )
+    row(
+        f"Disk of {monitor.data_dir}",
+        f"{h.disk_free_gb:,.1f} GB free ({h.disk_used_pct:.0f}% used)",
+        off(cfg.disk_free_gb, f"{cfg.disk_free_gb:g} GB"),
+        "disk",
+    )
+    row("Network I/O", f"↑ {h.net_sent_kbs:,.1f} kB/s · ↓ {h.net_recv_kbs:,.1f} kB/s")
+    row("quantdesk RSS · threads", f"{h.rss_mb:,.0f} MB · {h.threads}")
+    row(
+        "Bus lag · depth · handler errors",
+        f"{h.bus_lag_ms:.1f} ms · {h.bus_depth:,} · {h.bus_failures:,}",
+        off(cfg.bus_lag_ms, f"{cfg.bus_lag_ms:g} ms"),
+        "bus",
+    )
+    age = "no quote yet" if h.feed_age_s is None else f"{h.feed_age_s:,.1f} s"
+    row("Newest quote's age", age)
+    row("Journals", f"{h.journal_mb:,.1f} MB")
+    for account, state in sorted(h.gateways.items()):
+        style = "" if state == "CONNECTED" else "bold reverse red"
+        table.add_row(f"Broker gateway {account}", Text(state, style=style), "")
+    if h.warnings:
+        table.caption = "Over a limit: " + "; ".join(h.warnings)
+    return table

@@ -1,0 +1,27 @@
+"""The systemd unit in deploy/ runs a command quantdesk accepts, as documented."""
+
+from __future__ import annotations
+
+import configparser
+import shlex
+from pathlib import Path
+
+from console.cli import parse_args
+
+UNIT = Path(__file__).resolve().parents[2] / "deploy" / "quantdesk.service"
+
+
+def test_the_systemd_unit_runs_quantdesk_headless() -> None:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]  # systemd keys keep case
+    unit.read(UNIT, encoding="utf-8")
+    service = unit["Service"]
+    command = shlex.split(service["ExecStart"])
+    assert command[0].endswith("/.venv/bin/quantdesk")
+    args = parse_args(command[1:])
+    assert args.headless and args.command is None
+    assert service["KillSignal"] == "SIGTERM"  # what --headless stops cleanly on
+    assert service["Environment"] == "LANG=C.UTF-8"
+    assert unit["Install"]["WantedBy"] == "default.target"
+    readme = (UNIT.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "deploy/quantdesk.service" in readme
