@@ -47,12 +47,12 @@ def render(h: Health, monitor: HealthMonitor) -> Table:
     )
     table.add_column("What")
     table.add_column("Now", justify="right")
-    table.add_column("Limit ([monitor])", justify="right")
+    table.add_column(Text("Limit ([monitor])"), justify="right")  # not markup
     warned = " ".join(h.warnings)
 
     def row(what: str, now: str, limit: str = "", key: str = "") -> None:
         style = "bold reverse yellow" if key and key in warned else ""
-        table.add_row(what, Text(now, style=style), limit)
+        table.add_row(Text(what), Text(now, style=style), Text(limit))  # paths: no markup
 
     def off(value: float, text: str) -> str:
         return text if value else "off"
@@ -83,7 +83,7 @@ def render(h: Health, monitor: HealthMonitor) -> Table:
     row("Journals", f"{h.journal_mb:,.1f} MB")
     for account, state in sorted(h.gateways.items()):
         style = "" if state == "CONNECTED" else "bold reverse red"
-        table.add_row(f"Broker gateway {account}", Text(state, style=style), "")
+        table.add_row(Text(f"Broker gateway {account}"), Text(state, style=style), "")
     if h.warnings:
         table.caption = "Over a limit: " + "; ".join(h.warnings)
     return table

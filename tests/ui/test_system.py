@@ -19,6 +19,7 @@ async def test_m_shows_the_system_and_the_header_keeps_a_warning(app: QuantdeskA
         assert isinstance(app.screen, SystemScreen)
         shot = app.export_screenshot().replace("&#160;", " ")
         assert "System monitor" in shot and "CPU (machine)" in shot and "Journals" in shot
+        assert "Limit ([monitor])" in shot  # a bracket is text here, not markup
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, SystemScreen)
