@@ -72,6 +72,9 @@ def killing_send(req):
 
 gateway.send_order = killing_send
 symbols = ["600036.SSE", "000001.SZSE", "601318.SSE", "510300.SSE"]
+while any(svc.market.get(s) is None for s in symbols):  # the opening quotes, dispatched
+    svc.bus.wait_idle()
+    time.sleep(0.01)
 print("ready", flush=True)
 for n in range(10_000):
     symbol = symbols[n % len(symbols)]
@@ -134,7 +137,7 @@ def test_sigkills_against_a_broker_lose_duplicate_and_leave_unknown_nothing() ->
                 ],
                 cwd=REPO,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
+                stderr=(folder / f"child-{run}.err").open("w"),  # shown if it fails
                 text=True,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
@@ -142,7 +145,8 @@ def test_sigkills_against_a_broker_lose_duplicate_and_leave_unknown_nothing() ->
             if kill == "random":
                 time.sleep(rng.uniform(0.05, 0.3))
                 child.send_signal(signal.SIGKILL)
-            assert child.wait(timeout=60) == -signal.SIGKILL
+            code = child.wait(timeout=60)
+            assert code == -signal.SIGKILL, (folder / f"child-{run}.err").read_text()[-3000:]
             # While quantdesk is down the broker fills some of the working orders.
             state = broker.call("state")
             working = [o for o in state["orders"] if o["status"] in ("NOTTRADED", "PARTTRADED")]

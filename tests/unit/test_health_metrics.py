@@ -31,7 +31,8 @@ def test_a_reading_is_the_machine_as_psutil_sees_it(
     )
     assert h.rss_mb == pytest.approx(psutil.Process().memory_info().rss / 1e6, rel=0.25)
     assert h.threads >= 3 and h.journal_mb > 0
-    assert h.warnings == ()
+    # Only what this machine can be over while the tests run: nothing of its memory or disk.
+    assert [w for w in h.warnings if not w.startswith(("CPU", "bus"))] == []
     assert h.line().startswith(f"cpu {h.cpu_pct:.0f}% mem {h.mem_pct:.0f}%")
     # A limit the machine is over: a warning, logged once when it starts.
     strict = HealthMonitor(
