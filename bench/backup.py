@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
-from bench.common import summary, write
+from bench.common import risk_off, summary, write
 from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
 from services.events import OrderIntent
@@ -35,21 +35,9 @@ from services.ops.backup import BackupResult, take_backup
 from services.ops.scheduler import JobsConfig
 from services.records.journal import Journal
 from services.runtime import AccountConfig, Services, build_services
-from services.trading.risk import RiskConfig
 from services.venues.simulator import SimConfig
 
-OFF = RiskConfig(
-    max_orders_per_second=0,
-    max_orders_per_minute=0,
-    duplicate_window_s=0,
-    max_active_orders=0,
-    max_orders_per_day=0,
-    max_cancels_per_symbol=0,
-    stale_quote_s=0,  # no new quotes come while the probe runs: the quote's age is not tested
-    max_position_pct=0,
-    max_position_value=0,
-    max_gross_exposure=0,
-)
+OFF = risk_off()
 PAUSE_MS = 10.0
 RATE = 200  # submits a second (each followed by its cancel)
 

@@ -13,7 +13,10 @@ import sys
 import termios
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.trading.risk import RiskConfig
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -58,6 +61,26 @@ def write(name: str, figures: dict[str, Any]) -> Path:
 
 
 QUANTDESK = Path(sys.executable).parent / "quantdesk"
+
+
+def risk_off() -> RiskConfig:
+    """Every rule that would refuse a bench's steady stream of orders turned off (the
+    order checks and the loss limits stay): rates, duplicates, counts, exposure, and the
+    quote's age (no new quotes come while an order loop runs)."""
+    from services.trading.risk import RiskConfig
+
+    return RiskConfig(
+        max_orders_per_second=0,
+        max_orders_per_minute=0,
+        duplicate_window_s=0,
+        max_active_orders=0,
+        max_orders_per_day=0,
+        max_cancels_per_symbol=0,
+        stale_quote_s=0,
+        max_position_pct=0,
+        max_position_value=0,
+        max_gross_exposure=0,
+    )
 
 
 def spawn_console(

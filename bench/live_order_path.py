@@ -26,25 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vnpy.trader.object import OrderRequest
 
-from bench.common import P99_MIN_SAMPLES, summary, write
+from bench.common import P99_MIN_SAMPLES, risk_off, summary, write
 from services.events import OrderIntent
 from services.runtime import Services
-from services.trading.risk import RiskConfig
 from services.venues.accounts import AccountSpec
 from tests.unit.venues.conftest import live_services, start_broker
 
-OFF = RiskConfig(
-    max_orders_per_second=0,
-    max_orders_per_minute=0,
-    duplicate_window_s=0,
-    max_active_orders=0,
-    max_orders_per_day=0,
-    max_cancels_per_symbol=0,
-    stale_quote_s=0,
-    max_position_pct=0,
-    max_position_value=0,
-    max_gross_exposure=0,
-)
+OFF = risk_off()
 
 
 def _services(data: Path, socket: Path) -> Services:

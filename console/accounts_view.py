@@ -29,10 +29,6 @@ class AccountsView:
     def several(self) -> bool:
         return len(self.services.desks) > 1
 
-    def label(self, account: str) -> str:
-        """The badge: ``LIVE main``; the mode alone for its own paper account."""
-        return f"{self.services.mode} {account}".strip()
-
     def connection(self, change: ConnectionChanged, line: tuple[str, bool]) -> tuple[str, bool]:
         """Record an account's link; the selected account's link, for the header."""
         self.links[change.gateway] = line

@@ -170,7 +170,7 @@ class QuantdeskApp(App[None]):
             return
         account = self.accounts.select_next()
         main = self.main
-        main.header.mode = self.accounts.label(account)
+        main.header.mode = self.services.badge(account)
         main.header.link = self.accounts.links.get(account, ("", False))
         view = self.services.portfolio.view()
         main.header.account = view

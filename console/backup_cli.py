@@ -57,7 +57,6 @@ def run_backup(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         for path in list_backups(root):
             print(path)
         return 0
-    config_file = Path(config.source) if Path(config.source).is_file() else None
 
     def progress(what: str) -> None:
         if not args.json:
@@ -70,7 +69,7 @@ def run_backup(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
             keep=keep,
             rate_mb=config.backup.rate_mb,
             store_uri=config.store.uri,
-            config_file=config_file,
+            config_file=config.file,
             progress=progress,
         )
     except BackupError as exc:

@@ -281,15 +281,17 @@ class Bridge:
         self._inflight.set()
         market = self.services.market
         trails = {vt: market.trail(vt, self.trail_points) for vt in ticks}
+        accounts = self._accounts()  # several accounts: the one shown is among them
+        shown = accounts.get(self.services.account_id) if accounts else None
         posted = self.app.post_message(
             MarketRefreshed(
                 ticks,
                 trails,
-                self.services.portfolio.view(),
+                shown or self.services.portfolio.view(),
                 self.services.bus.stats(),
                 # the header shows seconds: a clock equal to the second repaints nothing
                 self._market_clock(),
-                self._accounts(),
+                accounts,
             )
         )
         if not posted:  # the App is not accepting messages (starting or closing): retry later

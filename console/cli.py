@@ -355,7 +355,7 @@ def run_console(
             backup=config.backup,
             monitor=config.monitor,
             metrics=config.metrics,
-            config_file=Path(config.source) if Path(config.source).is_file() else None,
+            config_file=config.file,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

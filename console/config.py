@@ -142,6 +142,11 @@ class Config:
     """Key remapping by binding id, e.g. kill = "ctrl+x" (ids are listed in the help screen)."""
     source: str = "built-in defaults"
 
+    @property
+    def file(self) -> Path | None:
+        """The config file read, if any (backups copy it)."""
+        return Path(self.source) if Path(self.source).is_file() else None
+
 
 SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else typing.get_type_hints(Config)[f.name]

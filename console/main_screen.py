@@ -77,10 +77,10 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         services = self.services
-        self.header.mode = f"{services.mode} {services.account_id}".strip()
+        self.header.mode = services.badge(services.account_id)
         if services.account_id:  # approved proposals go to the first account: the queue says so
             review = self.query_one(ReviewTable)
-            review.venue = f"{services.mode} {services.primary.id}"
+            review.venue = services.badge(services.primary.id)
             review.border_title = f"Review queue → {review.venue}"
         watchlist = self.query_one(Watchlist)
         self.services.watched = set(watchlist.symbols)  # what the live feed polls

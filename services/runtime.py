@@ -167,6 +167,10 @@ class Services(MarketData):
     def account_id(self) -> str:
         return self.desk.id
 
+    def badge(self, account: str) -> str:
+        """The mode badge for an account: ``LIVE main``; the mode alone for its own."""
+        return f"{self.mode} {account}".strip()
+
     def desk_of(self, account: str) -> Desk | None:
         return next((d for d in self.desks if d.id == account), None)
 

@@ -178,7 +178,7 @@ def list_backups(root: Path) -> list[Path]:
 def prune(root: Path, keep: int) -> list[str]:
     """Delete all but the newest ``keep`` complete backups, and partial ones left by a
     crash (older than an hour: a running backup's is younger); the names deleted."""
-    gone = [p for p in list_backups(root)[:-keep]]
+    gone = list_backups(root)[:-keep]
     cutoff = time.time() - 3600
     gone += [
         p

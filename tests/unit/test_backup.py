@@ -26,6 +26,7 @@ from services.ops.restore import restore_backup
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, build_services
 from services.venues.simulator import SimConfig
+from tests.conftest import make_services
 
 SHOW = [sys.executable, "-m", "console.cli", "data", "show", "600519.SSE", "--format", "csv"]
 
@@ -56,15 +57,7 @@ def data_dir(tmp_path: Path, demo_store: Path) -> Path:
 def _trade(data: Path, stop: threading.Event, started: threading.Event) -> None:
     """The demo console's order path at work: marketable orders, filled as the market
     steps, until ``stop``."""
-    services = build_services(
-        data,
-        sim=SimConfig(),
-        costs=CostConfig(),
-        account=AccountConfig(),
-        paced=False,
-        data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync="", backup=""),
-    )
+    services = make_services(data)  # the demo's, paused: the loop moves the market
     services.start()
     n = 0
     try:
