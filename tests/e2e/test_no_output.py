@@ -25,7 +25,10 @@ async def drive(pilot):
     await pilot.press("b")
     await pilot.press("enter")               # review
     await pilot.press("enter")               # send: fills at the ask
-    await pilot.pause(0.5)
+    for _ in range(100):                     # a loaded machine may take a while
+        await pilot.pause(0.1)
+        if app.services.portfolio.view().positions:
+            break
     await pilot.press("ctrl+k")
     await pilot.pause(0.3)
     assert app.services.control.state.name == "HALTED"
