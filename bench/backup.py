@@ -83,7 +83,7 @@ def _services(data: Path) -> Services:
         account=AccountConfig(initial_cash=1e12),
         paced=False,
         data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync="", backup=""),
+        jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),
         risk=OFF,
     )
     services.start()

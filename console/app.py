@@ -26,6 +26,7 @@ from console.accounts_view import AccountsView
 from console.backtests import BacktestScreen
 from console.bridge import (
     AccountReconciled,
+    AlertChannelChanged,
     BacktestChanged,
     Bridge,
     BrokerConnection,
@@ -271,6 +272,19 @@ class QuantdeskApp(App[None]):
                 bool(health.warnings),
             )
 
+    @on(AlertChannelChanged)
+    def handle_alert_channel(self, message: AlertChannelChanged) -> None:
+        d = message.delivery
+        if d.ok:
+            self.notify(f"Alert channel {d.channel} delivers again", timeout=8)
+        else:
+            self.notify(
+                f"Alert channel {d.channel} FAILING: {d.detail}. Alerts wait and are retried "
+                "(M shows them; quantdesk alerts list).",
+                severity="error",
+                timeout=20,
+            )
+
     @on(AccountReconciled)
     def handle_reconciled(self, message: AccountReconciled) -> None:
         result = message.result
@@ -418,7 +432,7 @@ class QuantdeskApp(App[None]):
         from console.system_screen import SystemScreen
 
         if self.services.health is not None and not isinstance(self.screen, SystemScreen):
-            self.push_screen(SystemScreen(self.services.health))
+            self.push_screen(SystemScreen(self.services.health, self.services.alerts))
 
     def action_backtests(self) -> None:
         if self.backtests is None:

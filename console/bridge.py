@@ -26,6 +26,7 @@ from vnpy.trader.object import OrderData, TickData, TradeData
 from services.accounting.book import AccountView
 from services.bus import BusStats, Priority
 from services.events import (
+    EVENT_ALERT_DELIVERY,
     EVENT_BACKTEST,
     EVENT_CONNECTION,
     EVENT_FEED,
@@ -41,6 +42,7 @@ from services.events import (
     EVENT_TICK,
     EVENT_TRADE,
     EVENT_TRADING_STATE_CHANGED,
+    AlertDelivery,
     BacktestUpdate,
     ConnectionChanged,
     FeedStatus,
@@ -143,6 +145,11 @@ class HealthRead(Message, bubble=False):
 
 
 @dataclass
+class AlertChannelChanged(Message, bubble=False):
+    delivery: AlertDelivery
+
+
+@dataclass
 class LogLine(Message, bubble=False):
     record: LogRecorded
 
@@ -188,6 +195,7 @@ class Bridge:
             (EVENT_CONNECTION, lambda e: app.post_message(BrokerConnection(e.data))),
             (EVENT_RECONCILED, lambda e: app.post_message(AccountReconciled(e.data))),
             (EVENT_HEALTH, lambda e: app.post_message(HealthRead(e.data))),
+            (EVENT_ALERT_DELIVERY, lambda e: app.post_message(AlertChannelChanged(e.data))),
         ):
             bus.register(type_, handler, Priority.UI)
         # Quotes that arrived before the screen existed (a replay at full speed, the feed's

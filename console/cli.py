@@ -27,6 +27,7 @@ from services.ops.modes import CLI_MODES, LIVE
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from services.alerts.wiring import Alerting
     from services.trading.accounts import LiveAccount
 
 EXIT_USAGE = 2
@@ -55,7 +56,15 @@ def _replay_file(argv: list[str], commands: set[str]) -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line: the console's options and every command's."""
-    from console import account_cli, backtest_cli, backup_cli, data_cli, doctor_cli, ops_cli
+    from console import (
+        account_cli,
+        alerts_cli,
+        backtest_cli,
+        backup_cli,
+        data_cli,
+        doctor_cli,
+        ops_cli,
+    )
 
     parser = argparse.ArgumentParser(
         prog="quantdesk",
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     account_cli.add_parser(commands)
     backup_cli.add_parsers(commands)
     doctor_cli.add_parser(commands)
+    alerts_cli.add_parser(commands)
     return parser
 
 
@@ -167,6 +177,10 @@ def _main(argv: list[str] | None) -> int:
 
         setup_file_logging(data_dir)
         return account_cli.run(args, data_dir, config)
+    if args.command == "alerts":
+        from console import alerts_cli
+
+        return alerts_cli.run(args, data_dir, config)
     if args.command == "doctor":
         from console import doctor_cli
 
@@ -279,6 +293,22 @@ def _live_accounts(
         return [], str(exc)
 
 
+def _open_alerting(config: Config) -> tuple[Alerting | None, str]:
+    """The alert channels' URLs and the bot's token from the keyring, before anything
+    starts; or why quantdesk cannot start with the alerts it is told to send."""
+    if not (config.alerts.channels or config.telegram.control):
+        return None, ""
+    from console.account_cli import secret_reader
+    from services.alerts.channels import ChannelError
+    from services.alerts.wiring import open_alerting
+    from services.ops.secrets import SecretsError
+
+    try:
+        return open_alerting(config.alerts, config.telegram, secret_reader()), ""
+    except (ChannelError, SecretsError) as exc:
+        return None, f"{exc} (config {config.source})"
+
+
 def _unreadable_recording(path: Path) -> str:
     """Why ``path`` cannot be replayed, or "" (its first record is read now, not later)."""
     from services.feed.source import RecordingError, read_recording
@@ -327,6 +357,11 @@ def run_console(
             file=sys.stderr,
         )
         return EXIT_USAGE
+    alerting, problem = _open_alerting(config)
+    if problem:
+        lock.release()
+        print(f"quantdesk: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     log_path = setup_file_logging(data_dir)
     # What is listed: the simulated market's names, or (real quotes) any A-share.
     simulated = mode == "demo" or any(a.spec.quotes == "sim" for a in accounts)
@@ -356,6 +391,7 @@ def run_console(
             monitor=config.monitor,
             metrics=config.metrics,
             config_file=config.file,
+            alerting=alerting,
         )
     except JournalError as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)

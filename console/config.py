@@ -13,12 +13,13 @@ import math
 import os
 import tomllib
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from panes.keys import KEY_IDS
 from services.accounting.costs import CostConfig
+from services.alerts.config import AlertsConfig, TelegramConfig, channel_from_table
 from services.backtest.rules import BacktestConfig
 from services.data.fetch import FetchConfig
 from services.data.sync import DataConfig, resolve_universe
@@ -127,6 +128,9 @@ class Config:
     backup: BackupConfig = field(default_factory=BackupConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    """[alerts], [alerts.channels.NAME] and [alerts.severity]."""
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
@@ -151,7 +155,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else typing.get_type_hints(Config)[f.name]
     for f in fields(Config)
-    if f.name not in ("keys", "universes", "source", "strategies", "accounts")
+    if f.name not in ("keys", "universes", "source", "strategies", "accounts", "alerts")
 }
 
 
@@ -181,9 +185,13 @@ def load_config(path: Path | None) -> Config:
 
 def parse_config(raw: dict[str, Any], source: str) -> Config:
     _reject_unknown(
-        raw, set(SECTIONS) | {"keys", "universes", "strategies", "accounts"}, source, ""
+        raw, set(SECTIONS) | {"keys", "universes", "strategies", "accounts", "alerts"}, source, ""
     )
     built: dict[str, Any] = {}
+    chats = raw.get("telegram", {}).get("chats") if isinstance(raw.get("telegram"), dict) else None
+    if isinstance(chats, list):  # chat ids are numbers; a string is fine too
+        ints = [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in chats]
+        raw = {**raw, "telegram": {**raw["telegram"], "chats": ints}}
     for name, cls in SECTIONS.items():
         section = raw.get(name, {})
         if not isinstance(section, dict):
@@ -216,12 +224,38 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
                 )
     return Config(
         **built,
+        alerts=_alerts(raw.get("alerts", {}), source),
         universes=universes,
         strategies=strategies,
         accounts=_accounts(raw.get("accounts", []), source),
         keys=dict(keys),
         source=source,
     )
+
+
+def _alerts(table: Any, source: str) -> AlertsConfig:
+    """[alerts] with its [alerts.channels.NAME] tables and [alerts.severity]."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [alerts] must be a table")
+    flat = {k: v for k, v in table.items() if k not in ("channels", "severity")}
+    base: AlertsConfig = _build(AlertsConfig, flat, source, "alerts")
+    severity, channels = table.get("severity", {}), table.get("channels", {})
+    if not isinstance(severity, dict) or not all(isinstance(v, str) for v in severity.values()):
+        raise ConfigError(f'{source}: [alerts.severity] is a table of kind = "warning"')
+    if not isinstance(channels, dict) or not all(isinstance(v, dict) for v in channels.values()):
+        raise ConfigError(f"{source}: channels are [alerts.channels.NAME] tables")
+    opened = []
+    for name, entry in channels.items():
+        try:
+            opened.append(channel_from_table(name, entry))
+        except ConfigValueError as exc:
+            raise ConfigError(
+                f"{source}: [alerts.channels.{name}] {exc.key}: {exc.detail}"
+            ) from None
+    try:
+        return replace(base, severity=dict(severity), channels=tuple(opened))
+    except ConfigValueError as exc:
+        raise ConfigError(f"{source}: [alerts] {exc.key}: {exc.detail}") from None
 
 
 def _accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:

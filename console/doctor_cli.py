@@ -22,13 +22,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     doctor = sub.add_parser(
         "doctor",
         parents=[locations()],
-        help="check the terminal, data directory, disk, keyring, store, accounts and the "
-        "quote source; say what to fix",
+        help="check the terminal, data directory, disk, keyring, store, accounts, alert "
+        "channels and the quote source; say what to fix",
     )
     doctor.add_argument("--offline", action="store_true", help="skip the network check")
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
+    from services.alerts import checks as alert_checks
     from services.ops import doctor
     from services.ops.secrets import Secrets, open_keyring
 
@@ -44,11 +45,17 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         return ring[0]
 
     findings.append(doctor.keyring_backend(open_ring))
-    findings += _accounts(config, Secrets(ring[0]) if ring else None)
+    secrets = Secrets(ring[0]) if ring else None
+    findings += _accounts(config, secrets)
+    findings += alert_checks.findings(
+        config.alerts, config.telegram, secrets.get if secrets is not None else None
+    )
     if args.offline:
         findings.append(Finding("quote source", "ok", "not checked (--offline)"))
     else:
         findings.append(doctor.reachable(config.feed.url))
+        if config.telegram.control:
+            findings.append(doctor.reachable(config.telegram.api_url, check="Telegram Bot API"))
     for finding in findings:
         print(finding.line())
     failed = [f for f in findings if f.level == "FAIL"]

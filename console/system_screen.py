@@ -11,15 +11,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from panes.keys import bindings
+from services.alerts.model import ChannelState
+from services.alerts.service import AlertService
 from services.ops.health import Health, HealthMonitor
 
 
 class SystemScreen(Screen[None]):
     BINDINGS = bindings("system")
 
-    def __init__(self, monitor: HealthMonitor) -> None:
+    def __init__(self, monitor: HealthMonitor, alerts: AlertService | None = None) -> None:
         super().__init__()
         self.monitor = monitor
+        self.alerts = alerts
 
     def compose(self) -> ComposeResult:
         with Vertical(id="system-body"):
@@ -31,14 +34,18 @@ class SystemScreen(Screen[None]):
         self.set_interval(2.0, self.refresh_reading)
 
     def refresh_reading(self) -> None:
-        self.query_one("#system-table", Static).update(render(self.monitor.read(), self.monitor))
+        channels = self.alerts.states() if self.alerts is not None else None
+        self.query_one("#system-table", Static).update(
+            render(self.monitor.read(), self.monitor, channels)
+        )
 
     def action_close(self) -> None:
         self.app.pop_screen()
 
 
-def render(h: Health, monitor: HealthMonitor) -> Table:
-    """Every reading with its limit; a crossed one in reverse."""
+def render(h: Health, monitor: HealthMonitor, channels: list[ChannelState] | None = None) -> Table:
+    """Every reading with its limit; a crossed one in reverse. ``channels``: the alert
+    channels' deliveries (None: alerting is not configured)."""
     cfg = monitor.config
     table = Table(
         title=f"System monitor · {h.at:%H:%M:%S} · every {cfg.interval_s:g} s",
@@ -84,6 +91,11 @@ def render(h: Health, monitor: HealthMonitor) -> Table:
     for account, state in sorted(h.gateways.items()):
         style = "" if state == "CONNECTED" else "bold reverse red"
         table.add_row(Text(f"Broker gateway {account}"), Text(state, style=style), "")
+    if channels is None:
+        table.add_row(Text("Alerts"), Text("no channel configured ([alerts.channels])"), "")
+    for c in channels or ():
+        style = "bold reverse red" if c.error else ""
+        table.add_row(Text(f"Alerts to {c.name} ({c.target})"), Text(c.line(), style=style), "")
     if h.warnings:
         table.caption = "Over a limit: " + "; ".join(h.warnings)
     return table

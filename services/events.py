@@ -28,6 +28,7 @@ from vnpy.trader.object import OrderRequest
 
 __all__ = [
     "EVENT_ACCOUNT",
+    "EVENT_ALERT_DELIVERY",
     "EVENT_BACKTEST",
     "EVENT_CONNECTION",
     "EVENT_CONTRACT",
@@ -50,6 +51,7 @@ __all__ = [
     "EVENT_TRADE",
     "EVENT_TRADING_STATE_CHANGED",
     "GATEWAY_ERROR",
+    "AlertDelivery",
     "ConnectionChanged",
     "FeedStatus",
     "HandlerFailed",
@@ -80,6 +82,7 @@ EVENT_FEED = "qd.Feed"
 EVENT_CONNECTION = "qd.Connection"
 EVENT_RECONCILED = "qd.Reconciled"
 EVENT_HEALTH = "qd.Health"  # services.ops.health.Health: the machine, every few seconds
+EVENT_ALERT_DELIVERY = "qd.AlertDelivery"  # AlertDelivery: an alert channel fails, or is back
 
 Side = Literal["buy", "sell"]
 JobStatus = Literal["running", "ok", "warning", "failed", "skipped"]
@@ -276,3 +279,14 @@ class Reconciled:
     lines: tuple[str, ...] = ()
     differences: tuple[str, ...] = ()
     error: str = ""
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """An alert channel started failing (``ok`` False, ``detail`` the error), or delivers
+    again."""
+
+    channel: str
+    ok: bool
+    detail: str
+    at: datetime

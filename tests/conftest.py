@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.accounting.costs import CostConfig
+from services.alerts.wiring import Alerting
 from services.data.sync import DataConfig
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, Services, build_services
@@ -19,6 +20,7 @@ def make_services(
     data_dir: Path,
     jobs: JobsConfig | None = None,
     strategies: list[StrategySpec] | None = None,
+    alerting: Alerting | None = None,
     **sim: object,
 ) -> Services:
     return build_services(
@@ -28,8 +30,9 @@ def make_services(
         account=AccountConfig(),
         paced=False,
         data=DataConfig(source="demo"),
-        jobs=jobs or JobsConfig(daily_sync="", backup=""),
+        jobs=jobs or JobsConfig(daily_sync="", backup="", daily_summary=""),
         strategies=strategies,
+        alerting=alerting,
     )
 
 

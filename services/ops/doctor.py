@@ -134,22 +134,23 @@ def keyring_backend(open_ring: Callable[[], object]) -> Finding:
     return Finding("keyring", "ok", f"{type(ring).__module__}.{type(ring).__name__}")
 
 
-def reachable(url: str, timeout: float = 3.0) -> Finding:
+def reachable(url: str, timeout: float = 3.0, check: str = "quote source") -> Finding:
+    """Does ``url`` answer at all (any HTTP status counts)? One HEAD request."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
             pass
     except urllib.error.HTTPError as exc:  # it answered: reachable
-        return Finding("quote source", "ok", f"{url} answered ({exc.code})")
+        return Finding(check, "ok", f"{url} answered ({exc.code})")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Finding(
-            "quote source",
-            "warn",
-            f"{url} unreachable ({reason})",
+        fix = (
             "paper mode and the feed need it: check the network or a proxy; demo and replay "
-            "work offline",
+            "work offline"
+            if check == "quote source"
+            else "phone control needs it: check the network, or point api_url at a proxy"
         )
-    return Finding("quote source", "ok", f"{url} answered")
+        return Finding(check, "warn", f"{url} unreachable ({reason})", fix)
+    return Finding(check, "ok", f"{url} answered")
 
 
 def tmux_present() -> Finding:

@@ -98,6 +98,7 @@ class HealthMonitor:
         self.feed_age, self.journals = feed_age, journals
         self.gateways: dict[str, str] = {}
         self.latest: Health | None = None
+        self.extra: Callable[[], list[str]] = list  # more warnings (a failing alert channel)
         self._process = psutil.Process()
         self._net = (time.monotonic(), psutil.net_io_counters())
         self._warned: set[str] = set()
@@ -158,6 +159,7 @@ class HealthMonitor:
             )
         if cfg.bus_lag_ms and health.bus_lag_ms >= cfg.bus_lag_ms:
             warnings.append(f"bus lag {health.bus_lag_ms:.0f} ms (limit {cfg.bus_lag_ms:g} ms)")
+        warnings += self.extra()
         health = replace(health, warnings=tuple(warnings))
         self._log_changes(health)
         self.latest = health

@@ -55,6 +55,7 @@ class Observed(Protocol):
     bus: Bus
     market: MarketCache
     health: HealthMonitor | None
+    alerts: Any  # services.alerts.service.AlertService (a layer above ops) or None
 
 
 class QuantdeskCollector(Collector):
@@ -134,6 +135,28 @@ class QuantdeskCollector(Collector):
                     ("quantdesk_journal_mb", "Journals' size", h.journal_mb),
                 ):
                     yield GaugeMetricFamily(name, help_, value=v)
+        if s.alerts is not None:
+            yield from _alert_metrics(s.alerts.states())
+
+
+def _alert_metrics(states: list[Any]) -> Iterator[Metric]:
+    """Each alert channel's deliveries: sent and given up (counters), waiting, failing."""
+    sent = CounterMetricFamily("quantdesk_alerts_sent", "Alerts delivered", labels=["channel"])
+    failed = CounterMetricFamily(
+        "quantdesk_alerts_failed", "Alerts given up after every retry", labels=["channel"]
+    )
+    waiting = GaugeMetricFamily(
+        "quantdesk_alerts_waiting", "Alerts pending or held by the rate limit", labels=["channel"]
+    )
+    failing = GaugeMetricFamily(
+        "quantdesk_alerts_channel_failing", "1 while the channel fails", labels=["channel"]
+    )
+    for state in states:
+        sent.add_metric([state.name], state.sent)
+        failed.add_metric([state.name], state.failed)
+        waiting.add_metric([state.name], state.pending + state.held)
+        failing.add_metric([state.name], float(bool(state.error)))
+    yield from (sent, failed, waiting, failing)
 
 
 class MetricsServer:

@@ -41,6 +41,9 @@ class JobsConfig:
     backup: str = "0 18 * * mon-fri"
     """Crontab of the nightly backup, after the sync ([backup] says where and how many);
     empty disables it."""
+    daily_summary: str = "5 15 * * mon-fri"
+    """Crontab of the daily summary after the close (P&L, trades, exposure, rule hits),
+    sent to the alert channels and written to the log; empty disables it."""
     timezone: str = "Asia/Shanghai"
     """Time zone of the crontab."""
     catch_up: bool = True
@@ -51,7 +54,11 @@ class JobsConfig:
             ZoneInfo(self.timezone)
         except Exception:
             raise ConfigValueError("timezone", f"unknown time zone {self.timezone!r}") from None
-        for name, crontab in (("daily_sync", self.daily_sync), ("backup", self.backup)):
+        for name, crontab in (
+            ("daily_sync", self.daily_sync),
+            ("backup", self.backup),
+            ("daily_summary", self.daily_summary),
+        ):
             if not crontab:
                 continue
             try:

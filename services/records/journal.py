@@ -189,9 +189,15 @@ class Journal:
                 return
         self._raise(failure)
 
-    def entries(self, kind: str | None = None, ref: str | None = None) -> list[dict[str, Any]]:
+    def entries(
+        self, kind: str | None = None, ref: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Entries in order, of ``kind``, about ``ref``, journaled at or after ``since``."""
         sql = "SELECT seq, at, kind, ref, payload FROM entries"
         where, args = [], []
+        if since is not None:
+            where.append("at >= ?")
+            args.append(since.isoformat())
         if kind is not None:
             where.append("kind = ?")
             args.append(kind)

@@ -124,6 +124,11 @@ class OrderService:
         with self._lock:
             return list(self._working)
 
+    def working(self) -> list[tuple[str, OrderIntent, int]]:
+        """The orders sent and not finished: (vt_orderid, intent, shares traded), oldest first."""
+        with self._lock:
+            return [(oid, sent.intent, sent.traded) for oid, sent in self._working.items()]
+
     def working_symbols(self) -> set[str]:
         """Symbols of the orders sent and not finished (whatever venue they went to)."""
         with self._lock:

@@ -45,7 +45,8 @@ data, sock, run, kill = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 at = int(sys.argv[5])
 svc = build_services(
     data, sim=SimConfig(), costs=CostConfig(), account=AccountConfig(initial_cash=1e8),
-    paced=False, data=DataConfig(source="demo"), jobs=JobsConfig(daily_sync="", backup=""),
+    paced=False, data=DataConfig(source="demo"),
+    jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),
     risk=RiskConfig(max_orders_per_second=0, max_orders_per_minute=0, duplicate_window_s=0,
                     max_active_orders=0, stale_quote_s=0, max_position_pct=0,
                     max_position_value=0, max_gross_exposure=0),

@@ -32,7 +32,8 @@ data = Path(sys.argv[1]); run = sys.argv[2]; mode = sys.argv[3]
 svc = build_services(
     data, sim=SimConfig(ticks_per_second=200), costs=CostConfig(),
     account=AccountConfig(initial_cash=1e8),
-    paced=False, data=DataConfig(source="demo"), jobs=JobsConfig(daily_sync="", backup=""),
+    paced=False, data=DataConfig(source="demo"),
+    jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),
     risk=RiskConfig(max_orders_per_second=0, max_orders_per_minute=0, duplicate_window_s=0,
                     max_active_orders=0, stale_quote_s=0, max_position_pct=0, max_daily_loss=0,
                     max_position_value=0, max_gross_exposure=0,

@@ -26,7 +26,9 @@ from services.runtime import Services
 from tests.conftest import make_services
 
 _TEMPLATE: list[Path] = []
-NO_JOBS = Config(jobs=JobsConfig(daily_sync="", backup=""))  # next-run times depend on today's date
+NO_JOBS = Config(
+    jobs=JobsConfig(daily_sync="", backup="", daily_summary="")
+)  # next-run times depend on today's date
 
 
 @pytest.fixture(scope="session", autouse=True)

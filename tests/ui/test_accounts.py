@@ -45,7 +45,7 @@ async def test_switching_accounts_shows_each_ones_orders_and_header(
         for a, b in zip(("s1", "s2"), brokers, strict=True)
     ]
     services = live_services(tmp_path / "data", *specs)
-    config = Config(jobs=JobsConfig(daily_sync="", backup=""), strategies=())
+    config = Config(jobs=JobsConfig(daily_sync="", backup="", daily_summary=""), strategies=())
     store = WatchlistStore(tmp_path / "w.json", ("600036.SSE",), services.universe)
     app = QuantdeskApp(services, config, store)
     async with app.run_test(size=(120, 40)) as pilot:

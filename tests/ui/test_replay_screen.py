@@ -41,7 +41,7 @@ async def test_replay_shows_its_badge_the_feed_and_dims_a_silent_quote(tmp_path:
     rec = recording(tmp_path / "session.jsonl.gz")
     config = Config(
         watchlist=WatchlistSection(symbols=SYMBOLS),
-        jobs=JobsConfig(daily_sync="", backup=""),
+        jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),
         strategies=(),
     )
     services = build_services(
@@ -91,7 +91,7 @@ async def test_in_paper_mode_any_a_share_can_be_added_and_stays_after_a_restart(
         store = WatchlistStore(
             tmp_path / "w.json", SYMBOLS, services.universe, extend=services.add_symbol
         )
-        config = Config(jobs=JobsConfig(daily_sync="", backup=""), strategies=())
+        config = Config(jobs=JobsConfig(daily_sync="", backup="", daily_summary=""), strategies=())
         return QuantdeskApp(services, config, store)
 
     app = start()

@@ -198,9 +198,9 @@ async def test_an_unusable_or_emptied_store_is_said_in_the_header(tmp_path: Path
         paced=False,
         store="lmdb:///proc/quantdesk-cannot-be-here/arctic",
         data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync="", backup=""),
+        jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),
     )
-    config = Config(jobs=JobsConfig(daily_sync="", backup=""))
+    config = Config(jobs=JobsConfig(daily_sync="", backup="", daily_summary=""))
     store = WatchlistStore(tmp_path / "a" / "w.json", config.watchlist.symbols, broken.universe)
     app = QuantdeskApp(broken, config, store, bridge_thread=False)
     async with app.run_test(size=LARGE) as pilot:

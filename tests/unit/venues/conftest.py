@@ -79,7 +79,7 @@ def live_services(
         account=AccountConfig(),
         paced=False,
         data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync="", backup=""),
+        jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),
         mode="live",
         accounts=[LiveAccount.load(spec, lambda name: secret) for spec in specs],
         **options,

@@ -1,0 +1,87 @@
+"""What an alert is: its kind, severity, words and the key that de-duplicates it.
+
+Kinds are fixed (each is one thing a trader away from the screen must hear of);
+each has a default severity that ``[alerts.severity]`` may change. An alert's
+``key`` names what it is about (``broker:main``, ``reject:max_order_qty:600519.SSE``):
+alerts of one key within ``[alerts] dedupe_s`` are sent once, with a count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+
+KINDS: dict[str, tuple[Severity, str]] = {
+    "fill": ("info", "an order filled, partly or wholly"),
+    "reject": ("warning", "an order refused by a risk check or by the broker"),
+    "halt": ("critical", "trading HALTED (or set to REDUCING), and why"),
+    "rearm": ("warning", "trading left HALTED (re-armed, or REDUCING to flatten)"),
+    "risk": ("critical", "a limit breached while trading: the account is HALTED"),
+    "reconcile": (
+        "critical",
+        "the broker's account differs from quantdesk's, or could not be read",
+    ),
+    "broker": ("critical", "a broker gateway dropped or is reconnecting (info when back)"),
+    "feed": ("warning", "the quote feed failed, its circuit opened, or quotes went stale"),
+    "job": ("warning", "a scheduled job failed"),
+    "backup": ("critical", "a backup failed"),
+    "system": ("warning", "CPU, memory, disk, bus lag or an alert channel over its limit"),
+    "error": ("warning", "a bus handler crashed (the bus went on without it)"),
+    "remote": ("warning", "a command from a phone (Telegram) that changed something"),
+    "summary": ("info", "the daily summary after the close"),
+    "test": ("info", "quantdesk alerts test"),
+}
+
+
+def rank(severity: str) -> int:
+    """0 info, 1 warning, 2 critical (for "at least this severe")."""
+    return list(SEVERITIES).index(severity)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One thing to tell the trader, wherever they are."""
+
+    kind: str
+    severity: Severity
+    title: str  # one line: what happened
+    body: str  # the detail: values, limits, what was done, what to do
+    key: str  # what it is about: alerts of one key are de-duplicated
+    at: datetime
+    account: str = ""  # the live account it concerns ("" for the mode's own)
+    resolves: str = ""  # the key of the trouble this ends (a re-arm ends ``halt:``)
+
+    def text(self) -> str:
+        """The title and body as one message (for channels without a title)."""
+        return f"{self.title}\n{self.body}" if self.body else self.title
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel's delivery, for the system monitor, ``alerts status`` and the header."""
+
+    name: str
+    target: str  # the service, without its secret: "telegram", "email to ..."
+    sent: int
+    failed: int  # alerts given up on after every retry
+    pending: int  # waiting for their first try or a retry
+    held: int  # held back by the rate limit, to go out as one digest
+    error: str = ""  # the last failure while it is failing ("" while delivering)
+    failing_since: datetime | None = None
+    retry_in_s: float = 0.0
+
+    def line(self) -> str:
+        """``ok · 12 sent`` or ``FAILING since 10:31: HTTP 500 · retry in 20 s · 3 pending``."""
+        counts = f"{self.sent:,} sent" + (f" · {self.failed:,} failed" if self.failed else "")
+        waiting = (f" · {self.pending:,} pending" if self.pending else "") + (
+            f" · {self.held:,} held (rate)" if self.held else ""
+        )
+        if not self.error:
+            return f"ok · {counts}{waiting}"
+        since = f" since {self.failing_since:%H:%M:%S}" if self.failing_since else ""
+        retry = f" · retry in {self.retry_in_s:.0f} s" if self.retry_in_s > 0 else ""
+        return f"FAILING{since}: {self.error}{retry} · {counts}{waiting}"
