@@ -3,8 +3,8 @@
 ``quantdesk backup`` (and the nightly ``backup`` job) copies what cannot be fetched
 again, each piece consistently while the console may be trading:
 
-- every journal and the saved backtest runs, through SQLite's online backup (a
-  snapshot at one commit; the writer is never blocked), then ``PRAGMA
+- every journal, the saved backtest runs and the alert outbox, through SQLite's online
+  backup (a snapshot at one commit; the writer is never blocked), then ``PRAGMA
   integrity_check`` on the copy;
 - the ArcticDB store on LMDB, one library at a time, by LMDB's own copy of one read
   snapshot, in a child process (an LMDB path is never opened twice in a process);
@@ -41,7 +41,7 @@ MANIFEST = "manifest.json"
 PREFIX = "quantdesk-"
 PARTIAL = ".partial"
 FORMAT = 1
-SQLITE_NAMES = ("journal.sqlite3", "backtests.db")  # what SQLite's backup copies
+SQLITE_NAMES = ("journal.sqlite3", "backtests.db", "alerts.sqlite3")  # SQLite backup copies
 PLAIN = ("watchlist.json",)  # small files copied as they are
 COPIER = [sys.executable, "-m", "services.ops.lmdb_copy"]  # its own process, see there
 

@@ -50,6 +50,20 @@ def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
             "params = { fast = inf }\n",
             "params.fast: expected a finite number",
         ),
+        ("[alerts]\nper_minut = 6\n", "[alerts] unknown key 'per_minut' (did you mean"),
+        ("[alerts]\nper_minute = 0\n", "[alerts] per_minute: must be 1-600, got 0"),
+        ('[alerts.severity]\nfill = "loud"\n', "[alerts] severity: fill: must be one of info"),
+        ('[alerts.severity]\nfils = "info"\n', "[alerts] severity: unknown kind 'fils'"),
+        ("[alerts.channels.phone]\nmin_severity = 'warning'\n", "[alerts.channels.phone] secret"),
+        (
+            '[alerts.channels.phone]\nsecret = "a"\nkinds = ["halts"]\n',
+            "[alerts.channels.phone] kinds: unknown kind 'halts'",
+        ),
+        ('[alerts.channels.phone]\nsecret = "a"\nurl = "x"\n', "[alerts.channels.phone] url"),
+        ("[telegram]\ncontrol = true\n", "[telegram] chats: control = true needs the chat ids"),
+        ('[telegram]\nchats = ["me"]\n', "[telegram] chats: a chat id is a whole number"),
+        ('[telegram]\napi_url = "api.telegram.org"\n', "[telegram] api_url: must be an http(s)"),
+        ('[jobs]\ndaily_summary = "daily"\n', "[jobs] daily_summary: not a crontab"),
     ],
 )
 def test_bad_config_errors_name_the_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -143,3 +157,22 @@ def test_strategies_are_declared_in_config_and_mistakes_name_the_entry(tmp_path:
         path.write_text(body, encoding="utf-8")
         with pytest.raises(ConfigError, match=re.escape(message)):
             load_config(path)
+
+
+def test_alert_channels_and_phone_control_from_config_toml(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[alerts]\nper_minute = 3\n"
+        '[alerts.severity]\nfill = "warning"\n'
+        '[alerts.channels.phone]\nsecret = "alerts.phone"\nmin_severity = "warning"\n'
+        '[alerts.channels.mail]\nsecret = "alerts.mail"\nkinds = ["summary", "backup"]\n'
+        "[telegram]\ncontrol = true\nchats = [123456789, -100987]\n",
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.alerts.per_minute == 3 and config.alerts.severity_of("fill") == "warning"
+    assert [(c.name, c.min_severity, c.kinds) for c in config.alerts.channels] == [
+        ("phone", "warning", ()),
+        ("mail", "info", ("summary", "backup")),
+    ]
+    assert config.telegram.control and config.telegram.chats == ("123456789", "-100987")

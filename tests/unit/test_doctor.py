@@ -68,3 +68,33 @@ def test_doctor_fails_on_what_must_be_fixed(
     out = capsys.readouterr().out
     assert "FAIL  account b: account b: cannot import vnpy_nosuch" in out
     assert "1 to fix" in out
+
+
+def test_alert_channels_and_phone_control_are_checked_without_sending() -> None:
+    from services.alerts import checks
+    from services.alerts.config import AlertsConfig, ChannelConfig, TelegramConfig
+
+    none = checks.findings(AlertsConfig(), TelegramConfig(), lambda name: None)
+    assert [(f.check, f.level) for f in none] == [("alerts", "warn")]
+    assert "nobody hears of a HALT" in none[0].found
+    config = AlertsConfig(
+        channels=(
+            ChannelConfig("phone", "alerts.phone", "warning"),
+            ChannelConfig("mail", "alerts.mail", kinds=("summary",)),
+            ChannelConfig("pager", "alerts.pager"),
+        )
+    )
+    kept = {"alerts.phone": "tgram://123456:abcdefTOKEN/4242", "alerts.mail": "nosuch://x"}
+    telegram = TelegramConfig(control=True, chats=("4242",))
+    found = checks.findings(config, telegram, kept.get)
+    levels = {f.check: (f.level, f.found, f.fix) for f in found}
+    assert levels["alert channel phone"][0] == "ok"
+    assert levels["alert channel phone"][1].startswith("Telegram, warning and above")
+    assert levels["alert channel mail"][0] == "FAIL"
+    assert "does not hold an apprise URL" in levels["alert channel mail"][1]
+    assert levels["alert channel pager"][:1] == ("FAIL",)
+    assert levels["alert channel pager"][2].startswith("quantdesk secrets set alerts.pager")
+    assert levels["phone control"][0] == "FAIL"
+    assert levels["phone control"][2].startswith("quantdesk secrets set telegram.token")
+    for finding in found:
+        assert "abcdefTOKEN" not in finding.line()
