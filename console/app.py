@@ -431,8 +431,9 @@ class QuantdeskApp(App[None]):
     def action_system(self) -> None:
         from console.system_screen import SystemScreen
 
-        if self.services.health is not None and not isinstance(self.screen, SystemScreen):
-            self.push_screen(SystemScreen(self.services.health, self.services.alerts))
+        s = self.services
+        if s.health is not None and not isinstance(self.screen, SystemScreen):
+            self.push_screen(SystemScreen(s.health, s.alerts, s.remote))
 
     def action_backtests(self) -> None:
         if self.backtests is None:

@@ -13,16 +13,23 @@ from textual.widgets import Footer, Static
 from panes.keys import bindings
 from services.alerts.model import ChannelState
 from services.alerts.service import AlertService
+from services.alerts.telegram import TelegramControl
 from services.ops.health import Health, HealthMonitor
 
 
 class SystemScreen(Screen[None]):
     BINDINGS = bindings("system")
 
-    def __init__(self, monitor: HealthMonitor, alerts: AlertService | None = None) -> None:
+    def __init__(
+        self,
+        monitor: HealthMonitor,
+        alerts: AlertService | None = None,
+        remote: TelegramControl | None = None,
+    ) -> None:
         super().__init__()
         self.monitor = monitor
         self.alerts = alerts
+        self.remote = remote
 
     def compose(self) -> ComposeResult:
         with Vertical(id="system-body"):
@@ -35,17 +42,24 @@ class SystemScreen(Screen[None]):
 
     def refresh_reading(self) -> None:
         channels = self.alerts.states() if self.alerts is not None else None
+        remote = self.remote.state if self.remote is not None else None
         self.query_one("#system-table", Static).update(
-            render(self.monitor.read(), self.monitor, channels)
+            render(self.monitor.read(), self.monitor, channels, remote)
         )
 
     def action_close(self) -> None:
         self.app.pop_screen()
 
 
-def render(h: Health, monitor: HealthMonitor, channels: list[ChannelState] | None = None) -> Table:
+def render(
+    h: Health,
+    monitor: HealthMonitor,
+    channels: list[ChannelState] | None = None,
+    remote: str | None = None,
+) -> Table:
     """Every reading with its limit; a crossed one in reverse. ``channels``: the alert
-    channels' deliveries (None: alerting is not configured)."""
+    channels' deliveries (None: alerting is not configured); ``remote``: phone control's
+    state (None: off)."""
     cfg = monitor.config
     table = Table(
         title=f"System monitor · {h.at:%H:%M:%S} · every {cfg.interval_s:g} s",
@@ -96,6 +110,13 @@ def render(h: Health, monitor: HealthMonitor, channels: list[ChannelState] | Non
     for c in channels or ():
         style = "bold reverse red" if c.error else ""
         table.add_row(Text(f"Alerts to {c.name} ({c.target})"), Text(c.line(), style=style), "")
+    if remote is not None:
+        bad = not remote.startswith("polling") and remote != "not started"
+        table.add_row(
+            Text("Phone control (Telegram)"),
+            Text(remote, style="bold reverse red" if bad else ""),
+            "",
+        )
     if h.warnings:
         table.caption = "Over a limit: " + "; ".join(h.warnings)
     return table

@@ -75,13 +75,14 @@ class ChannelState:
     retry_in_s: float = 0.0
 
     def line(self) -> str:
-        """``ok · 12 sent`` or ``FAILING since 10:31: HTTP 500 · retry in 20 s · 3 pending``."""
+        """``ok · 12 sent`` or ``FAILING since 10:31 · 3 pending · retry in 20 s: HTTP 500``
+        (what to know first, the service's words last)."""
         counts = f"{self.sent:,} sent" + (f" · {self.failed:,} failed" if self.failed else "")
-        waiting = (f" · {self.pending:,} pending" if self.pending else "") + (
-            f" · {self.held:,} held (rate)" if self.held else ""
+        waiting = (f"{self.pending:,} pending · " if self.pending else "") + (
+            f"{self.held:,} held (rate) · " if self.held else ""
         )
         if not self.error:
-            return f"ok · {counts}{waiting}"
+            return f"ok · {waiting}{counts}"
         since = f" since {self.failing_since:%H:%M:%S}" if self.failing_since else ""
         retry = f" · retry in {self.retry_in_s:.0f} s" if self.retry_in_s > 0 else ""
-        return f"FAILING{since}: {self.error}{retry} · {counts}{waiting}"
+        return f"FAILING{since} · {waiting}{counts}{retry}: {self.error}"

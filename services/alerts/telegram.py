@@ -182,6 +182,11 @@ class TelegramControl:
         with contextlib.suppress(Exception):
             await bot.shutdown()
 
+    def warnings(self) -> list[str]:
+        """For the system monitor and the header: polling that does not work."""
+        ok = self.state.startswith("polling") or self.state == "not started"
+        return [] if ok else [f"telegram: {self.state}"]
+
     def _set_state(self, state: str) -> None:
         if state != self.state:
             (log.info if state.startswith("polling") else log.warning)("telegram: %s", state)

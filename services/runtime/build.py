@@ -311,8 +311,6 @@ def _attach_alerting(services: Services, alerting: Alerting, summary: str, stale
         )
         service.register()
         services.alerts = service
-        if services.health is not None:
-            services.health.extra = service.warnings  # a failing channel shows in the header
     if summary and services.mode != "REPLAY":
         services.scheduler.add(
             "daily_summary", summary, summary_job(services, lambda: services.alerts, rules)
@@ -331,6 +329,12 @@ def _attach_alerting(services: Services, alerting: Alerting, summary: str, stale
             services.kill_switch,
             notify,
         )
+    if services.health is not None:  # a failing channel or poll shows in the header and on M
+        alerts, remote = services.alerts, services.remote
+        services.health.extra = lambda: [
+            *(alerts.warnings() if alerts is not None else ()),
+            *(remote.warnings() if remote is not None else ()),
+        ]
 
 
 def _open_journal(data_dir: Path, mode: str, account_id: str) -> tuple[Journal, bool]:

@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 
 from console.app import QuantdeskApp
 from console.config import Config
+from services.alerts.wiring import Alerting
 from services.bus import BusStats
 from services.ops.scheduler import JobsConfig
 from services.ops.watchlist import WatchlistStore
@@ -43,12 +44,18 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def build_app(
-    data_dir: Path, config: Config = NO_JOBS, strategies: list[Any] | None = None, **sim: object
+    data_dir: Path,
+    config: Config = NO_JOBS,
+    strategies: list[Any] | None = None,
+    alerting: Alerting | None = None,
+    **sim: object,
 ) -> QuantdeskApp:
     data_dir.mkdir(parents=True, exist_ok=True)
     if _TEMPLATE and not (data_dir / "arctic").exists():
         shutil.copytree(_TEMPLATE[0] / "arctic", data_dir / "arctic")
-    services = make_services(data_dir, jobs=config.jobs, strategies=strategies, **sim)
+    services = make_services(
+        data_dir, jobs=config.jobs, strategies=strategies, alerting=alerting, **sim
+    )
     store = WatchlistStore(data_dir / "watchlist.json", config.watchlist.symbols, services.universe)
     app = QuantdeskApp(services, config, store, bridge_thread=False)
     # Bus timings and the machine's readings vary run to run; everything else on screen

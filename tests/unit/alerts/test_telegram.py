@@ -139,3 +139,22 @@ def test_the_poll_survives_an_unreachable_api_and_a_refused_token(tmp_path: Path
     finally:
         control.stop()
         services.stop()
+
+
+def test_a_refused_token_is_a_warning_on_the_monitor(tmp_path: Path, bot: BotAPI) -> None:
+    import time
+
+    telegram = TelegramConfig(control=True, chats=("1",), api_url=bot.url, poll_s=1)
+    services = make_services(tmp_path, alerting=Alerting(telegram=telegram, telegram_token="1:bad"))
+    services.start()
+    try:
+        assert services.remote is not None and services.health is not None
+        deadline = time.monotonic() + 10
+        while "refused" not in services.remote.state and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warnings = services.health.read().warnings
+        assert "telegram: the bot token was refused: quantdesk secrets set telegram.token" in (
+            warnings
+        )
+    finally:
+        services.stop()
