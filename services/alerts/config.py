@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from services.alerts.model import KINDS, SEVERITIES, Alert, Severity, rank
+from services.alerts.model import KINDS, RANK, SEVERITIES, Alert, Severity
 from services.settings import ConfigValueError, require
 
 CHANNEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
@@ -47,11 +47,9 @@ class ChannelConfig:
 
     def wants(self, alert: Alert) -> bool:
         """Is ``alert`` routed here (a test is sent to the channel it names, whatever)?"""
-        if alert.kind == "test":
-            return True
-        if self.kinds and alert.kind not in self.kinds:
+        if self.kinds and alert.kind not in self.kinds and alert.kind != "test":
             return False
-        return rank(alert.severity) >= rank(self.min_severity)
+        return alert.kind == "test" or RANK[alert.severity] >= RANK[self.min_severity]
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@
 A slow or failing channel delays only itself: the bus never waits for a delivery,
 and one channel never waits for another. Per channel:
 
-- **rate**: a bucket of ``[alerts] per_minute`` sends, refilled evenly. While the
-  waiting alerts fit in what is left, each goes alone; when more wait than that,
-  the last send left carries them all as one digest. Critical alerts never wait
-  for the bucket.
+- **rate**: a bucket of ``[alerts] per_minute`` sends, refilled evenly. What
+  arrives together (within ``GATHER_S``) is taken together: while the waiting alerts
+  fit in what is left of the bucket, each goes alone; when more wait than that, one
+  send carries them all as a digest and spends the bucket, so a flood is one digest
+  now and then one per refill. Critical alerts never wait for the bucket.
 - **retries**: a failed send is tried again after ``retry_s``, doubling (at most
   10 minutes) while the channel keeps failing; an alert is given up after
   ``retries`` more tries -- marked failed in the outbox, logged and shown.
@@ -19,46 +20,56 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.alerts.channels import Channel
 from services.alerts.config import AlertsConfig
 from services.alerts.model import Alert, ChannelState, Severity, rank
 from services.alerts.outbox import Outbox
-from services.events import AlertDelivery
 
 log = logging.getLogger("quantdesk.alerts")
 
 MAX_BACKOFF_S = 600.0
 DIGEST_LINES = 20
+GATHER_S = 0.25  # a first alert waits this long for the rest of a burst
 
 
 class Waiter:
-    """Someone (the daily summary, a test) waiting for an alert's deliveries."""
+    """Someone (the daily summary, a test) waiting for an alert's deliveries: once the
+    router knows which channels take it (:meth:`expect`), ``on_done`` gets every
+    channel's outcome ("sent" or "failed: why") when the last one is known."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, on_done: Callable[[dict[str, str]], None]) -> None:
+        self.on_done = on_done
         self.results: dict[str, str] = {}
-        self._left = channels
+        self._left: set[str] | None = None
         self._lock = threading.Lock()
-        self.event = threading.Event()
-        if channels == 0:
-            self.event.set()
+
+    def expect(self, channels: list[str]) -> None:
+        with self._lock:
+            self._left = set(channels) - set(self.results)
+            finished = not self._left
+        if finished:
+            self.on_done(dict(self.results))
 
     def done(self, channel: str, outcome: str) -> None:
         with self._lock:
             self.results[channel] = outcome
-            self._left -= 1
-            if self._left <= 0:
-                self.event.set()
+            if self._left is None:
+                return
+            self._left.discard(channel)
+            finished = not self._left
+        if finished:
+            self.on_done(dict(self.results))
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     id: int
     alert: Alert
     attempts: int = 0
-    waiters: list[Waiter] = field(default_factory=list)
+    waiters: list[Waiter] | None = None
 
 
 def digest(items: list[Item]) -> tuple[str, str, Severity]:
@@ -84,13 +95,15 @@ class ChannelWorker:
         channel: Channel,
         config: AlertsConfig,
         outbox: Outbox,
-        on_change: Callable[[AlertDelivery], None],
+        on_change: Callable[[str, bool, str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channel, self.config, self.outbox = channel, config, outbox
         self.on_change, self.clock = on_change, clock
         self.name = channel.name
         self._items: deque[Item] = deque()
+        self._critical: deque[Item] = deque()  # never held by the bucket: kept apart
+        self._gather_until = 0.0
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -108,7 +121,10 @@ class ChannelWorker:
     # -- from the router -----------------------------------------------------------------
     def put(self, items: list[Item]) -> None:
         with self._cond:
-            self._items.extend(items)
+            if not self._items and not self._critical:
+                self._gather_until = self.clock() + GATHER_S
+            for item in items:
+                (self._critical if item.alert.severity == "critical" else self._items).append(item)
             self._cond.notify()
 
     def start(self) -> None:
@@ -125,8 +141,8 @@ class ChannelWorker:
 
     def state(self) -> ChannelState:
         with self._cond:
-            queued = len(self._items)
-            held = queued if queued and self._rate_bound(self.clock()) else 0
+            queued = len(self._items) + len(self._critical)
+            held = len(self._items) if self._items and self._rate_bound(self.clock()) else 0
             waiting = queued + self._sending
             retry = max(0.0, self.retry_at - self.clock()) if self.error else 0.0
         return ChannelState(
@@ -152,30 +168,29 @@ class ChannelWorker:
     def _rate_bound(self, now: float) -> bool:
         """Nothing may go now for the rate limit (and nothing waiting is critical)."""
         self._refill(now)
-        critical = any(i.alert.severity == "critical" for i in self._items)
-        return self.tokens < 1 and not critical and now >= self.retry_at
+        return self.tokens < 1 and not self._critical and now >= self.retry_at
 
     def _take(self, now: float) -> tuple[list[Item], float]:
         """What to send now, or how long to wait before anything may go."""
-        if not self._items:
+        if not self._items and not self._critical:
             return [], 1.0
-        if now < self.retry_at:
-            return [], self.retry_at - now
+        if now < max(self.retry_at, self._gather_until):
+            return [], max(self.retry_at, self._gather_until) - now
         self._refill(now)
-        critical = [i for i in self._items if i.alert.severity == "critical"]
-        if critical:  # never held by the bucket, never behind a backlog
-            for item in critical:
-                self._items.remove(item)
+        if self._critical:  # never held by the bucket, never behind a backlog
+            critical = list(self._critical)
+            self._critical.clear()
             self.tokens = max(0.0, self.tokens - 1)
             return critical, 0.0
         budget = int(self.tokens)
         if budget == 0:
             return [], (1 - self.tokens) * 60.0 / self.config.per_minute
         self.tokens -= 1
-        if len(self._items) <= budget or budget > 1:
+        if len(self._items) <= budget:
             return [self._items.popleft()], 0.0
-        batch = list(self._items)  # the last send the bucket allows carries every one
-        self._items.clear()
+        batch = list(self._items)  # more than the bucket allows: one digest carries them,
+        self._items.clear()  # and spends what was left of it (a flood: a digest a token)
+        self.tokens = 0.0
         return batch, 0.0
 
     def _run(self) -> None:
@@ -211,14 +226,14 @@ class ChannelWorker:
                 item.attempts += 1
             self.outbox.mark(self.name, ids, "sent", max(i.attempts for i in batch))
             for item in batch:
-                for waiter in item.waiters:
+                for waiter in item.waiters or ():
                     waiter.done(self.name, "sent")
             self._sending = 0
             if self.error:
                 log.info(
                     "alert channel %s delivers again (%s waiting)", self.name, len(self._items)
                 )
-                self.on_change(AlertDelivery(self.name, True, "delivers again", datetime.now()))
+                self.on_change(self.name, True, "delivers again")
             self.failures, self.error, self.failing_since, self.retry_at = 0, "", None, 0.0
             return
         self._failed(batch, why)
@@ -250,10 +265,12 @@ class ChannelWorker:
                     why,
                     item.alert.title,
                 )
-                for waiter in item.waiters:
+                for waiter in item.waiters or ():
                     waiter.done(self.name, f"failed: {why}")
         with self._cond:
-            self._items.extendleft(reversed(keep))  # first again, in their order
+            for item in reversed(keep):  # first again, in their order
+                queue = self._critical if item.alert.severity == "critical" else self._items
+                queue.appendleft(item)
             self._sending = 0
         if first or gave_up:
             level = logging.ERROR if gave_up else logging.WARNING
@@ -266,4 +283,4 @@ class ChannelWorker:
                 len(keep),
             )
         if first:
-            self.on_change(AlertDelivery(self.name, False, why, datetime.now()))
+            self.on_change(self.name, False, why)

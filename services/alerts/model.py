@@ -37,9 +37,12 @@ KINDS: dict[str, tuple[Severity, str]] = {
 }
 
 
+RANK: dict[str, int] = {severity: n for n, severity in enumerate(SEVERITIES)}
+
+
 def rank(severity: str) -> int:
     """0 info, 1 warning, 2 critical (for "at least this severe")."""
-    return list(SEVERITIES).index(severity)  # type: ignore[arg-type]
+    return RANK[severity]
 
 
 @dataclass(frozen=True)

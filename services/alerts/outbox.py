@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE TABLE IF NOT EXISTS deliveries (
     alert_id INTEGER NOT NULL REFERENCES alerts(id),
     channel TEXT NOT NULL,
-    state TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
     done_at TEXT,
@@ -64,6 +64,16 @@ class Stored:
     digest: bool  # sent inside a digest of several
 
 
+CHUNK = 200  # rows per multi-row statement (SQLite allows 32,766 variables)
+
+
+def _insert_many(db: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]]) -> None:
+    for lo in range(0, len(rows), CHUNK):
+        chunk = rows[lo : lo + CHUNK]
+        marks = ",".join(["(" + ",".join("?" * len(chunk[0])) + ")"] * len(chunk))
+        db.execute(f"INSERT INTO {into} VALUES {marks}", [v for row in chunk for v in row])
+
+
 class Outbox:
     """Alerts and their deliveries on disk; thread-safe (one connection, one lock).
 
@@ -81,6 +91,7 @@ class Outbox:
         self._db.executescript(SCHEMA)
         self.error = ""  # the last write failure ("" while writes succeed)
         self._next_id = -1  # ids of alerts that could not be written (negative: in memory)
+        self._top = int(self._db.execute("SELECT coalesce(max(id), 0) FROM alerts").fetchone()[0])
 
     def _write(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> bool:
         with self._lock:
@@ -106,43 +117,44 @@ class Outbox:
         return True
 
     def add(self, routed: list[tuple[Alert, list[str]]]) -> list[int]:
-        """Write each alert with a pending delivery per channel (one transaction); the
-        alerts' ids (negative ones were not written)."""
-        ids: list[int] = []
+        """Write each alert with a pending delivery per channel, in one transaction of a
+        few multi-row statements (a statement per row would hand the GIL back and forth
+        with the bus's dispatcher at every step); the alerts' ids (negative: not written)."""
         with self._lock:
+            first = self._top + 1
+            ids = list(range(first, first + len(routed)))
+            alerts = [
+                (i, a.at.isoformat(), a.kind, a.severity, a.title, a.body, a.key, a.account)
+                for i, (a, _) in zip(ids, routed, strict=True)
+            ]
+            deliveries = [
+                (i, c) for i, (_, channels) in zip(ids, routed, strict=True) for c in channels
+            ]
             try:
                 self._db.execute("BEGIN")
-                for alert, channels in routed:
-                    cur = self._db.execute(
-                        "INSERT INTO alerts(at, kind, severity, title, body, key, account) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            alert.at.isoformat(),
-                            alert.kind,
-                            alert.severity,
-                            alert.title,
-                            alert.body,
-                            alert.key,
-                            alert.account,
-                        ),
-                    )
-                    alert_id = int(cur.lastrowid or 0)
-                    self._db.executemany(
-                        "INSERT INTO deliveries(alert_id, channel, state) VALUES (?, ?, 'pending')",
-                        [(alert_id, c) for c in channels],
-                    )
-                    ids.append(alert_id)
+                _insert_many(
+                    self._db, "alerts(id, at, kind, severity, title, body, key, account)", alerts
+                )
+                _insert_many(self._db, "deliveries(alert_id, channel)", deliveries)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
                 if not self.error:
-                    log.error("alert outbox %s cannot be written (%s)", self.path, exc)
+                    log.error(
+                        "alert outbox %s cannot be written (%s): alerts are still delivered, "
+                        "but what is pending would not survive a restart",
+                        self.path,
+                        exc,
+                    )
                 self.error = str(exc)
-                ids = []
-                for _ in routed:
-                    ids.append(self._next_id)
-                    self._next_id -= 1
+                ids = list(range(self._next_id, self._next_id - len(routed), -1))
+                self._next_id -= len(routed)
+                return ids
+            self._top = ids[-1] if ids else self._top
+        if self.error:
+            log.info("alert outbox %s written again", self.path)
+            self.error = ""
         return ids
 
     def collapsed(self, alert_id: int, count: int) -> None:
@@ -155,11 +167,18 @@ class Outbox:
     ) -> None:
         """The delivery of ``ids`` to ``channel`` is now ``state`` (a digest when several)."""
         done = datetime.now().isoformat() if state in ("sent", "failed") else None
-        self._write(
-            "UPDATE deliveries SET state = ?, attempts = ?, error = ?, done_at = ?, digest = ? "
-            "WHERE alert_id = ? AND channel = ?",
-            [(state, attempts, error, done, int(len(ids) > 1), i, channel) for i in ids if i > 0],
-        )
+        stored = [i for i in ids if i > 0]
+        rows = [
+            (state, attempts, error, done, int(len(ids) > 1), channel, *chunk)
+            for chunk in (stored[lo : lo + CHUNK] for lo in range(0, len(stored), CHUNK))
+        ]
+        for row in rows:  # one statement per chunk of ids, all in one transaction
+            marks = ",".join("?" * (len(row) - 6))
+            self._write(
+                "UPDATE deliveries SET state = ?, attempts = ?, error = ?, done_at = ?, "
+                f"digest = ? WHERE channel = ? AND alert_id IN ({marks})",
+                [row],
+            )
 
     def pending(self, channel: str) -> list[Stored]:
         """What ``channel`` still has to deliver, oldest first (taken up at a start)."""

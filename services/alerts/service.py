@@ -1,20 +1,32 @@
-"""The alert service: bus events in, de-duplicated alerts out to each channel's worker.
+"""The alert service, in the trading process: bus events in, alerts to the courier.
 
 The bus's dispatcher only runs a rule (services.alerts.rules) and puts what it returns
-on a queue. One router thread takes the queue in batches: it collapses alerts of
-one key within ``dedupe_s`` (the window's count goes out when it closes), routes
-each alert to the channels that want it, writes them to the outbox in one
-transaction and hands them to the channels' workers (services.alerts.delivery).
+on a queue. A writer thread sends the queue, in batches, as JSON lines to the alert
+courier -- a child process (services.alerts.courier) that de-duplicates, routes,
+writes the outbox and delivers -- so no delivery work runs beside the dispatcher.
+A reader thread takes the courier's answers: each channel's state (for the system
+monitor, the header, the metrics), a channel failing or back (published on the bus),
+the outcome of an alert someone waits for, and its log records.
+
+Nothing is lost between the two: each alert has a sequence number and is kept here
+until the courier says it is in the outbox; if the courier dies it is started again
+and what it had not stored is sent again.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import os
 import queue
+import subprocess
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,81 +34,21 @@ from vnpy.event import Event
 
 from services.alerts.channels import Channel
 from services.alerts.config import AlertsConfig
-from services.alerts.delivery import ChannelWorker, Item, Waiter
+from services.alerts.courier import alert_row, init_message, state_from_json
 from services.alerts.model import Alert, ChannelState
-from services.alerts.outbox import FILE, Outbox
 from services.alerts.rules import AlertRules
 from services.bus import Bus, Priority
 from services.events import EVENT_ALERT_DELIVERY, AlertDelivery
 
 log = logging.getLogger("quantdesk.alerts")
 
-BATCH = 500  # alerts taken from the queue at a time
-
-
-@dataclass
-class _Window:
-    first: Alert
-    first_id: int
-    since: float
-    count: int = 0  # collapsed into it since
-    last: Alert | None = None
-
-
-class Deduper:
-    """Alerts of one key within ``window_s``: the first goes, the rest are counted, and
-    the count goes out as one more alert when the window closes."""
-
-    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window_s, self.clock = window_s, clock
-        self.windows: dict[str, _Window] = {}
-        self._expired: list[_Window] = []  # replaced by a new window before closed() saw them
-        self.collapsed = 0
-
-    def admit(self, alert: Alert) -> bool:
-        """True to send it now; False when it was collapsed into an open window."""
-        if not self.window_s:
-            return True
-        window = self.windows.get(alert.key)
-        now = self.clock()
-        if window is None or now - window.since >= self.window_s:
-            if window is not None and window.count:
-                self._expired.append(window)  # its count goes out with this batch
-            self.windows[alert.key] = _Window(alert, 0, now)
-            return True
-        window.count += 1
-        window.last = alert
-        self.collapsed += 1
-        return False
-
-    def stored(self, alert: Alert, alert_id: int) -> None:
-        """``alert`` opened its window and was written as ``alert_id``."""
-        window = self.windows.get(alert.key)
-        if window is not None and window.first is alert:
-            window.first_id = alert_id
-
-    def closed(self, resolves: Iterable[str] = ()) -> list[tuple[_Window, Alert]]:
-        """Windows that closed (by time, or resolved by an alert just admitted) and had
-        alerts collapsed into them: each with the alert that tells their count."""
-        now = self.clock()
-        ended = [k for k, w in self.windows.items() if now - w.since >= self.window_s]
-        ended += [k for k in resolves if k in self.windows and k not in ended]
-        out = []
-        windows, self._expired = [*self._expired, *(self.windows.pop(k) for k in ended)], []
-        for window in windows:
-            if window.count and window.last is not None:
-                last = window.last
-                repeat = replace(
-                    last,
-                    title=f"{last.title} (×{window.count} more since {window.first.at:%H:%M:%S})",
-                    at=last.at,
-                )
-                out.append((window, repeat))
-        return out
+COURIER = [sys.executable, "-m", "services.alerts.courier"]
+GATHER_S = 0.05  # the writer sends what came in this long as one write
+START_S = 20.0  # the courier must say it is ready within this
 
 
 class AlertService:
-    """Alerts from the bus (and from jobs) to the configured channels."""
+    """Alerts from the bus (and from jobs) to the courier, and its news back."""
 
     def __init__(
         self,
@@ -105,18 +57,23 @@ class AlertService:
         channels: list[Channel],
         data_dir: Path,
         rules: AlertRules,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bus, self.config, self.rules = bus, config, rules
-        self.channels = channels
-        self.outbox = Outbox(data_dir / FILE)
-        self.deduper = Deduper(config.dedupe_s, clock)
-        self.workers = {
-            c.name: ChannelWorker(c, config, self.outbox, self._changed, clock) for c in channels
-        }
-        self._inbox: queue.SimpleQueue[tuple[Alert, Waiter | None] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self.received = self.unrouted = 0
+        self.channels, self.data_dir = channels, data_dir
+        self._queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._next_seq = 1  # of the next alert sent (the writer's alone)
+        self._unstored: deque[dict[str, Any]] = deque()  # sent, not yet in the outbox
+        self._lock = threading.Lock()  # the data below; never held while writing the pipe
+        self._pipe = threading.Lock()  # the courier's stdin and which courier it is
+        self._waits: dict[int, tuple[threading.Event, dict[str, str]]] = {}
+        self._syncs: dict[int, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        self._proc: subprocess.Popen[str] | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.report: dict[str, Any] = {"states": [], "warnings": [], "idle": True}
+        self.restarts = 0
+        self.down = ""  # why the courier is not running ("" while it is)
 
     # -- in -------------------------------------------------------------------------------
     def register(self) -> None:
@@ -127,14 +84,14 @@ class AlertService:
     def _handler(
         self, rule: Callable[[Any], Alert | list[Alert] | None]
     ) -> Callable[[Event], None]:
-        put = self._inbox.put
+        put = self._queue.put
 
         def on_event(event: Event) -> None:
             found = rule(event.data)
             if found is None:
                 return
             for alert in found if isinstance(found, list) else (found,):
-                put((alert, None))
+                put({"alert": alert})
 
         on_event.__qualname__ = f"AlertService.{getattr(rule, '__name__', 'rule')}"
         return on_event
@@ -143,117 +100,214 @@ class AlertService:
         """Send ``alert`` (from any thread). With ``wait_s``, wait that long for each
         channel's outcome: channel -> "sent", "failed: why" or "pending"."""
         wanted = [c.name for c in self.channels if c.config.wants(alert)]
-        waiter = Waiter(len(wanted)) if wait_s else None
-        self._inbox.put((alert, waiter))
-        if waiter is None:
+        if not wait_s:
+            self._queue.put({"alert": alert})
             return {}
-        waiter.event.wait(wait_s)
-        return {name: waiter.results.get(name, "pending") for name in wanted}
+        wid, done = next(self._ids), threading.Event()
+        results: dict[str, str] = {}
+        with self._lock:
+            self._waits[wid] = (done, results)
+        self._queue.put({"alert": alert, "wait": wid})
+        done.wait(wait_s)
+        with self._lock:
+            self._waits.pop(wid, None)
+        return {name: results.get(name, "pending") for name in wanted}
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        """Take up what was pending at the last stop, then start the threads."""
-        for name, worker in self.workers.items():
-            stored = self.outbox.pending(name)
-            if stored:
-                log.warning(
-                    "alert channel %s: %d alerts pending since the last run", name, len(stored)
+        """Start the courier (it takes up what was pending at the last stop) and the
+        threads that talk to it. OSError if it cannot be started."""
+        self._spawn()
+        for target, name in ((self._write, "alerts-out"), (self._watch, "alerts-in")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _spawn(self) -> None:
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(logs / "alerts-courier.log", "a", encoding="utf-8") as err:  # its tracebacks
+            proc = subprocess.Popen(
+                COURIER,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                encoding="utf-8",
+                bufsize=1,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        assert proc.stdin is not None and proc.stdout is not None
+        init = json.dumps(init_message(self.config, self.channels, self.data_dir))
+        with self._pipe:
+            with self._lock:
+                again = [doc["line"] for doc in self._unstored]
+            try:  # the URLs go over the pipe: never in argv or the environment
+                proc.stdin.write("\n".join([init, *again]) + "\n")
+                proc.stdin.flush()
+                ready = proc.stdout.readline()
+                while ready.startswith('{"log"'):  # what it says while starting
+                    self._read([ready])
+                    ready = proc.stdout.readline()
+            except OSError as exc:
+                ready = str(exc)
+            if not ready.startswith('{"ready"'):
+                proc.kill()
+                proc.wait()
+                raise OSError(
+                    f"the alert courier did not start ({ready.strip() or 'no answer'}): see "
+                    f"{logs / 'alerts-courier.log'}"
                 )
-                worker.put([Item(s.id, s.alert, s.attempts) for s in stored])
-            worker.start()
-        self._thread = threading.Thread(target=self._run, name="alerts", daemon=True)
-        self._thread.start()
+            self._proc, self.down = proc, ""
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._inbox.put(None)
-            self._thread.join(timeout=3)
-            self._thread = None
-        for worker in self.workers.values():
-            worker.stop()
-        self.outbox.close()
+        """Stop the courier after what is queued here reached it (what it has not sent
+        stays pending in its outbox for the next start)."""
+        self._stopping.set()
+        self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        proc = self._proc
+        if proc is not None:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
-    # -- the router --------------------------------------------------------------------------
-    def _run(self) -> None:
+    # -- the writer: alerts to the courier ---------------------------------------------------
+    def _write(self) -> None:
         while True:
-            try:
-                first = self._inbox.get(timeout=1.0)
-            except queue.Empty:
-                first = ()  # type: ignore[assignment]
-            batch: list[tuple[Alert, Waiter | None]] = []
-            stop = first is None
-            if first:
-                batch.append(first)
-            while not stop and len(batch) < BATCH:
-                try:
-                    more = self._inbox.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                else:
-                    batch.append(more)
-            try:
-                self._route(batch)
-            except Exception:  # a bug here must not end alerting: say so, go on
-                log.exception("alert router failed on %d alerts", len(batch))
-            if stop:
+            first = self._queue.get()
+            batch = [first]
+            if first is not None:
+                time.sleep(GATHER_S)
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+            rows = [alert_row(d["alert"]) for d in batch if d is not None and "alert" in d]
+            waits = {
+                str(i): d["wait"]
+                for i, d in enumerate(d for d in batch if d is not None and "alert" in d)
+                if "wait" in d
+            }
+            others = [json.dumps(d) for d in batch if d is not None and "alert" not in d]
+            with self._pipe:  # so that a courier started meanwhile gets each alert once
+                lines = []
+                if rows:
+                    seq0, self._next_seq = self._next_seq, self._next_seq + len(rows)
+                    doc = {"alerts": rows, "seq": seq0, "last": seq0 + len(rows) - 1}
+                    if waits:
+                        doc["waits"] = waits
+                    line = json.dumps(doc, ensure_ascii=False)
+                    with self._lock:
+                        self._unstored.append({"last": doc["last"], "line": line})
+                    lines.append(line)
+                lines += others
+                if None in batch:
+                    lines.append('{"stop": true}')
+                if lines:
+                    self._send("\n".join(lines) + "\n")
+            if None in batch:
                 return
 
-    def _route(self, batch: list[tuple[Alert, Waiter | None]]) -> None:
-        self.received += len(batch)
-        admitted: list[tuple[Alert, Waiter | None]] = []
-        for alert, waiter in batch:
-            if waiter is not None or self.deduper.admit(alert):
-                admitted.append((alert, waiter))
-        closed = self.deduper.closed(a.resolves for a, _ in admitted if a.resolves)
-        for window, _ in closed:
-            self.outbox.collapsed(window.first_id, window.count)
-        # a window's count first (it is older), then what was admitted (opening windows)
-        sends = [(r, None, False) for _, r in closed] + [(a, w, True) for a, w in admitted]
-        routed = []
-        for alert, waiter, opens in sends:
-            wanted = [w for w in self.workers.values() if w.channel.config.wants(alert)]
-            if not wanted:
-                self.unrouted += 1
+    def _send(self, text: str) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return  # down: the alerts wait in _unstored for the next courier
+        try:
+            proc.stdin.write(text)
+            proc.stdin.flush()
+        except (OSError, ValueError):
+            pass  # it died: the watcher starts another, which is sent _unstored
+
+    # -- the reader: the courier's news ------------------------------------------------------
+    def _watch(self) -> None:
+        while True:
+            proc = self._proc
+            assert proc is not None and proc.stdout is not None
+            self._read(proc.stdout)
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            self.down = f"the alert courier stopped (exit {code})"
+            log.error(
+                "%s: starting it again (%d alerts not yet stored)", self.down, len(self._unstored)
+            )
+            time.sleep(min(30.0, 2.0 ** min(self.restarts, 5)))
+            self.restarts += 1
+            try:
+                self._spawn()
+            except OSError as exc:
+                self.down = str(exc)
+                log.error("%s", exc)
+
+    def _read(self, stream: Iterable[str]) -> None:
+        for line in stream:
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                log.warning("alert courier said: %s", line.strip()[:200])
                 continue
-            routed.append((alert, waiter, opens, wanted))
-        if not routed:
-            return
-        ids = self.outbox.add([(a, [w.name for w in ws]) for a, _, _, ws in routed])
-        by_worker: dict[str, list[Item]] = {}
-        for alert_id, (alert, waiter, opens, wanted) in zip(ids, routed, strict=True):
-            if opens:
-                self.deduper.stored(alert, alert_id)
-            for worker in wanted:
-                item = Item(alert_id, alert, waiters=[waiter] if waiter else [])
-                by_worker.setdefault(worker.name, []).append(item)
-        for name, items in by_worker.items():
-            self.workers[name].put(items)
+            if "report" in doc:
+                self.report = doc["report"]
+                if doc.get("sync") is not None:
+                    with self._lock:
+                        self._syncs[int(doc["sync"])] = doc["report"]
+            elif "stored" in doc:
+                seq = int(doc["stored"])
+                with self._lock:
+                    while self._unstored and self._unstored[0]["last"] <= seq:
+                        self._unstored.popleft()
+            elif "delivery" in doc:
+                d = doc["delivery"]
+                change = AlertDelivery(d["channel"], bool(d["ok"]), d["detail"], datetime.now())
+                self.bus.publish(EVENT_ALERT_DELIVERY, change)
+            elif "waited" in doc:
+                with self._lock:
+                    waiting = self._waits.get(int(doc["waited"]))
+                if waiting is not None:
+                    waiting[1].update(doc["results"])
+                    waiting[0].set()
+            elif "log" in doc:
+                log.log(int(doc["log"]["level"]), "%s", doc["log"]["message"])
 
     # -- out ------------------------------------------------------------------------------
-    def _changed(self, change: AlertDelivery) -> None:
-        self.bus.publish(EVENT_ALERT_DELIVERY, change)
-
     def states(self) -> list[ChannelState]:
-        return [w.state() for w in self.workers.values()]
+        """Each channel's state as the courier last reported it (every 0.5 s)."""
+        reported = {s["name"]: state_from_json(s) for s in self.report.get("states", [])}
+        return [
+            reported.get(c.name) or ChannelState(c.name, c.target, 0, 0, 0, 0)
+            for c in self.channels
+        ]
 
     def warnings(self) -> list[str]:
-        """For the system monitor: each failing channel, and an outbox that cannot be written."""
-        out = [f"alerts/{s.name} failing ({s.error})" for s in self.states() if s.error]
-        if self.outbox.error:
-            out.append(f"alerts/outbox not written ({self.outbox.error})")
-        return out
+        """For the system monitor and the header: failing channels, an outbox not
+        written, a courier that is down."""
+        out = list(self.report.get("warnings", []))
+        return [f"alerts/courier down ({self.down})", *out] if self.down else out
+
+    def sync(self, timeout: float = 10.0) -> dict[str, Any] | None:
+        """The courier's report once it has routed everything sent before this call."""
+        n = next(self._ids)
+        self._queue.put({"sync": n})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = self._syncs.pop(n, None)
+            if found is not None:
+                return found
+            time.sleep(0.01)
+        return None
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Until nothing waits to be routed or sent (tests and the benchmark)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if (
-                self._inbox.empty()
-                and all(s.pending == 0 and s.held == 0 for s in self.states())
-                and all(not w.busy_since for w in self.workers.values())
-            ):
+            report = self.sync(max(0.1, deadline - time.monotonic()))
+            if report is not None and report["idle"]:
                 return True
-            time.sleep(0.02)
+            time.sleep(0.05)
         return False

@@ -67,6 +67,8 @@ async def test_the_monitor_shows_each_alert_channel_and_a_failing_one_is_told(
                     break
             toast = [n.message for n in app._notifications if "FAILING" in n.message]
             assert toast and toast[0].startswith("Alert channel phone FAILING: ")
+            assert app.services.alerts is not None
+            await asyncio.to_thread(app.services.alerts.sync)  # its report of now
             await pilot.press("M")
             await pilot.pause()
             shot = app.export_screenshot().replace("&#160;", " ")
