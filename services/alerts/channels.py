@@ -15,19 +15,14 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
-
-import apprise
 
 from services.alerts.config import AlertsConfig, ChannelConfig
 from services.alerts.model import Severity
 from services.ops.redact import MASK, redact
 
-APPRISE_TYPES = {
-    "info": apprise.NotifyType.INFO,
-    "warning": apprise.NotifyType.WARNING,
-    "critical": apprise.NotifyType.FAILURE,
-}
+APPRISE_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}  # NotifyType
 
 
 class ChannelError(ValueError):
@@ -56,10 +51,19 @@ class _Captured(logging.Handler):
 
 
 _capture = _Captured()
-_apprise_log = logging.getLogger("apprise")
-_apprise_log.addHandler(_capture)
-_apprise_log.setLevel(logging.WARNING)
-_apprise_log.propagate = False  # its messages may hold the URL's token: never in our log
+
+
+def _apprise() -> Any:
+    """apprise, imported when a channel is first opened (0.15 s: not at every start), its
+    logger kept out of ours (its messages may hold the URL's token)."""
+    import apprise
+
+    log = logging.getLogger("apprise")
+    if _capture not in log.handlers:
+        log.addHandler(_capture)
+        log.setLevel(logging.WARNING)
+        log.propagate = False
+    return apprise
 
 
 def secret_parts(url: str) -> list[str]:
@@ -87,7 +91,7 @@ class Channel:
     min_gap_s: float = 1.0  # between two requests (apprise's own default is 5.5 s)
 
     def __post_init__(self) -> None:
-        plugin = apprise.Apprise.instantiate(self.url)
+        plugin = _apprise().Apprise.instantiate(self.url)
         if plugin is None:
             raise ChannelError(
                 f"alert channel {self.config.name}: the keyring entry {self.config.secret} "

@@ -28,17 +28,19 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vnpy.event import Event
 
-from services.alerts.channels import Channel
 from services.alerts.config import AlertsConfig
-from services.alerts.courier import alert_row, init_message, state_from_json
 from services.alerts.model import Alert, ChannelState
+from services.alerts.protocol import alert_row, init_message, state_from_json
 from services.alerts.rules import AlertRules
 from services.bus import Bus, Priority
 from services.events import EVENT_ALERT_DELIVERY, AlertDelivery
+
+if TYPE_CHECKING:
+    from services.alerts.channels import Channel
 
 log = logging.getLogger("quantdesk.alerts")
 

@@ -49,12 +49,13 @@ def test_services_and_strategies_import_without_textual(tmp_path: Path) -> None:
 
 
 def test_the_console_loads_no_backtest_engine_until_a_backtest_runs(tmp_path: Path) -> None:
-    """numba and vectorbt cost seconds to import: only the worker process and the CLI load them."""
+    """numba and vectorbt cost seconds to import: only the worker process and the CLI load
+    them; apprise (0.15 s) and python-telegram-bot load only where alerting is configured."""
     code = (
         "import sys\n"
         "import console.app, console.cli, console.backtests, services.runtime\n"
-        "heavy = [m for m in ('numba', 'vectorbt', 'plotly', 'services.backtest.kernel') "
-        "if m in sys.modules]\n"
+        "heavy = [m for m in ('numba', 'vectorbt', 'plotly', 'services.backtest.kernel', "
+        "'apprise', 'telegram') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     proc = python(code, cwd=tmp_path, home=tmp_path)
