@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -116,6 +117,10 @@ NICE = 10  # background work: the trading process's threads come first on a busy
 def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     with contextlib.suppress(OSError):
         os.nice(NICE)
+    # systemd's stop and ctrl+c signal the whole group: the courier ends when the trading
+    # process closes its stdin, after that process has handed over its last alerts
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = _Out(stdout)
     log = logging.getLogger("quantdesk.alerts")
     log.addHandler(_ToParent(out))

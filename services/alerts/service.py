@@ -118,8 +118,13 @@ class AlertService:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         """Start the courier (it takes up what was pending at the last stop) and the
-        threads that talk to it. OSError if it cannot be started."""
-        self._spawn()
+        threads that talk to it. A courier that cannot start is logged, shown as a
+        warning and tried again; alerts wait here meanwhile."""
+        try:
+            self._spawn()
+        except OSError as exc:
+            self.down = str(exc)
+            log.error("%s", exc)
         for target, name in ((self._write, "alerts-out"), (self._watch, "alerts-in")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -227,18 +232,23 @@ class AlertService:
 
     # -- the reader: the courier's news ------------------------------------------------------
     def _watch(self) -> None:
-        while True:
+        """Read the courier's news; when it ends (a crash), start another."""
+        while not self._stopping.is_set():
             proc = self._proc
-            assert proc is not None and proc.stdout is not None
-            self._read(proc.stdout)
-            code = proc.wait()
-            if self._stopping.is_set():
+            if proc is not None and proc.stdout is not None:
+                self._read(proc.stdout)
+                code = proc.wait()
+                if self._stopping.is_set():
+                    return
+                self._proc = None
+                self.down = f"the alert courier stopped (exit {code})"
+                log.error(
+                    "%s: starting it again (%d alerts not yet stored)",
+                    self.down,
+                    len(self._unstored),
+                )
+            if self._stopping.wait(min(30.0, 2.0 ** min(self.restarts, 5))):
                 return
-            self.down = f"the alert courier stopped (exit {code})"
-            log.error(
-                "%s: starting it again (%d alerts not yet stored)", self.down, len(self._unstored)
-            )
-            time.sleep(min(30.0, 2.0 ** min(self.restarts, 5)))
             self.restarts += 1
             try:
                 self._spawn()

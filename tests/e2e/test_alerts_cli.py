@@ -146,3 +146,56 @@ def test_a_headless_halt_reaches_the_channel_and_the_outbox(tmp_path: Path) -> N
             proc.kill()
             proc.wait()
         server.close()
+
+
+def _headless(tmp: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "console.cli",
+            "--data-dir",
+            str(tmp / "data"),
+            "--config",
+            str(tmp / "config.toml"),
+            "--headless",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env(tmp),
+        cwd=tmp,
+        start_new_session=True,  # its own process group, as systemd gives it
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.startswith("quantdesk headless on"), first
+    return proc
+
+
+def test_a_halt_just_before_systemd_stops_the_group_is_not_lost(tmp_path: Path) -> None:
+    import os
+
+    server = HTTPStandIn()
+    server.script = Script(status=500, body=b"{}")  # it does not take it now
+    procs = []
+    try:
+        setup(tmp_path, server)
+        procs.append(_headless(tmp_path))
+        assert quantdesk(tmp_path, "halt", "--reason", "last words").returncode == 0
+        os.killpg(procs[0].pid, signal.SIGTERM)  # systemctl stop: every process of the group
+        assert procs[0].wait(timeout=30) == 0
+        tried = len(server.requests)
+        server.script = Script()
+        procs.append(_headless(tmp_path))  # the next start delivers what was left
+        delivered = server.wait(tried + 1, timeout=30)[tried]
+        assert delivered.json()["title"] == "Trading HALTED"
+        assert delivered.json()["message"].startswith("last words")
+        os.killpg(procs[1].pid, signal.SIGTERM)
+        assert procs[1].wait(timeout=30) == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        server.close()

@@ -292,9 +292,17 @@ async def test_the_jobs_pane_shows_the_daily_sync_and_runs_it_now(tmp_path) -> N
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         jobs = app.query_one(Jobs)
-        assert list(jobs.rows) == ["daily_sync", "backup"]  # the defaults: sync, then backup
-        state, backup = app.services.scheduler.states()
+        # the defaults: sync, backup, and the summary after the close
+        assert list(jobs.rows) == ["daily_sync", "backup", "daily_summary"]
+        state, backup, summary = app.services.scheduler.states()
         assert backup.next_run is not None and backup.next_run.hour == 18
+        assert summary.next_run is not None and (
+            summary.next_run.hour,
+            summary.next_run.minute,
+        ) == (
+            15,
+            5,
+        )
         assert state.next_run is not None and state.next_run.hour == 15
         assert state.next_run.minute == 30 and state.next_run.weekday() < 5
         await pilot.press("5")  # focus the jobs pane

@@ -243,7 +243,7 @@ def test_the_nightly_backup_job_runs_in_the_console(data_dir: Path, tmp_path: Pa
         account=AccountConfig(),
         paced=False,
         data=DataConfig(source="demo"),
-        jobs=JobsConfig(daily_sync="", backup="0 18 * * mon-fri"),
+        jobs=JobsConfig(daily_sync="", backup="0 18 * * mon-fri", daily_summary=""),
         backup=BackupConfig(dir=str(tmp_path / "nightly"), keep=1),
         config_file=data_dir / "config.toml",
     )

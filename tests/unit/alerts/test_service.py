@@ -337,3 +337,24 @@ def test_a_courier_that_dies_is_started_again_and_nothing_is_lost(
         "fill:SIM.t2",
         "halt:",
     ]
+
+
+def test_a_courier_that_cannot_start_is_shown_and_tried_again(
+    bus: Bus, tmp_path: Path, http: HTTPStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import services.alerts.service as service_module
+
+    good = service_module.COURIER
+    monkeypatch.setattr(service_module, "COURIER", [sys.executable, "-c", "raise SystemExit(3)"])
+    service = start(bus, tmp_path, [json_channel(http)])
+    try:
+        assert service.warnings()[0].startswith("alerts/courier down (the alert courier did not")
+        bus.put(halt("while it is down"))  # kept here meanwhile
+        monkeypatch.setattr(service_module, "COURIER", good)
+        (request,) = http.wait(1, timeout=20)
+        assert request.json()["message"].startswith("while it is down")
+        assert service.warnings() == []
+    finally:
+        service.stop()
