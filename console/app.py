@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 from vnpy.trader.object import TickData
 
-from console import killtap
+from console import killtap, trading_dialogs
 from console.accounts_view import AccountsView
 from console.backtests import BacktestScreen
 from console.bridge import (
@@ -43,7 +43,7 @@ from console.bridge import (
     TradeFilled,
 )
 from console.config import Config
-from console.dialogs import ConfirmScreen, HelpScreen, TableScreen, rearm_prompt
+from console.dialogs import ConfirmScreen, HelpScreen
 from console.main_screen import MainScreen
 from panes.accounts import AccountsBar
 from panes.format import count, palette
@@ -60,8 +60,6 @@ from services.market_data import MarketPrep
 from services.ops.watchlist import WatchlistStore
 from services.records.recovery import is_restored
 from services.runtime import Services
-from services.trading.control import RearmRefused
-from services.trading.flatten import outcome
 
 log = logging.getLogger("quantdesk.ui")
 
@@ -287,30 +285,7 @@ class QuantdeskApp(App[None]):
 
     @on(AccountReconciled)
     def handle_reconciled(self, message: AccountReconciled) -> None:
-        result = message.result
-        whose = f"Account {result.account}: " if self.accounts.several else ""
-        if result.error:
-            self.notify(
-                _cap(f"{whose}reconciliation failed: {result.error}"), severity="error", timeout=20
-            )
-            return
-        if not result.differences:
-            what = f"{len(result.lines)} adopted or shown" if result.lines else "no differences"
-            self.notify(_cap(f"{whose}reconciled with the broker ({result.why}): {what}."))
-            return
-        rows = [{"": "DIFFERENCE", "what": line} for line in result.differences]
-        rows += [
-            {"": "adopted", "what": line} for line in result.lines if line not in result.differences
-        ]
-        self.push_screen(
-            TableScreen(
-                f"Account {result.account} HALTED: {len(result.differences)} difference(s) with "
-                "the broker. Check each, then esc to acknowledge; ctrl+r re-arms.",
-                rows,
-                "",
-            ),
-            lambda _: self.services.acknowledge_reconciliation(result),
-        )
+        trading_dialogs.show_reconciled(self, message.result)
 
     def action_reconcile(self) -> None:
         watch = self.services.watch
@@ -365,58 +340,11 @@ class QuantdeskApp(App[None]):
         )
 
     def action_rearm(self) -> None:
-        if self.services.control.state is TradingState.ACTIVE:
-            self.notify("Trading is already ACTIVE")
-            return
-
-        def done(word: str | None) -> None:
-            if word is None:
-                self.notify("Still HALTED", severity="warning")
-                return
-            try:
-                self.services.control.rearm(word)
-            except RearmRefused as exc:  # the prompt validates first; defensive
-                self.notify(str(exc), severity="error")
-                return
-            self.sync_trading()
-            note = self.services.live.stopped_note()
-            self.notify(f"Trading re-armed: ACTIVE. {note}".strip(), timeout=10)
-
-        self.push_screen(rearm_prompt(), done)
+        trading_dialogs.rearm(self)
 
     def action_flatten(self) -> None:
         """After a HALT: preview one closing order per position, send them on confirmation."""
-        if self.services.control.state is not TradingState.HALTED:
-            self.notify("Flatten follows a halt: press ctrl+k first", severity="warning")
-            return
-        plan = self.services.flatten_preview()
-        if not plan.intents:
-            self.notify("Nothing to flatten: " + "; ".join(plan.notes or ["no position"]))
-            return
-        text = "\n".join(
-            [
-                "[b]Flatten: one closing order per position[/b]",
-                *plan.lines(),
-                *(f"[dim]{note}[/dim]" for note in plan.notes),
-                "Trading goes to REDUCING: only orders that reduce a position pass.",
-            ]
-        )
-
-        def done(yes: bool | None) -> None:
-            if not yes:
-                self.notify("Flatten cancelled: still HALTED")
-                return
-            results = self.services.flatten(plan)
-            sent, refused = outcome(results)
-            self.sync_trading()
-            self.notify(
-                f"Flatten: {sent} of {count(len(results), 'closing order')} sent; trading REDUCING"
-                + ("; refused: " + " ".join(refused) if refused else ""),
-                severity="warning" if refused else "information",
-                timeout=12,
-            )
-
-        self.push_screen(ConfirmScreen(text, yes="Send", no="Cancel"), done)
+        trading_dialogs.flatten(self)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -547,8 +475,3 @@ def link_line(change: ConnectionChanged) -> tuple[str, bool]:
     since = f" since {change.since:%H:%M:%S}" if change.state == "RECONNECTING" else ""
     why = f": {change.message[:40]}" if change.state == "DOWN" and change.message else ""
     return f"broker {change.state}{since}{why}", True
-
-
-def _cap(text: str) -> str:
-    """A toast starts with a capital, whether or not an account's name leads it."""
-    return text[:1].upper() + text[1:]
