@@ -9,6 +9,7 @@ import pytest
 
 from services.accounting.costs import CostConfig
 from services.alerts.wiring import Alerting
+from services.bus import Bus
 from services.data.sync import DataConfig
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, Services, build_services
@@ -34,6 +35,15 @@ def make_services(
         strategies=strategies,
         alerting=alerting,
     )
+
+
+@pytest.fixture
+def bus() -> Iterator[Bus]:
+    """A running bus of its own."""
+    running = Bus()
+    running.start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

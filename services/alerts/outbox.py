@@ -100,21 +100,28 @@ class Outbox:
                 self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                if not self.error:
-                    log.error(
-                        "alert outbox %s cannot be written (%s): alerts are still delivered, "
-                        "but what is pending would not survive a restart",
-                        self.path,
-                        exc,
-                    )
-                self.error = str(exc)
+                self._failed(exc)
                 return False
+        self._written()
+        return True
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """Roll back, say so once, remember why (the system monitor shows it)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("ROLLBACK")
+        if not self.error:
+            log.error(
+                "alert outbox %s cannot be written (%s): alerts are still delivered, "
+                "but what is pending would not survive a restart",
+                self.path,
+                exc,
+            )
+        self.error = str(exc)
+
+    def _written(self) -> None:
         if self.error:
             log.info("alert outbox %s written again", self.path)
             self.error = ""
-        return True
 
     def add(self, routed: list[tuple[Alert, list[str]]]) -> list[int]:
         """Write each alert with a pending delivery per channel, in one transaction of a
@@ -138,23 +145,12 @@ class Outbox:
                 _insert_many(self._db, "deliveries(alert_id, channel)", deliveries)
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                if not self.error:
-                    log.error(
-                        "alert outbox %s cannot be written (%s): alerts are still delivered, "
-                        "but what is pending would not survive a restart",
-                        self.path,
-                        exc,
-                    )
-                self.error = str(exc)
+                self._failed(exc)
                 ids = list(range(self._next_id, self._next_id - len(routed), -1))
                 self._next_id -= len(routed)
                 return ids
             self._top = ids[-1] if ids else self._top
-        if self.error:
-            log.info("alert outbox %s written again", self.path)
-            self.error = ""
+        self._written()
         return ids
 
     def collapsed(self, alert_id: int, count: int) -> None:

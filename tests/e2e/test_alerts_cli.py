@@ -37,18 +37,15 @@ def env(tmp: Path) -> dict[str, str]:
     }
 
 
+def command(tmp: Path, *args: str) -> list[str]:
+    """The quantdesk command on this test's data directory and config."""
+    data, config = str(tmp / "data"), str(tmp / "config.toml")
+    return [sys.executable, "-m", "console.cli", "--data-dir", data, "--config", config, *args]
+
+
 def quantdesk(tmp: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "--data-dir",
-            str(tmp / "data"),
-            "--config",
-            str(tmp / "config.toml"),
-            *args,
-        ],
+        command(tmp, *args),
         input=stdin,
         capture_output=True,
         text=True,
@@ -105,26 +102,7 @@ def test_a_headless_halt_reaches_the_channel_and_the_outbox(tmp_path: Path) -> N
     proc = None
     try:
         url = setup(tmp_path, server)
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "console.cli",
-                "--data-dir",
-                str(tmp_path / "data"),
-                "--config",
-                str(tmp_path / "config.toml"),
-                "--headless",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env(tmp_path),
-            cwd=tmp_path,
-        )
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        assert first.startswith("quantdesk headless on"), first
+        proc = _headless(tmp_path)
         halted = quantdesk(tmp_path, "halt", "--reason", "phone test")
         assert halted.returncode == 0, halted.stderr
         (request,) = server.wait(1, timeout=30)
@@ -150,16 +128,7 @@ def test_a_headless_halt_reaches_the_channel_and_the_outbox(tmp_path: Path) -> N
 
 def _headless(tmp: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "console.cli",
-            "--data-dir",
-            str(tmp / "data"),
-            "--config",
-            str(tmp / "config.toml"),
-            "--headless",
-        ],
+        command(tmp, "--headless"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,14 +16,6 @@ from services.records.journal import Journal
 from services.settings import ConfigValueError
 
 TZ = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def bus() -> Iterator[Bus]:
-    b = Bus()
-    b.start()
-    yield b
-    b.stop()
 
 
 def updates(bus: Bus) -> list[JobUpdated]:

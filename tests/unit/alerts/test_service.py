@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -35,14 +34,6 @@ from services.events import (
 )
 from tests.alert_servers import HTTPStandIn, Script
 from tests.unit.alerts.conftest import json_channel
-
-
-@pytest.fixture
-def bus() -> Iterator[Bus]:
-    b = Bus()
-    b.start()
-    yield b
-    b.stop()
 
 
 def start(bus: Bus, data_dir: Path, channels: list[Channel], **config: object) -> AlertService:

@@ -114,14 +114,6 @@ class Seen:
 
 
 @pytest.fixture
-def bus() -> Iterator[Bus]:
-    engine = Bus()
-    engine.start()
-    yield engine
-    engine.stop()
-
-
-@pytest.fixture
 def seen(bus: Bus) -> Seen:
     record = Seen()
     for kind in (EVENT_ORDER, EVENT_TRADE, EVENT_CONNECTION, EVENT_LOG, EVENT_POSITION):
