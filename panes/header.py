@@ -15,6 +15,8 @@ from services.bus import BusStats
 from services.events import TradingState
 
 REASON = 5  # the halt reason's priority: shortened, then dropped, before anything else
+WARNING = -1  # a system warning: never dropped, shortened to WARNING_MIN cells if need be
+WARNING_MIN = 28
 LAG_WARN_MS = 100.0
 DEPTH_WARN = 1000
 
@@ -48,7 +50,8 @@ class StatusHeader(Static):
 
     def render(self) -> Text:
         """One line that fits the terminal: parts give way by priority (the halt reason is
-        shortened first, then cash, the clock, day P&L); mode, state and bus health stay."""
+        shortened first, then a system warning to 28 cells, then cash, the clock, day P&L);
+        mode, state, the warning and bus health stay."""
         parts = self._parts()
         width = self.size.width or 10_000
         while sum(p.cell_len for _, p in parts) > width:
@@ -61,6 +64,11 @@ class StatusHeader(Static):
                     reason.append("…")
                 else:
                     parts = [(prio, p) for prio, p in parts if prio != REASON]
+                continue
+            warning = next((p for prio, p in parts if prio == WARNING), None)
+            if warning is not None and warning.cell_len > WARNING_MIN:  # M has it whole
+                warning.truncate(max(WARNING_MIN, warning.cell_len - over) - 2)
+                warning.append("… ")
                 continue
             droppable = [prio for prio, _ in parts if prio > 0]
             if not droppable:
@@ -111,8 +119,8 @@ class StatusHeader(Static):
             parts.append((3, Text(f"   {label} {self.clock:%Y-%m-%d %H:%M:%S}")))
         if self.health[0]:  # a warning stays; the plain summary gives way before anything
             text, warn = self.health
-            if warn:  # a full disk or memory stops trading soon: always in sight
-                parts.append((0, Text(f" {text} ", style="bold reverse yellow")))
+            if warn:  # a full disk or memory stops trading soon: always in sight (shortened)
+                parts.append((WARNING, Text(f" {text} ", style="bold reverse yellow")))
             else:
                 parts.append((REASON + 1, Text(f"   {text}", style="dim")))
         if self.bus is not None:

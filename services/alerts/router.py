@@ -239,7 +239,7 @@ class Router:
 
     def warnings(self) -> list[str]:
         """Each failing channel, and an outbox that cannot be written."""
-        out = [f"alerts/{s.name} failing ({s.error})" for s in self.states() if s.error]
+        out = [f"alerts/{s.name} failing" for s in self.states() if s.error]  # why: on M
         if self.outbox.error:
             out.append(f"alerts/outbox not written ({self.outbox.error})")
         return out

@@ -299,7 +299,7 @@ class AlertService:
         """For the system monitor and the header: failing channels, an outbox not
         written, a courier that is down."""
         out = list(self.report.get("warnings", []))
-        return [f"alerts/courier down ({self.down})", *out] if self.down else out
+        return ["alerts/courier down (see the log)", *out] if self.down else out
 
     def sync(self, timeout: float = 10.0) -> dict[str, Any] | None:
         """The courier's report once it has routed everything sent before this call."""

@@ -185,7 +185,8 @@ class TelegramControl:
     def warnings(self) -> list[str]:
         """For the system monitor and the header: polling that does not work."""
         ok = self.state.startswith("polling") or self.state == "not started"
-        return [] if ok else [f"telegram: {self.state}"]
+        short = self.state.split(":")[0].split(";")[0]  # the whole of it is on M and in the log
+        return [] if ok else [f"telegram: {short}"]
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

@@ -313,7 +313,7 @@ def _attach_alerting(services: Services, alerting: Alerting, summary: str, stale
         services.alerts = service
     if summary and services.mode != "REPLAY":
         services.scheduler.add(
-            "daily_summary", summary, summary_job(services, lambda: services.alerts, rules)
+            "summary", summary, summary_job(services, lambda: services.alerts, rules)
         )
     if alerting.telegram.control:
 

@@ -293,7 +293,7 @@ async def test_the_jobs_pane_shows_the_daily_sync_and_runs_it_now(tmp_path) -> N
         await settle(pilot)
         jobs = app.query_one(Jobs)
         # the defaults: sync, backup, and the summary after the close
-        assert list(jobs.rows) == ["daily_sync", "backup", "daily_summary"]
+        assert list(jobs.rows) == ["daily_sync", "backup", "summary"]
         state, backup, summary = app.services.scheduler.states()
         assert backup.next_run is not None and backup.next_run.hour == 18
         assert summary.next_run is not None and (

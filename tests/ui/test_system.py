@@ -84,3 +84,20 @@ async def test_without_channels_the_monitor_says_so(app: QuantdeskApp) -> None:
         await pilot.pause()
         shot = app.export_screenshot().replace("&#160;", " ")
         assert "no channel configured ([alerts.channels])" in shot
+
+
+async def test_a_long_warning_is_shortened_not_the_equity_dropped(app: QuantdeskApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, 5)
+        health = app.services.health
+        assert health is not None
+        warned = replace(
+            health.read(),
+            warnings=tuple(f"alerts/channel{n} failing" for n in range(8)),
+        )
+        app.post_message(HealthRead(warned))
+        await pilot.pause()
+        line = app.main.query_one(StatusHeader).render().plain
+        assert "⚠ alerts/channel0 failing" in line and "… " in line  # shortened to fit
+        assert "Equity" in line and "bus " in line  # what a trader needs is still there
+        assert len(line) <= 120

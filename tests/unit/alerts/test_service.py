@@ -341,7 +341,8 @@ def test_a_courier_that_cannot_start_is_shown_and_tried_again(
     monkeypatch.setattr(service_module, "COURIER", [sys.executable, "-c", "raise SystemExit(3)"])
     service = start(bus, tmp_path, [json_channel(http)])
     try:
-        assert service.warnings()[0].startswith("alerts/courier down (the alert courier did not")
+        assert service.warnings() == ["alerts/courier down (see the log)"]
+        assert service.down.startswith("the alert courier did not start")
         bus.put(halt("while it is down"))  # kept here meanwhile
         monkeypatch.setattr(service_module, "COURIER", good)
         (request,) = http.wait(1, timeout=20)

@@ -80,7 +80,7 @@ def test_the_daily_summary_says_what_the_ledger_says(console: Services, http: HT
     assert not console.orders.submit(marketable(console, 150)).accepted
     assert console.bus.wait_idle()
     view = console.portfolio.view()
-    state, detail = wait_job(console, "daily_summary")
+    state, detail = wait_job(console, "summary")
     assert state == "ok", detail
     assert detail.endswith(": sent to phone")
     summary = next(r.json() for r in http.requests if "day:" in r.json()["title"])
@@ -95,7 +95,7 @@ def test_a_summary_that_cannot_be_sent_fails_its_job(tmp_path: Path, http: HTTPS
     console = build(tmp_path, http, retries=0)  # given up at the first failure
     http.script = Script(status=500, body=b"{}")
     try:
-        state, detail = wait_job(console, "daily_summary")
+        state, detail = wait_job(console, "summary")
         assert state == "failed" and "phone failed: " in detail and "500" in detail
         assert console.health is not None and console.alerts is not None
         console.alerts.sync()  # the courier's report of now (it reports every 0.5 s anyway)
@@ -110,7 +110,7 @@ def test_without_a_channel_the_summary_is_logged_and_says_so(tmp_path: Path) -> 
     )
     services.start()
     try:
-        state, detail = wait_job(services, "daily_summary")
+        state, detail = wait_job(services, "summary")
     finally:
         services.stop()
     assert state == "ok" and detail.endswith("(in the log; no alert channel is configured)")
