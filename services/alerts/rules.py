@@ -4,8 +4,9 @@ Fills, refusals (by our checks or by the broker), HALT and re-arm, risk alerts,
 reconciliation differences, crashed handlers and failed jobs are alerts each time.
 The feed, the broker connections and the system monitor's warnings are alerts when
 they *change* (a feed publishes its state at every poll; a drop is one alert, and
-coming back another). Every method runs on the bus's dispatcher thread: it only
-reads the event and returns an :class:`Alert` (or None), in microseconds.
+coming back another). The methods run on the alert service's writer thread, in the
+order of the events, never on the bus's dispatcher: each reads an event's data and
+returns an :class:`Alert` (or None).
 """
 
 from __future__ import annotations

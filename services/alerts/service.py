@@ -1,9 +1,10 @@
 """The alert service, in the trading process: bus events in, alerts to the courier.
 
-The bus's dispatcher only runs a rule (services.alerts.rules) and puts what it returns
-on a queue. A writer thread sends the queue, in batches, as JSON lines to the alert
-courier -- a child process (services.alerts.courier) that de-duplicates, routes,
-writes the outbox and delivers -- so no delivery work runs beside the dispatcher.
+The bus's dispatcher only puts each event it is registered for on a queue (a
+microsecond). A writer thread runs the rules (services.alerts.rules) over the queue in
+order and sends the alerts, in batches, as JSON lines to the alert courier -- a child
+process (services.alerts.courier) that de-duplicates, routes, writes the outbox and
+delivers -- so no delivery work runs beside the dispatcher.
 A reader thread takes the courier's answers: each channel's state (for the system
 monitor, the header, the metrics), a channel failing or back (published on the bus),
 the outcome of an alert someone waits for, and its log records.
@@ -79,7 +80,9 @@ class AlertService:
 
     # -- in -------------------------------------------------------------------------------
     def register(self) -> None:
-        """One handler per event type a rule reads (services.alerts.rules)."""
+        """One handler per event type a rule reads (services.alerts.rules): it queues the
+        event's data for the writer thread, which runs the rule (vnpy's trades and the
+        order updates the rules read are final states: reading them later is safe)."""
         for type_, rule in self.rules.handlers().items():
             self.bus.register(type_, self._handler(rule), Priority.SERVICE)
 
@@ -89,11 +92,7 @@ class AlertService:
         put = self._queue.put
 
         def on_event(event: Event) -> None:
-            found = rule(event.data)
-            if found is None:
-                return
-            for alert in found if isinstance(found, list) else (found,):
-                put({"alert": alert})
+            put({"rule": rule, "data": event.data})
 
         on_event.__qualname__ = f"AlertService.{getattr(rule, '__name__', 'rule')}"
         return on_event
@@ -194,6 +193,7 @@ class AlertService:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
+            batch = self._apply_rules(batch)
             rows = [alert_row(d["alert"]) for d in batch if d is not None and "alert" in d]
             waits = {
                 str(i): d["wait"]
@@ -219,6 +219,24 @@ class AlertService:
                     self._send("\n".join(lines) + "\n")
             if None in batch:
                 return
+
+    def _apply_rules(self, batch: list[dict[str, Any] | None]) -> list[dict[str, Any] | None]:
+        """The queued events through their rules, in order (the rules keep state: a feed
+        or a broker alerts on changes); a rule that fails is logged, the rest go on."""
+        out: list[dict[str, Any] | None] = []
+        for doc in batch:
+            if doc is None or "rule" not in doc:
+                out.append(doc)
+                continue
+            try:
+                found = doc["rule"](doc["data"])
+            except Exception:
+                log.exception("alert rule %s failed", getattr(doc["rule"], "__name__", "?"))
+                continue
+            if found is None:
+                continue
+            out.extend({"alert": a} for a in (found if isinstance(found, list) else (found,)))
+        return out
 
     def _send(self, text: str) -> None:
         proc = self._proc
