@@ -69,7 +69,8 @@ class _ToParent(logging.Handler):
         self.out.send({"log": {"level": record.levelno, "message": record.getMessage()}})
 
 
-def _open(init: dict[str, Any]) -> Router:
+def _open(init: dict[str, Any], out: _Out) -> Router:
+    """The router of what ``init`` configures; what it has to say goes to ``out``."""
     raw = [dict(c) for c in init["channels"]]
     configs = [
         ChannelConfig(c["name"], c["secret"], c["min_severity"], tuple(c["kinds"])) for c in raw
@@ -79,7 +80,13 @@ def _open(init: dict[str, Any]) -> Router:
         Channel(cfg, c["url"], c["timeout_s"], c["min_gap_s"])
         for cfg, c in zip(configs, raw, strict=True)
     ]
-    return Router(config, channels, Path(init["data_dir"]))
+    return Router(
+        config,
+        channels,
+        Path(init["data_dir"]),
+        on_change=_changed(out),
+        on_stored=lambda seq: out.send({"stored": seq}),
+    )
 
 
 def report(router: Router, sync: int | None = None) -> dict[str, Any]:
@@ -129,10 +136,7 @@ def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     first = stdin.readline()
     if not first:
         return 0
-    router = _open(json.loads(first)["init"])
-    router.on_stored = lambda seq: out.send({"stored": seq})
-    for worker in router.workers.values():
-        worker.on_change = _changed(out)
+    router = _open(json.loads(first)["init"], out)
     router.start()
     out.send({"ready": True})
     done = threading.Event()

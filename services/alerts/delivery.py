@@ -115,7 +115,6 @@ class ChannelWorker:
         self.failing_since: datetime | None = None
         self.sent = self.failed = self.sends = 0  # alerts delivered, given up; requests made
         self.digests = 0
-        self.busy_since = 0.0  # a send under way since (clock), 0 when idle
         self._sending = 0  # alerts in the send under way
 
     # -- from the router -----------------------------------------------------------------
@@ -212,11 +211,7 @@ class ChannelWorker:
             title, body, severity = alert.title, alert.body, alert.severity
         else:
             title, body, severity = digest(batch)
-        self.busy_since = self.clock()
-        try:
-            why = self.channel.send(title, body, severity)  # never raises: "" or why not
-        finally:
-            self.busy_since = 0.0
+        why = self.channel.send(title, body, severity)  # never raises: "" or why not
         self.sends += 1
         ids = [i.id for i in batch]
         if not why:

@@ -92,22 +92,21 @@ class Deduper:
                 repeat = replace(
                     last,
                     title=f"{last.title} (×{window.count} more since {window.first.at:%H:%M:%S})",
-                    at=last.at,
                 )
                 out.append((window, repeat))
         return out
 
 
 class Router:
-    """Alerts in (:meth:`put`, any thread), to the channels' workers."""
+    """Alerts in (:meth:`put_many`, any thread), to the channels' workers."""
 
     def __init__(
         self,
         config: AlertsConfig,
         channels: list[Channel],
         data_dir: Path,
-        on_change: Callable[[str, bool, str], None] = lambda channel, ok, detail: None,
-        on_stored: Callable[[int], None] = lambda seq: None,
+        on_change: Callable[[str, bool, str], None],
+        on_stored: Callable[[int], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config, self.channels = config, channels
@@ -123,15 +122,9 @@ class Router:
         self._thread: threading.Thread | None = None
         self.received = self.unrouted = 0
 
-    def put(self, alert: Alert, waiter: Waiter | None = None, seq: int = 0) -> None:
-        self._inbox.put([(alert, waiter, seq)])
-
     def put_many(self, alerts: list[Queued]) -> None:
         """A batch, routed whole: acknowledged (``on_stored``) with the rest of it."""
         self._inbox.put(alerts)
-
-    def wanted(self, alert: Alert) -> list[str]:
-        return [c.name for c in self.channels if c.config.wants(alert)]
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -246,8 +239,6 @@ class Router:
 
     def idle(self) -> bool:
         """Nothing waits to be routed or sent."""
-        return (
-            self._inbox.empty()
-            and all(s.pending == 0 and s.held == 0 for s in self.states())
-            and all(not w.busy_since for w in self.workers.values())
+        return self._inbox.empty() and all(  # pending counts a send under way
+            s.pending == 0 and s.held == 0 for s in self.states()
         )

@@ -49,6 +49,14 @@ FEED_TROUBLE = ("error", "backoff", "circuit open")
 _SEEN_ORDERS = 10_000  # broker rejections remembered, so a repeated update alerts once
 
 
+MODE_GATEWAYS = ("SIM", "PAPER")  # the mode's own gateways' names: not a live account
+
+
+def _account(gateway_name: str) -> str:
+    """The live account of a gateway's order or trade ("" for the mode's own account)."""
+    return "" if gateway_name in MODE_GATEWAYS else gateway_name
+
+
 def _who(account: str) -> str:
     return f"[{account}] " if account else ""
 
@@ -104,7 +112,7 @@ class AlertRules:
 
     # -- orders --------------------------------------------------------------------------
     def fill(self, trade: Any) -> Alert:
-        account = trade.gateway_name if trade.gateway_name not in ("SIM", "PAPER") else ""
+        account = _account(trade.gateway_name)
         side = side_of(trade.direction).upper()
         at = f"{trade.datetime:%H:%M:%S}" if trade.datetime else ""
         return self.make(
@@ -136,7 +144,7 @@ class AlertRules:
         self._rejected[order.vt_orderid] = None
         if len(self._rejected) > _SEEN_ORDERS:
             self._rejected.popitem(last=False)
-        account = order.gateway_name if order.gateway_name not in ("SIM", "PAPER") else ""
+        account = _account(order.gateway_name)
         why = (order.extra or {}).get("reason", "") or "no reason given"
         return self.make(
             "reject",

@@ -194,12 +194,9 @@ class AlertService:
                     except queue.Empty:
                         break
             batch = self._apply_rules(batch)
-            rows = [alert_row(d["alert"]) for d in batch if d is not None and "alert" in d]
-            waits = {
-                str(i): d["wait"]
-                for i, d in enumerate(d for d in batch if d is not None and "alert" in d)
-                if "wait" in d
-            }
+            alerts = [d for d in batch if d is not None and "alert" in d]
+            rows = [alert_row(d["alert"]) for d in alerts]
+            waits = {str(i): d["wait"] for i, d in enumerate(alerts) if "wait" in d}
             others = [json.dumps(d) for d in batch if d is not None and "alert" not in d]
             with self._pipe:  # so that a courier started meanwhile gets each alert once
                 lines = []

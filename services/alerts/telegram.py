@@ -87,7 +87,6 @@ class TelegramControl:
         self._pending: dict[int, _Pending] = {}
         self._ignored: set[int] = set()
         self.state = "not started"  # polling | an error the console shows
-        self.handled = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
@@ -216,7 +215,6 @@ class TelegramControl:
                 f"Not done: your {command or 'message'} was sent {age:.0f} s ago, while "
                 "quantdesk was not reading. Send it again."
             )
-        self.handled += 1
         if command in LOOKS:
             self._record(chat, user, command, "answered")
             return LOOKS[command](self.console)

@@ -33,7 +33,7 @@ class Alerting:
 def open_alerting(alerts: AlertsConfig, telegram: TelegramConfig, read: SecretReader) -> Alerting:
     """Each channel's URL and the bot's token from the keyring. ChannelError (what to do)
     when one is missing: quantdesk does not start without the alerts it was told to send."""
-    channels = open_channels(alerts, read) if alerts.channels else []
+    channels = open_channels(alerts, read)
     token = ""
     if telegram.control:
         token = (read(telegram.token) or "").strip()
@@ -47,7 +47,7 @@ def open_alerting(alerts: AlertsConfig, telegram: TelegramConfig, read: SecretRe
 
 
 def summary_job(
-    console: reports.Observed, alerts: Callable[[], AlertService | None], rules: AlertRules
+    console: reports.Observed, service: AlertService | None, rules: AlertRules
 ) -> JobBody:
     """The daily summary: written to the log, sent to the channels that take it, and the
     job says where it went (or that it did not)."""
@@ -55,7 +55,6 @@ def summary_job(
     def body(progress: Callable[[int, int, str], None]) -> JobResult:
         title, text = reports.daily_summary(console)
         log.info("daily summary: %s\n%s", title, text)
-        service = alerts()
         if service is None:
             return "ok", f"{title} (in the log; no alert channel is configured)"
         progress(0, 1, "sending")

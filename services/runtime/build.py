@@ -312,9 +312,7 @@ def _attach_alerting(services: Services, alerting: Alerting, summary: str, stale
         service.register()
         services.alerts = service
     if summary and services.mode != "REPLAY":
-        services.scheduler.add(
-            "summary", summary, summary_job(services, lambda: services.alerts, rules)
-        )
+        services.scheduler.add("summary", summary, summary_job(services, services.alerts, rules))
     if alerting.telegram.control:
 
         def notify(title: str, body: str) -> None:
