@@ -42,7 +42,7 @@ class SystemScreen(Screen[None]):
 
     def refresh_reading(self) -> None:
         channels = self.alerts.states() if self.alerts is not None else None
-        remote = self.remote.state if self.remote is not None else None
+        remote = (self.remote.state, self.remote.working) if self.remote is not None else None
         self.query_one("#system-table", Static).update(
             render(self.monitor.read(), self.monitor, channels, remote)
         )
@@ -55,11 +55,11 @@ def render(
     h: Health,
     monitor: HealthMonitor,
     channels: list[ChannelState] | None = None,
-    remote: str | None = None,
+    remote: tuple[str, bool] | None = None,
 ) -> Table:
     """Every reading with its limit; a crossed one in reverse. ``channels``: the alert
     channels' deliveries (None: alerting is not configured); ``remote``: phone control's
-    state (None: off)."""
+    state and whether it works (None: off)."""
     cfg = monitor.config
     table = Table(
         title=f"System monitor · {h.at:%H:%M:%S} · every {cfg.interval_s:g} s",
@@ -111,10 +111,10 @@ def render(
         style = "bold reverse red" if c.error else ""
         table.add_row(Text(f"Alerts to {c.name} ({c.target})"), Text(c.line(), style=style), "")
     if remote is not None:
-        bad = not remote.startswith("polling") and remote != "not started"
+        state, working = remote
         table.add_row(
             Text("Phone control (Telegram)"),
-            Text(remote, style="bold reverse red" if bad else ""),
+            Text(state, style="" if working else "bold reverse red"),
             "",
         )
     if h.warnings:

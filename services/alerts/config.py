@@ -92,9 +92,6 @@ class AlertsConfig:
     def severity_of(self, kind: str) -> Severity:
         return self.severity.get(kind) or KINDS[kind][0]
 
-    def channel(self, name: str) -> ChannelConfig | None:
-        return next((c for c in self.channels if c.name == name), None)
-
 
 TELEGRAM_API = "https://api.telegram.org"
 

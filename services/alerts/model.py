@@ -58,10 +58,6 @@ class Alert:
     account: str = ""  # the live account it concerns ("" for the mode's own)
     resolves: str = ""  # the key of the trouble this ends (a re-arm ends ``halt:``)
 
-    def text(self) -> str:
-        """The title and body as one message (for channels without a title)."""
-        return f"{self.title}\n{self.body}" if self.body else self.title
-
 
 @dataclass(frozen=True)
 class ChannelState:

@@ -211,14 +211,6 @@ class Outbox:
             for r in rows
         ]
 
-    def counts(self) -> dict[tuple[str, str], int]:
-        """(channel, state) -> deliveries."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT channel, state, count(*) FROM deliveries GROUP BY channel, state"
-            ).fetchall()
-        return {(c, s): n for c, s, n in rows}
-
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -181,11 +181,15 @@ class TelegramControl:
         with contextlib.suppress(Exception):
             await bot.shutdown()
 
+    @property
+    def working(self) -> bool:
+        """Polling (or not started yet): no error to show."""
+        return self.state.startswith("polling") or self.state == "not started"
+
     def warnings(self) -> list[str]:
         """For the system monitor and the header: polling that does not work."""
-        ok = self.state.startswith("polling") or self.state == "not started"
         short = self.state.split(":")[0].split(";")[0]  # the whole of it is on M and in the log
-        return [] if ok else [f"telegram: {short}"]
+        return [] if self.working else [f"telegram: {short}"]
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
