@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="check the terminal, data directory, disk, keyring, store, accounts, alert "
         "channels and the quote source; say what to fix",
     )
-    doctor.add_argument("--offline", action="store_true", help="skip the network check")
+    doctor.add_argument("--offline", action="store_true", help="skip the network checks")
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
@@ -55,7 +55,13 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     else:
         findings.append(doctor.reachable(config.feed.url))
         if config.telegram.control:
-            findings.append(doctor.reachable(config.telegram.api_url, check="Telegram Bot API"))
+            findings.append(
+                doctor.reachable(
+                    config.telegram.api_url,
+                    check="Telegram Bot API",
+                    fix="phone control needs it: check the network, or point api_url at a proxy",
+                )
+            )
     for finding in findings:
         print(finding.line())
     failed = [f for f in findings if f.level == "FAIL"]

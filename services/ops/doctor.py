@@ -134,8 +134,16 @@ def keyring_backend(open_ring: Callable[[], object]) -> Finding:
     return Finding("keyring", "ok", f"{type(ring).__module__}.{type(ring).__name__}")
 
 
-def reachable(url: str, timeout: float = 3.0, check: str = "quote source") -> Finding:
-    """Does ``url`` answer at all (any HTTP status counts)? One HEAD request."""
+QUOTES_FIX = (
+    "paper mode and the feed need it: check the network or a proxy; demo and replay work offline"
+)
+
+
+def reachable(
+    url: str, timeout: float = 3.0, check: str = "quote source", fix: str = QUOTES_FIX
+) -> Finding:
+    """Does ``url`` answer at all (any HTTP status counts)? One HEAD request; ``fix`` is
+    what to do when it does not."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
             pass
@@ -143,12 +151,6 @@ def reachable(url: str, timeout: float = 3.0, check: str = "quote source") -> Fi
         return Finding(check, "ok", f"{url} answered ({exc.code})")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        fix = (
-            "paper mode and the feed need it: check the network or a proxy; demo and replay "
-            "work offline"
-            if check == "quote source"
-            else "phone control needs it: check the network, or point api_url at a proxy"
-        )
         return Finding(check, "warn", f"{url} unreachable ({reason})", fix)
     return Finding(check, "ok", f"{url} answered")
 
