@@ -4,7 +4,9 @@ The bus's dispatcher only puts each event it is registered for on a queue (a
 microsecond). A writer thread runs the rules (services.alerts.rules) over the queue in
 order and sends the alerts, in batches, as JSON lines to the alert courier -- a child
 process (services.alerts.courier) that de-duplicates, routes, writes the outbox and
-delivers -- so no delivery work runs beside the dispatcher.
+delivers -- so no delivery work runs beside the dispatcher. The writer holds the GIL
+while it works, so between events it steps aside whenever the bus has an event
+waiting: the dispatcher never waits on more than one rule.
 A reader thread takes the courier's answers: each channel's state (for the system
 monitor, the header, the metrics), a channel failing or back (published on the bus),
 the outcome of an alert someone waits for, and its log records.
@@ -47,6 +49,8 @@ log = logging.getLogger("quantdesk.alerts")
 
 COURIER = [sys.executable, "-m", "services.alerts.courier"]
 GATHER_S = 0.05  # the writer sends what came in this long as one write
+CHUNK = 16  # alerts encoded per json.dumps call
+YIELD_S = 0.0002  # the writer steps aside this long while the bus has work
 START_S = 20.0  # the courier must say it is ready within this
 
 
@@ -193,21 +197,16 @@ class AlertService:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-            batch = self._apply_rules(batch)
-            alerts = [d for d in batch if d is not None and "alert" in d]
-            rows = [alert_row(d["alert"]) for d in alerts]
-            waits = {str(i): d["wait"] for i, d in enumerate(alerts) if "wait" in d}
-            others = [json.dumps(d) for d in batch if d is not None and "alert" not in d]
+            rows, waits, others = self._encode(batch)
             with self._pipe:  # so that a courier started meanwhile gets each alert once
                 lines = []
                 if rows:
                     seq0, self._next_seq = self._next_seq, self._next_seq + len(rows)
-                    doc = {"alerts": rows, "seq": seq0, "last": seq0 + len(rows) - 1}
-                    if waits:
-                        doc["waits"] = waits
-                    line = json.dumps(doc, ensure_ascii=False)
+                    last = seq0 + len(rows) - 1
+                    line = f'{{"alerts":[{self._rows_json(rows)}],"seq":{seq0},"last":{last}'
+                    line += f',"waits":{json.dumps(waits)}}}' if waits else "}"
                     with self._lock:
-                        self._unstored.append({"last": doc["last"], "line": line})
+                        self._unstored.append({"last": last, "line": line})
                     lines.append(line)
                 lines += others
                 if None in batch:
@@ -217,23 +216,49 @@ class AlertService:
             if None in batch:
                 return
 
-    def _apply_rules(self, batch: list[dict[str, Any] | None]) -> list[dict[str, Any] | None]:
+    def _encode(
+        self, batch: list[dict[str, Any] | None]
+    ) -> tuple[list[list[str]], dict[str, int], list[str]]:
         """The queued events through their rules, in order (the rules keep state: a feed
-        or a broker alerts on changes); a rule that fails is logged, the rest go on."""
-        out: list[dict[str, Any] | None] = []
+        or a broker alerts on changes), each alert as its row; who waits for which
+        (by index); the other requests' lines. A rule that fails is logged, the rest go
+        on. Between events the writer steps aside while the bus has work: this thread
+        holds the GIL, and the dispatcher must never wait on an alert."""
+        rows: list[list[str]] = []
+        waits: dict[str, int] = {}
+        others: list[str] = []
+        bus = self.bus
         for doc in batch:
-            if doc is None or "rule" not in doc:
-                out.append(doc)
+            if doc is None:
                 continue
-            try:
-                found = doc["rule"](doc["data"])
-            except Exception:
-                log.exception("alert rule %s failed", getattr(doc["rule"], "__name__", "?"))
-                continue
-            if found is None:
-                continue
-            out.extend({"alert": a} for a in (found if isinstance(found, list) else (found,)))
-        return out
+            if bus.depth:
+                time.sleep(YIELD_S)
+            if "rule" in doc:
+                try:
+                    found = doc["rule"](doc["data"])
+                except Exception:
+                    log.exception("alert rule %s failed", getattr(doc["rule"], "__name__", "?"))
+                    continue
+                if found is not None:
+                    for alert in found if isinstance(found, list) else (found,):
+                        rows.append(alert_row(alert))
+            elif "alert" in doc:
+                if "wait" in doc:
+                    waits[str(len(rows))] = doc["wait"]
+                rows.append(alert_row(doc["alert"]))
+            else:
+                others.append(json.dumps(doc))
+        return rows, waits, others
+
+    def _rows_json(self, rows: list[list[str]]) -> str:
+        """``rows`` as the inside of a JSON array, encoded a few at a time (one call per
+        row costs three times as much; one for a whole burst would hold the GIL too long)."""
+        parts = []
+        for i in range(0, len(rows), CHUNK):
+            if i and self.bus.depth:
+                time.sleep(YIELD_S)
+            parts.append(json.dumps(rows[i : i + CHUNK], ensure_ascii=False)[1:-1])
+        return ",".join(parts)
 
     def _send(self, text: str) -> None:
         proc = self._proc

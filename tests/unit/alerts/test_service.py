@@ -287,6 +287,30 @@ def test_raise_alert_waits_for_each_channels_outcome(
         down.close()
 
 
+def test_an_alert_waited_for_amid_a_burst_gets_its_own_outcome(
+    bus: Bus, tmp_path: Path, http: HTTPStandIn
+) -> None:
+    """The writer encodes a batch a few rows at a time and numbers who waits by row: an
+    alert behind forty fills (more than one chunk) gets its own answer -- from "boss",
+    which takes summaries only, so an answer tied to a fill would leave it pending --
+    and every row reaches the outbox once, in order."""
+    channels = [json_channel(http, "phone"), json_channel(http, "boss", kinds=("summary",))]
+    service = start(bus, tmp_path, channels, per_minute=600, dedupe_s=0)
+    try:
+        for n in range(40):
+            bus.put(fill(n))
+        bus.wait_idle()  # the fills are queued for the writer before the alert
+        alert = service.rules.make("summary", "day: +1,200 CNY", "3 fills", "summary")
+        assert service.raise_alert(alert, wait_s=10) == {"phone": "sent", "boss": "sent"}
+    finally:
+        service.stop()
+    keys = {r.id: r.alert.key for r in Outbox(tmp_path / "alerts.sqlite3").recent(100)}
+    assert [keys[i] for i in sorted(keys)] == [
+        *(f"fill:SIM.t{n}" for n in range(40)),
+        "summary",
+    ]
+
+
 def test_a_digest_of_many_lists_the_first_and_says_how_many_more() -> None:
     from services.alerts.delivery import DIGEST_LINES, Item, digest
     from services.alerts.model import Alert
