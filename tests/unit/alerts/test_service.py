@@ -7,6 +7,7 @@ again after a restart."""
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from datetime import datetime
@@ -309,6 +310,18 @@ def test_an_alert_waited_for_amid_a_burst_gets_its_own_outcome(
         *(f"fill:SIM.t{n}" for n in range(40)),
         "summary",
     ]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_courier_runs_as_background_work(bus: Bus, tmp_path: Path, http: HTTPStandIn) -> None:
+    """SCHED_IDLE: a thread of the trading process that wakes takes the CPU from it."""
+    service = start(bus, tmp_path, [json_channel(http)])
+    try:
+        assert service._proc is not None
+        assert os.sched_getscheduler(service._proc.pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the trading process is not
+    finally:
+        service.stop()
 
 
 def test_a_digest_of_many_lists_the_first_and_says_how_many_more() -> None:
