@@ -198,12 +198,13 @@ class AlertService:
                     except queue.Empty:
                         break
             rows, waits, others = self._encode(batch)
+            encoded = self._rows_json(rows)  # before the lock: it steps aside for the bus
             with self._pipe:  # so that a courier started meanwhile gets each alert once
                 lines = []
                 if rows:
                     seq0, self._next_seq = self._next_seq, self._next_seq + len(rows)
                     last = seq0 + len(rows) - 1
-                    line = f'{{"alerts":[{self._rows_json(rows)}],"seq":{seq0},"last":{last}'
+                    line = f'{{"alerts":[{encoded}],"seq":{seq0},"last":{last}'
                     line += f',"waits":{json.dumps(waits)}}}' if waits else "}"
                     with self._lock:
                         self._unstored.append({"last": last, "line": line})
@@ -227,12 +228,10 @@ class AlertService:
         rows: list[list[str]] = []
         waits: dict[str, int] = {}
         others: list[str] = []
-        bus = self.bus
         for doc in batch:
             if doc is None:
                 continue
-            if bus.depth:
-                time.sleep(YIELD_S)
+            self._step_aside()
             if "rule" in doc:
                 try:
                     found = doc["rule"](doc["data"])
@@ -255,10 +254,15 @@ class AlertService:
         row costs three times as much; one for a whole burst would hold the GIL too long)."""
         parts = []
         for i in range(0, len(rows), CHUNK):
-            if i and self.bus.depth:
-                time.sleep(YIELD_S)
+            if i:
+                self._step_aside()
             parts.append(json.dumps(rows[i : i + CHUNK], ensure_ascii=False)[1:-1])
         return ",".join(parts)
+
+    def _step_aside(self) -> None:
+        """While the bus has an event waiting, let the dispatcher have the GIL first."""
+        if self.bus.depth:
+            time.sleep(YIELD_S)
 
     def _send(self, text: str) -> None:
         proc = self._proc
