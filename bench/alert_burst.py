@@ -115,6 +115,27 @@ def start_servers() -> tuple[list[int], list[multiprocessing.Process]]:
     return ports, procs
 
 
+def open_service(
+    bus: Bus, data_dir: Path, named_ports: list[tuple[str, int]], **config: Any
+) -> AlertService:
+    """The alert service, registered and started (its courier with it), with a json://
+    channel to each stand-in."""
+    channels = [
+        Channel(
+            ChannelConfig(name, f"alerts.{name}"),
+            f"json://127.0.0.1:{port}/{name}",
+            timeout_s=5.0,
+            min_gap_s=0.0,
+        )
+        for name, port in named_ports
+    ]
+    cfg = AlertsConfig(channels=tuple(c.config for c in channels), **config)
+    service = AlertService(bus, cfg, channels, data_dir, AlertRules(cfg))
+    service.register()
+    service.start()
+    return service
+
+
 def one_round(alerting: bool, n: int, seconds: float, ports: list[int]) -> dict[str, Any]:
     bus = Bus()
     lags: list[float] = []
@@ -130,19 +151,8 @@ def one_round(alerting: bool, n: int, seconds: float, ports: list[int]) -> dict[
     service = None
     tmp = tempfile.TemporaryDirectory()
     if alerting:
-        channels = [
-            Channel(
-                ChannelConfig(name, f"alerts.{name}"),
-                f"json://127.0.0.1:{port}/{name}",
-                timeout_s=5.0,
-                min_gap_s=0.0,
-            )
-            for name, port in zip(("fast", "slow", "failing"), ports, strict=True)
-        ]
-        config = AlertsConfig(channels=tuple(c.config for c in channels), retry_s=30)
-        service = AlertService(bus, config, channels, Path(tmp.name), AlertRules(config))
-        service.register()
-        service.start()
+        named = list(zip(("fast", "slow", "failing"), ports, strict=True))
+        service = open_service(bus, Path(tmp.name), named, retry_s=30)
     bus.start()
     events = burst(n)
     t0 = time.perf_counter()
@@ -189,15 +199,8 @@ def delivery_s(port: int, busy: int, repeats: int = 3) -> list[float]:
     """Seconds from raising a HALT alert to the channel's answer, with ``busy`` spinning
     processes (nice 0) beside it: the courier is SCHED_IDLE, so this is its cost on a
     CPU kept busy (a sweep) -- slowed, not stopped."""
-    bus = Bus()
     tmp = tempfile.TemporaryDirectory()
-    channel = Channel(
-        ChannelConfig("fast", "alerts.fast"), f"json://127.0.0.1:{port}/fast", 5.0, 0.0
-    )
-    config = AlertsConfig(channels=(channel.config,), dedupe_s=0)
-    rules = AlertRules(config)
-    service = AlertService(bus, config, [channel], Path(tmp.name), rules)
-    service.start()
+    service = open_service(Bus(), Path(tmp.name), [("fast", port)], dedupe_s=0)
     spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(busy)]
     for proc in spinners:
         proc.start()
@@ -205,7 +208,7 @@ def delivery_s(port: int, busy: int, repeats: int = 3) -> list[float]:
     try:
         time.sleep(1.0)
         for i in range(repeats):
-            alert = rules.make("halt", "Trading HALTED", f"bench {i}", f"halt:{i}")
+            alert = service.rules.make("halt", "Trading HALTED", f"bench {i}", f"halt:{i}")
             t0 = time.perf_counter()
             outcome = service.raise_alert(alert, wait_s=120)
             out.append(round(time.perf_counter() - t0, 3) if outcome["fast"] == "sent" else -1)
