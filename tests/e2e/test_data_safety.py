@@ -125,12 +125,13 @@ def test_another_user_cannot_halt_through_the_socket(
     """The data directory is 0700, but the abstract address is not a file: another user
     can reach it. The instance answers "forbidden" and halts nothing."""
     data, _ = running
+    # The client quantdesk halt uses. The refusal is written and the connection closed
+    # before the request is read: the client must still show it, not a broken pipe.
     script = (
-        "import os, socket\n"
+        "import os, pathlib\n"
+        "from services.ops.control_server import request\n"
         f"os.setgroups([]); os.setgid({NOBODY}); os.setuid({NOBODY})\n"
-        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.settimeout(5)\n"
-        f"s.connect({address(data)!r}); s.sendall(b'halt not yours\\n')\n"
-        "print(s.recv(100).decode().strip())\n"
+        f"print(request(pathlib.Path({str(data)!r}), 'halt not yours', timeout=5))\n"
     )
     attempt = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
@@ -196,6 +197,39 @@ def test_a_squatter_of_the_same_user_cannot_fake_a_halt(tmp_path: Path) -> None:
     fake.close()
     assert child.returncode == 1, out + err
     assert "not a quantdesk instance" in err and "halted the running" not in out
+
+
+def test_a_refusal_written_before_the_request_is_read_still_reaches_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refusing server answers and closes without reading: the client's send then
+    fails with a broken pipe, and the answer waiting in its buffer must still be read."""
+    import threading
+
+    from services.ops import control_server
+
+    data = tmp_path / "data"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(address(data))
+    server.listen(1)
+    closed = threading.Event()
+
+    def refuse() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"error forbidden\n")
+        conn.close()
+        closed.set()
+
+    def uid_after_the_close(sock: socket.socket) -> int:
+        assert closed.wait(5)  # the client sends only once the server has gone
+        return os.getuid()
+
+    threading.Thread(target=refuse, daemon=True).start()
+    monkeypatch.setattr(control_server, "peer_uid", uid_after_the_close)
+    try:
+        assert control_server.request(data, "halt", timeout=5) == "error forbidden"
+    finally:
+        server.close()
 
 
 def test_a_connection_held_open_does_not_delay_a_halt(
