@@ -29,6 +29,8 @@ from typing import Any, NoReturn
 
 from vnpy.event import Event
 
+from services.records.checkpoint import BACKSTOP_PAGES, WAL_LIMIT_BYTES, Checkpointer
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -99,6 +101,7 @@ class Journal:
         self.fee_of: Callable[[Any], tuple[float, str]] | None = None
         self.failed = ""
         self._lock = threading.Lock()
+        self._checkpointer: Checkpointer | None = None
         existed = path.exists()
         if readonly and not existed:
             raise JournalError(f"no journal at {path}")
@@ -123,7 +126,14 @@ class Journal:
             if readonly:
                 return
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            synchronous = "FULL" if durable else "NORMAL"
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            # Checkpoints run on their own thread, not inside an order's commit (checkpoint.py).
+            self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+            if str(mode).lower() == "wal":
+                self._checkpointer = Checkpointer(path, synchronous=synchronous, quiesce=self._lock)
+                self._checkpointer.start()
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
                 raise JournalError(f"cannot open the journal {path}: {exc}") from exc
@@ -277,8 +287,10 @@ class Journal:
         self.record("day", str(rolled.trading_day), {"closes": rolled.closes})
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
-            self._db.close()
+            self._db.close()  # the last connection: SQLite checkpoints and removes the WAL
 
 
 def _create(path: Path) -> None:
