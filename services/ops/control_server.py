@@ -155,10 +155,10 @@ def request(data_dir: Path, line: str, timeout: float = 1.0) -> str | None:
                 f"the control address of {data_dir} is held by uid {uid}, not by this user or "
                 "root: it is not a quantdesk you own, and nothing was sent to it"
             )
-        try:
+        # A refusal is written and closed before the request is read: the send then breaks
+        # the pipe, and the answer is waiting to be read all the same.
+        with contextlib.suppress(BrokenPipeError):
             sock.sendall((line + "\n").encode())
-        except BrokenPipeError:
-            pass  # it answered and closed before reading (a refusal): its answer is waiting
         return sock.recv(1024).decode().strip()
     except (ConnectionRefusedError, FileNotFoundError):
         return None
