@@ -22,10 +22,8 @@ parent is gone) the child stops; what is pending stays in the outbox.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -39,6 +37,7 @@ from services.alerts.config import AlertsConfig, ChannelConfig
 from services.alerts.delivery import Waiter
 from services.alerts.protocol import alert_from_row
 from services.alerts.router import Router
+from services.ops.background import background
 
 REPORT_S = 0.5
 
@@ -117,20 +116,6 @@ def _changed(out: _Out) -> Callable[[str, bool, str], None]:
     return lambda channel, ok, detail: out.send(
         {"delivery": {"channel": channel, "ok": ok, "detail": detail}}
     )
-
-
-NICE = 10  # where there is no SCHED_IDLE
-
-
-def background() -> None:
-    """Make this process background work. Linux's SCHED_IDLE yields a CPU at once to any
-    normal thread that wakes (the bus's dispatcher), where nice 10 only weighs the share;
-    it still gets a small share of a CPU kept busy (a sweep), so alerts are slowed, not
-    stopped. Measured in bench/alert_burst.py."""
-    with contextlib.suppress(OSError):
-        os.nice(NICE)
-    with contextlib.suppress(OSError, AttributeError):  # not on macOS
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:

@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from services.ops.background import background
+
 CHUNK = 1 << 20  # read from LMDB's pipe in 1 MB pieces
 SYNC_EVERY = 8 << 20  # flush to disk every 8 MB: dirty pages stay few
 
@@ -84,6 +86,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("dst", type=Path)
     parser.add_argument("--rate-mb", type=float, default=0.0, help="MB/s at most (0: no limit)")
     args = parser.parse_args(argv)
+    background()  # the trading process's threads take a CPU from the copy at once
     try:
         size, sha = copy_env(args.src, args.dst, args.rate_mb)
     except Exception as exc:  # the parent reports it with the library's name

@@ -4,6 +4,7 @@ failure (a damaged backup, a write that fails mid-way) leaves nothing half-done.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import signal
@@ -20,7 +21,7 @@ from console.cli import main
 from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
 from services.events import OrderIntent
-from services.ops.backup import BackupError, list_backups, take_backup, verify
+from services.ops.backup import COPIER, BackupError, list_backups, take_backup, verify
 from services.ops.datadir import DataDirLock
 from services.ops.restore import restore_backup
 from services.ops.scheduler import JobsConfig
@@ -298,3 +299,37 @@ def test_a_journal_written_without_pause_is_still_backed_up(tmp_path: Path) -> N
     (result,) = done
     assert isinstance(result.journals["data/journal.sqlite3"], int)  # type: ignore[attr-defined]
     assert result.journals["data/journal.sqlite3"] >= 20_000  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_store_copier_runs_as_background_work(tmp_path: Path) -> None:
+    """The store's copy yields a CPU at once to the trading process's threads (an order's
+    submit waited behind it for a time slice); its copy is whole and its hash right."""
+    import hashlib
+
+    import lmdb
+
+    src = tmp_path / "lib"
+    env = lmdb.open(str(src), map_size=64 << 20)
+    with env.begin(write=True) as txn:
+        for i in range(400):
+            txn.put(f"k{i:04d}".encode(), os.urandom(4096))
+    env.close()
+    child = subprocess.Popen(
+        [*COPIER, str(src), str(tmp_path / "copy"), "--rate-mb", "2"],  # ~1 s
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seen = os.sched_getscheduler(child.pid)
+        while seen != os.SCHED_IDLE and child.poll() is None:
+            seen = os.sched_getscheduler(child.pid)
+        assert seen == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the test's (trading) process is not
+        out, _ = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    copied = json.loads(out)
+    data = (tmp_path / "copy" / "data.mdb").read_bytes()
+    assert copied == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert copied["bytes"] > 400 * 4096
