@@ -41,7 +41,11 @@ def test_an_intent_is_journaled_before_the_gateway_sees_it(services: Services) -
     assert seen_at_send == [["intent", "submit"]]  # write-ahead
     assert services.bus.wait_idle()
     kinds = [e["kind"] for e in services.journal.entries()]
-    assert kinds[:3] == ["intent", "submit", "sent"]
+    # Write-ahead: the intent and its submission come before anything the broker says.
+    # Its order id ("sent") is recorded once send_order returns, on this thread, while the
+    # bus's dispatcher journals the broker's first update: either may come first.
+    assert kinds[:2] == ["intent", "submit"]
+    assert kinds.count("sent") == 1
     assert "fill" in kinds and kinds.count("order") >= 2  # NOTTRADED then ALLTRADED
     view = services.portfolio.view()
     assert view.positions[0].qty == 100 and view.positions[0].sellable == 0
