@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from services.accounting.costs import CostConfig
-from services.data.sources.base import kind_of
+from services.data.symbols import kind_of
 from services.settings import ConfigValueError, require
 
 FLAGS = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NotRequired, TypedDict
 
-from services.data.bars import is_a_share, split_symbol
+from services.data.symbols import is_a_share, split_symbol
 from strategies import Strategy, get
 
 SIZE_QUANTITY, SIZE_NOTIONAL, SIZE_PERCENT = 0, 1, 2

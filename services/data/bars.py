@@ -67,17 +67,3 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = float("nan")
     return out
-
-
-def split_symbol(vt_symbol: str) -> tuple[str, str]:
-    """``600519.SSE`` → (``600519``, ``SSE``); raises ValueError with what is expected."""
-    code, dot, exchange = vt_symbol.rpartition(".")
-    if not dot or not code or not exchange:
-        raise ValueError(
-            f"symbol {vt_symbol!r} must be CODE.EXCHANGE, e.g. 600519.SSE, 000001.SZSE, ORCL.US"
-        )
-    return code, exchange
-
-
-def is_a_share(vt_symbol: str) -> bool:
-    return vt_symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")

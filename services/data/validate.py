@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from services.data.bars import PRICES, is_a_share, split_symbol
+from services.data.bars import PRICES
+from services.data.symbols import is_a_share, split_symbol
 from services.instruments import limit_pct_for
 
 LISTING_EXEMPT_BARS = 5

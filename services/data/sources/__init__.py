@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from services.data.sources.base import Kind, Source, SourceError, kind_of
+from services.data.sources.base import Source, SourceError
+from services.data.symbols import Kind, kind_of
 
 if TYPE_CHECKING:
     from services.data.fetch import FetchConfig

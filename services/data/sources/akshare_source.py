@@ -17,9 +17,9 @@ import pandas as pd
 
 from services.data.actions import Actions, from_sina
 from services.data.adjust import Factors, factors_from_frame
-from services.data.bars import AKSHARE_COLUMNS, ENGLISH_COLUMNS, normalize, split_symbol
+from services.data.bars import AKSHARE_COLUMNS, ENGLISH_COLUMNS, normalize
 from services.data.fetch import EmptyResponse, Fetcher
-from services.data.sources.base import kind_of
+from services.data.symbols import kind_of, split_symbol
 
 
 def _akshare() -> ModuleType:

@@ -20,9 +20,9 @@ import pandas as pd
 
 from services.data.actions import Actions, from_tushare
 from services.data.adjust import Factors, factors_from_frame
-from services.data.bars import normalize, split_symbol
+from services.data.bars import normalize
 from services.data.fetch import EmptyResponse, Fetcher, NotRetryable
-from services.data.sources.base import kind_of
+from services.data.symbols import kind_of, split_symbol
 
 URL = "http://api.tushare.pro"
 SECRET = "tushare"

@@ -15,9 +15,9 @@ import pandas as pd
 
 from services.data.actions import Actions
 from services.data.adjust import Factors, factors_from_adjusted
-from services.data.bars import normalize, split_symbol
+from services.data.bars import normalize
 from services.data.fetch import EmptyResponse, Fetcher
-from services.data.sources.base import HK_EXCHANGES, US_EXCHANGES
+from services.data.symbols import HK_EXCHANGES, US_EXCHANGES, split_symbol
 
 SUFFIX = {"SSE": ".SS", "SZSE": ".SZ", "US": ""}
 
