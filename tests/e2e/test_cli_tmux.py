@@ -49,14 +49,16 @@ def start_quantdesk(name: str, arguments: str, width: int = 160, height: int = 4
     """``quantdesk ARGUMENTS`` in a new tmux server of its own, named ``name``; when it
     exits the pane says ``QUANTDESK-EXITED <status>`` for 30 s."""
     command = f"TERM=xterm-256color {QUANTDESK} {arguments}; echo QUANTDESK-EXITED $?; sleep 30"
-    # -u: UTF-8 whatever the locale says (the names are Chinese); own socket: no user server
+    # -u: UTF-8 whatever the locale says (the names are Chinese); own socket: no user server.
+    # COLUMNS and LINES would override the terminal's size (pytest-xdist's workers set 80x24).
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     subprocess.run(
         [
             *("tmux", "-u", "-L", name, "new-session", "-d", "-s", name),
             *("-x", str(width), "-y", str(height), command),
         ],
         check=True,
-        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
+        env={**env, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"},
     )
 
 
