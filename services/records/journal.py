@@ -126,20 +126,19 @@ class Journal:
             if readonly:
                 return
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise JournalError(f"{path}: SQLite refused WAL mode (got {mode})")
             synchronous = "FULL" if durable else "NORMAL"
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             # Checkpoints run on their own thread, not inside an order's commit (checkpoint.py).
             self._db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             self._db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
-            if str(mode).lower() == "wal":
-                self._checkpointer = Checkpointer(path, synchronous=synchronous, quiesce=self._lock)
-                self._checkpointer.start()
+            self._checkpointer = Checkpointer(path, synchronous=synchronous, quiesce=self._lock)
+            self._checkpointer.start()
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
                 raise JournalError(f"cannot open the journal {path}: {exc}") from exc
             raise damaged(path, exc) from exc
-        if str(mode).lower() != "wal":
-            raise JournalError(f"{path}: SQLite refused WAL mode (got {mode})")
 
     def _failed(self, exc: sqlite3.Error) -> JournalError:
         """A write failed (a full disk, I/O): remember the first failure (lock held)."""
