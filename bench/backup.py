@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -99,17 +100,25 @@ def _services(data: Path) -> Services:
     return services
 
 
+def _paced(n: int, until: threading.Event | None) -> Iterator[int]:
+    """0, 1, 2, ... at ``RATE`` a second, ``n`` of them (or until ``until`` is set):
+    paced, as a busy session is -- a saturated loop would measure the GIL."""
+    i = 0
+    next_at = time.perf_counter()
+    while (until is None and i < n) or (until is not None and not until.is_set()):
+        next_at += 1 / RATE
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+        yield i
+        i += 1
+
+
 def _submits(services: Services, n: int, tag: str, until: threading.Event | None) -> list[float]:
     """Time ``n`` submits (or until ``until`` is set), each cancelled after."""
     tick = services.market.get("600519.SSE")
     assert tick is not None
     price = round(tick.bid_price_1 * 0.99, 2)
     out = []
-    i = 0
-    next_at = time.perf_counter()
-    while (until is None and i < n) or (until is not None and not until.is_set()):
-        next_at += 1 / RATE  # paced, as a busy session is: a saturated loop measures the GIL
-        time.sleep(max(0.0, next_at - time.perf_counter()))
+    for i in _paced(n, until):
         t0 = time.perf_counter()
         result = services.orders.submit(
             OrderIntent(f"{tag}-{i}", "600519.SSE", "buy", "limit", 100, price)
@@ -117,7 +126,6 @@ def _submits(services: Services, n: int, tag: str, until: threading.Event | None
         out.append((time.perf_counter() - t0) * 1000)
         assert result.accepted, result.violations
         services.orders.cancel(str(result.vt_orderid))
-        i += 1
     return out
 
 
@@ -125,10 +133,7 @@ def _machine(n: int) -> list[float]:
     """Time ``n`` rounds of fixed pure-Python work at the submits' pace: the machine's
     own pauses (scheduler, hypervisor), with nothing of quantdesk's on the path."""
     out = []
-    next_at = time.perf_counter()
-    for _ in range(n):
-        next_at += 1 / RATE
-        time.sleep(max(0.0, next_at - time.perf_counter()))
+    for _ in _paced(n, None):
         t0 = time.perf_counter()
         total = 0
         for k in range(25_000):  # ~1 ms on this project's machine, like a submit
