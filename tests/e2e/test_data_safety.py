@@ -11,11 +11,13 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from services.ops import control_server
 from services.ops.control_server import address, trusted
 from tests.e2e.test_ops import env
 
@@ -204,10 +206,6 @@ def test_a_refusal_written_before_the_request_is_read_still_reaches_the_client(
 ) -> None:
     """A refusing server answers and closes without reading: the client's send then
     fails with a broken pipe, and the answer waiting in its buffer must still be read."""
-    import threading
-
-    from services.ops import control_server
-
     data = tmp_path / "data"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(address(data))

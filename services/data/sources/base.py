@@ -1,8 +1,5 @@
-"""What every data source provides (symbols and their kinds: services.data.symbols).
-
-Symbols are vnpy-style ``CODE.EXCHANGE``: ``600519.SSE``, ``000001.SZSE``,
-``510300.SSE`` (ETF), ``000300.INDEX`` (a CSI/SSE index), ``00700.HK``,
-``AAPL.US``. A source returns canonical bars (see ``services.data.bars``).
+"""What every data source provides: canonical bars (``services.data.bars``) for a
+``CODE.EXCHANGE`` symbol (``services.data.symbols``), factors and corporate actions.
 """
 
 from __future__ import annotations
