@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,9 +102,33 @@ def entries(data: Path) -> list[dict[str, object]]:
     return [{"seq": s, "kind": k, "ref": r, "payload": json.loads(p)} for s, k, r, p in rows]
 
 
+def _recovered(data: Path) -> dict[str, Any]:
+    """Restart on ``data`` after a kill and check what came back: the ledger rebuilt from
+    the journal equals the paper account; orders working at the kill are working again
+    (the journal, the venue and the order service, which the kill switch cancels from,
+    agree on which); the trading state is the one the kill left."""
+    before = [r["ref"] for r in entries(data) if r["kind"] == "state"]
+    check = start(data, "check", "check")
+    out, err = check.communicate(timeout=60)
+    assert check.returncode == 0, err
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    assert result["problems"] == [] and result["diff"] == []
+    assert abs(result["cash"] - result["broker_cash"]) < 0.005
+    assert result["journal_open"] == result["broker_working"] == result["tracked"]
+    if result["journal_open"]:
+        assert any("working again" in n for n in result["notes"])
+    # a kill while HALTED comes back HALTED; one while ACTIVE comes back ACTIVE
+    assert result["state_at_start"] == before[-1]
+    return result
+
+
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """Each kill is followed by a restart that is checked. Whether orders rest at a given
+    kill depends on timing (a halt cancels them, and right after a re-arm none has rested
+    yet), so the run as a whole must have found some working again."""
     rng = random.Random(7)
     kills = 10
+    resting = 0
     for run in range(kills):
         proc = start(tmp_path, f"r{run}", "trade")
         assert proc.stdout is not None
@@ -111,13 +136,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
         time.sleep(rng.uniform(0.05, 1.2))  # somewhere in submission, fills, journal writes
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    before = [r["ref"] for r in entries(tmp_path) if r["kind"] == "state"]
-    check = start(tmp_path, "check", "check")
-    out, err = check.communicate(timeout=60)
-    assert check.returncode == 0, err
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["problems"] == [] and result["diff"] == []
-    assert abs(result["cash"] - result["broker_cash"]) < 0.005
+        resting += bool(_recovered(tmp_path)["journal_open"])
+    assert resting >= 3, f"resting orders were expected at most kills, found at {resting}"
 
     rows = entries(tmp_path)
     sent = [r["ref"] for r in rows if r["kind"] == "sent"]
@@ -128,12 +148,5 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     assert len(trade_ids) > 20 and len(trade_ids) == len(set(trade_ids)), "a fill was duplicated"
     fill_orders = {r["ref"] for r in rows if r["kind"] == "fill"}
     assert fill_orders <= set(sent), "a fill for an order the journal never sent"
-    # orders working at the kills are working again: the journal, the venue and the order
-    # service (which the kill switch cancels from) agree on which
-    assert result["journal_open"] == result["broker_working"] == result["tracked"]
-    if before[-1] == "ACTIVE":  # (a kill during a halt leaves none: the halt cancelled them)
-        assert result["journal_open"], "resting orders were expected at the last kill"
-        assert any("working again" in n for n in result["notes"])
-    assert "HALTED" in before, "the flow halts now and then"
-    # a kill while HALTED comes back HALTED; one while ACTIVE comes back ACTIVE
-    assert result["state_at_start"] == before[-1]
+    states = [r["ref"] for r in rows if r["kind"] == "state"]
+    assert "HALTED" in states, "the flow halts now and then"
