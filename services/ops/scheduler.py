@@ -213,16 +213,19 @@ class Scheduler:
             job.lock.release()
         seconds = time.monotonic() - t0
         # Journal first, then expose the state: whoever sees the result finds it recorded.
-        self.journal.set_state(f"job:{name}", started.isoformat())
-        self.journal.record(
-            "job",
-            name,
-            {
-                "state": result[0],
-                "detail": result[1],
-                "seconds": round(seconds, 3),
-                "manual": manual,
-            },
+        self.journal.set_state(
+            f"job:{name}",
+            started.isoformat(),
+            (
+                "job",
+                name,
+                {
+                    "state": result[0],
+                    "detail": result[1],
+                    "seconds": round(seconds, 3),
+                    "manual": manual,
+                },
+            ),
         )
         state.last_run, state.last_seconds = started, seconds
         state.last_state, state.last_detail = result

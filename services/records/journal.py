@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS state (
 """
 
 
+SET_STATE = (
+    "INSERT INTO state(key, value, at) VALUES (?, ?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at"
+)
 TRADING_STATE_KEY = "trading_state"  # in the state table: the persisted trading state
 
 
@@ -171,7 +175,12 @@ class Journal:
 
     def record_many(self, rows: list[tuple[str, str, Any]]) -> None:
         """Append (kind, ref, payload) rows in one transaction: one commit for a batch."""
-        now = self.clock().isoformat()
+        self._transaction(self.clock().isoformat(), rows)
+
+    def _transaction(
+        self, now: str, rows: list[tuple[str, str, Any]], state: tuple[str, str] | None = None
+    ) -> None:
+        """Append ``rows`` and, with ``state``, persist (key, value), all in one commit."""
         values = [
             (now, kind, ref, json.dumps(_plain(payload), ensure_ascii=False, default=str))
             for kind, ref, payload in rows
@@ -179,6 +188,8 @@ class Journal:
         with self._lock:
             try:
                 self._db.execute("BEGIN")
+                if state is not None:
+                    self._db.execute(SET_STATE, (*state, now))
                 # Multi-row INSERTs: each statement step releases and re-takes the GIL, and
                 # with a busy dispatcher thread every re-take can wait a switch interval.
                 for lo in range(0, len(values), 200):
@@ -242,19 +253,10 @@ class Journal:
             raise damaged(self.path, exc) from exc
         return None if row is None else str(row[0])
 
-    def set_state(self, key: str, value: str) -> None:
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO state(key, value, at) VALUES (?, ?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at",
-                    (key, value, self.clock().isoformat()),
-                )
-            except sqlite3.Error as exc:
-                failure = self._failed(exc)
-            else:
-                return
-        self._raise(failure)
+    def set_state(self, key: str, value: str, entry: tuple[str, str, Any] | None = None) -> None:
+        """Persist ``key`` = ``value``; with ``entry`` (kind, ref, payload), append the entry
+        that says why in the same commit: a crash never leaves one without the other."""
+        self._transaction(self.clock().isoformat(), [] if entry is None else [entry], (key, value))
 
     # -- bus handlers (registered before the UI bridge) --------------------------
     def on_order(self, event: Event) -> None:

@@ -49,9 +49,10 @@ class TradingControl:
             change = TradingStateChanged(state, self.state, reason, datetime.now(), self.account)
             payload = {"state": state.name, "reason": reason, "at": change.at.isoformat()}
             try:
-                self._journal.set_state(TRADING_STATE_KEY, json.dumps(payload))
-                self._journal.record(
-                    "state", state.name, {**payload, "previous": change.previous.name}
+                self._journal.set_state(
+                    TRADING_STATE_KEY,
+                    json.dumps(payload),
+                    ("state", state.name, {**payload, "previous": change.previous.name}),
                 )
             except JournalError:
                 if state is not TradingState.HALTED:

@@ -157,9 +157,10 @@ class RiskMonitor:
         self._apply(new)
         saved = json.loads(self.orders.journal.get_state(OVERRIDES_KEY) or "{}")
         saved[name] = typed
-        self.orders.journal.set_state(OVERRIDES_KEY, json.dumps(saved))
-        self.orders.journal.record(
-            "limit", name, {"old": old, "new": typed, "loosened": loosening, "by": by}
+        self.orders.journal.set_state(
+            OVERRIDES_KEY,
+            json.dumps(saved),
+            ("limit", name, {"old": old, "new": typed, "loosened": loosening, "by": by}),
         )
         log.warning(
             "risk limit %s %g → %g (%s)", name, old, typed, "loosened" if loosening else "tightened"

@@ -118,6 +118,34 @@ def test_a_failed_journal_write_halts_trading_and_says_why(tmp_path: Path) -> No
         svc.stop()
 
 
+def test_a_state_and_the_entry_that_says_why_are_one_commit(tmp_path: Path) -> None:
+    """A re-arm persists ACTIVE and journals it together: when the entry cannot be
+    written, the state is not changed either (a crash between two commits left a restart
+    ACTIVE with no entry of the re-arm; the crash test found it)."""
+    import sqlite3
+
+    from services.bus import Bus
+    from services.trading.control import TradingControl
+
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    control = TradingControl(journal, Bus())
+    control.halt("test")
+    with sqlite3.connect(path) as db:  # the next state entry fails, as a crash would stop it
+        db.execute(
+            "CREATE TRIGGER no_rearm BEFORE INSERT ON entries WHEN NEW.kind = 'state' "
+            "AND NEW.ref = 'ACTIVE' BEGIN SELECT RAISE(ABORT, 'disk gone'); END"
+        )
+    with pytest.raises(JournalError, match="disk gone"):
+        control.rearm("ARM")
+    journal.close()
+    reopened = Journal(path, readonly=True)
+    saved = reopened.trading_state()
+    assert saved is not None and saved[0] == "HALTED"
+    assert [e["ref"] for e in reopened.entries("state")] == ["HALTED"]
+    reopened.close()
+
+
 def test_a_deleted_store_is_not_refilled_with_demo_bars(tmp_path: Path) -> None:
     first = make_services(tmp_path)
     assert first.fresh
