@@ -46,7 +46,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run_backup(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
-    from services.ops.backup import BackupError, list_backups, take_backup
+    from services.ops.backup import take_backup
+    from services.ops.manifest import BackupError, list_backups
 
     root = args.to or config.backup.root(data_dir)
     keep = config.backup.keep if args.keep is None else args.keep
@@ -54,8 +55,8 @@ def run_backup(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
         print("quantdesk: --keep must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     if args.list:
-        for path in list_backups(root):
-            print(path)
+        for found in list_backups(root):
+            print(found.path)
         return 0
 
     def progress(what: str) -> None:
@@ -95,7 +96,7 @@ def run_backup(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
 
 
 def run_restore(args: argparse.Namespace, data_dir: Path) -> int:
-    from services.ops.backup import BackupError, verify
+    from services.ops.manifest import BackupError, verify
     from services.ops.restore import restore_backup
 
     if args.check:

@@ -140,15 +140,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    from services.ops.datadir import make_private
+    from services.ops.datadir import DataDirUnusable, check_usable, make_private
     from services.ops.redact import redact
 
     os.umask(0o077)  # the journal, config, logs and saved runs are the trader's alone
     args = parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
     try:
+        if args.command != "restore":  # a restore with --force is what mends one cut short
+            check_usable(data_dir)
         make_private(data_dir)
         config = load_config(resolve_config_path(args.config, data_dir))
+    except DataDirUnusable as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ConfigError as exc:
         print(f"quantdesk: config error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

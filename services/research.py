@@ -28,7 +28,7 @@ import pandas as pd
 from services.accounting.costs import CostConfig
 from services.backtest.rules import FLAGS, BacktestConfig
 from services.backtest.spec import Curve, Request, RunDoc
-from services.ops.datadir import resolve_data_dir
+from services.ops.datadir import check_usable, resolve_data_dir
 from services.store import Store
 
 
@@ -73,6 +73,7 @@ class Research:
         costs: CostConfig | None = None,
     ) -> None:
         self.data_dir = resolve_data_dir(str(data_dir) if data_dir else None)
+        check_usable(self.data_dir)
         self.config = backtest or BacktestConfig()
         self.costs = costs or CostConfig()
         self.store = Store.of(self.data_dir, store)

@@ -13,14 +13,14 @@ again, each piece consistently while the console may be trading:
 Each file's size and SHA-256 go into ``manifest.json``, with the last journal entry
 each journal copy holds. A backup is written under ``<name>.partial`` and renamed
 when complete, so a crash or a full disk never leaves something that looks like a
-backup; the newest ``keep`` are kept. ``quantdesk restore BACKUP --data-dir DIR``
+backup; the newest ``keep`` backups are kept, recognised by their manifest
+(services/ops/manifest.py), never by their name. A backup goes outside the data
+directory or into its own ``backups`` folder. ``quantdesk restore BACKUP --data-dir DIR``
 verifies every checksum before it writes anything.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -32,22 +32,25 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from services.ops.datadir import fsync_path
+from services.ops.manifest import (
+    FORMAT,
+    MANIFEST,
+    PARTIAL,
+    PARTIAL_MARK,
+    PREFIX,
+    BackupError,
+    FileEntry,
+    prune,
+    sha256,
+)
 from services.ops.scheduler import JobBody, JobResult
 from services.settings import require
 
-MANIFEST = "manifest.json"
-PREFIX = "quantdesk-"
-PARTIAL = ".partial"
-FORMAT = 1
 SQLITE_NAMES = ("journal.sqlite3", "backtests.db", "alerts.sqlite3")  # SQLite backup copies
 PLAIN = ("watchlist.json",)  # small files copied as they are
 COPIER = [sys.executable, "-m", "services.ops.lmdb_copy"]  # its own process, see there
-
-
-class BackupError(RuntimeError):
-    """A backup or restore could not be done; the message says what and what to do."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,6 @@ class BackupConfig:
 
     def root(self, data_dir: Path) -> Path:
         return Path(self.dir).expanduser() if self.dir else data_dir / "backups"
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    path: str  # relative to the backup: data/..., store/<library>/..., config/...
-    kind: str  # sqlite, lmdb, config, file
-    bytes: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -114,15 +109,19 @@ def take_backup(
     """Back up ``data_dir`` into a new folder under ``root``; :class:`BackupError` on
     any failure, with nothing left behind but what was there before."""
     started = time.perf_counter()
+    _check_target(data_dir, root)
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise BackupError(f"cannot create the backup folder {root}: {exc.strerror}") from None
+    if not root.is_dir():
+        raise BackupError(f"the backup folder {root} is not a folder")
     final = _new_name(root, now())
     work = _Work(final.with_name(final.name + PARTIAL))
     try:
         work.root.mkdir(mode=0o700)
-        for src in _sqlite_files(data_dir, root):
+        (work.root / PARTIAL_MARK).write_text(f"{os.getpid()}\n", encoding="utf-8")
+        for src in _sqlite_files(data_dir):
             rel = src.relative_to(data_dir)
             progress(f"journal {rel}" if src.name != "backtests.db" else f"saved runs {rel}")
             _copy_sqlite(src, work, Path("data") / rel)
@@ -142,6 +141,7 @@ def take_backup(
             "files": [asdict(f) for f in work.files],
         }
         _write_synced(work.root / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False))
+        (work.root / PARTIAL_MARK).unlink()
         work.root.rename(final)
     except OSError as exc:
         shutil.rmtree(work.root, ignore_errors=True)
@@ -153,7 +153,7 @@ def take_backup(
     except BackupError:
         shutil.rmtree(work.root, ignore_errors=True)
         raise
-    removed = prune(root, keep)
+    removed = prune(root, keep, protect=final)
     return BackupResult(
         final,
         tuple(work.files),
@@ -162,64 +162,6 @@ def take_backup(
         tuple(work.notes),
         tuple(removed),
     )
-
-
-def list_backups(root: Path) -> list[Path]:
-    """Complete backups under ``root``, oldest first."""
-    if not root.is_dir():
-        return []
-    return sorted(
-        p
-        for p in root.iterdir()
-        if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(PARTIAL)
-    )
-
-
-def prune(root: Path, keep: int) -> list[str]:
-    """Delete all but the newest ``keep`` complete backups, and partial ones left by a
-    crash (older than an hour: a running backup's is younger); the names deleted."""
-    gone = list_backups(root)[:-keep]
-    cutoff = time.time() - 3600
-    gone += [
-        p
-        for p in root.iterdir()
-        if p.name.endswith(PARTIAL) and p.name.startswith(PREFIX) and p.stat().st_mtime < cutoff
-    ]
-    for path in gone:
-        shutil.rmtree(path, ignore_errors=True)
-    return [p.name for p in gone]
-
-
-def verify(backup: Path) -> tuple[dict[str, Any], list[str]]:
-    """The manifest and every problem found: a missing, altered or unlisted file."""
-    try:
-        manifest: dict[str, Any] = json.loads((backup / MANIFEST).read_text(encoding="utf-8"))
-        files = [FileEntry(**f) for f in manifest["files"]]
-    except FileNotFoundError:
-        return {}, [f"{backup} has no {MANIFEST}: not a quantdesk backup, or an unfinished one"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return {}, [f"{backup / MANIFEST} cannot be read: {exc}"]
-    if manifest.get("format") != FORMAT:
-        return manifest, [
-            f"backup format {manifest.get('format')!r}; this quantdesk reads {FORMAT}"
-        ]
-    problems = []
-    for f in files:
-        path = backup / f.path
-        if not path.is_file():
-            problems.append(f"{f.path}: missing")
-        elif path.stat().st_size != f.bytes:
-            problems.append(
-                f"{f.path}: {path.stat().st_size:,} bytes, the manifest says {f.bytes:,}"
-            )
-        elif _sha256(path) != f.sha256:
-            problems.append(f"{f.path}: its checksum differs from the manifest's (altered)")
-    listed = {f.path for f in files} | {MANIFEST}
-    for path in sorted(backup.rglob("*")):
-        rel = path.relative_to(backup).as_posix()
-        if path.is_file() and rel not in listed:
-            problems.append(f"{rel}: not in the manifest")
-    return manifest, problems
 
 
 def _new_name(root: Path, at: datetime) -> Path:
@@ -231,12 +173,26 @@ def _new_name(root: Path, at: datetime) -> Path:
     return path
 
 
-def _sqlite_files(data_dir: Path, root: Path) -> list[Path]:
-    """Every journal and the saved runs, not those inside the backups folder."""
+def _check_target(data_dir: Path, root: Path) -> None:
+    """A backup goes outside the data directory (or into its own ``backups`` folder, the
+    default, which is never copied): inside, it would copy itself or miss the journals."""
+    home, there = data_dir.resolve(), root.expanduser().resolve()
+    if there.is_relative_to(home) and there != home / "backups":
+        raise BackupError(
+            f"the backup folder {root} is inside the data directory {data_dir}: pick a folder "
+            f"outside it (another disk is safer), or leave --to and [backup] dir out for "
+            f"{data_dir / 'backups'}"
+        )
+
+
+def _sqlite_files(data_dir: Path) -> list[Path]:
+    """Every journal, the saved runs and the alert outbox, not those inside the data
+    directory's own backups folder (earlier backups)."""
     found = []
+    backups = data_dir / "backups"
     for name in SQLITE_NAMES:
         for path in data_dir.rglob(name):
-            if not path.is_relative_to(root):
+            if not path.is_relative_to(backups):
                 found.append(path)
     return sorted(found)
 
@@ -270,16 +226,16 @@ def _copy_sqlite(src: Path, work: _Work, rel: Path) -> None:
             source.close()
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"cannot back up {src}: {exc}") from None
-    _fsync(dst)
-    work.files.append(FileEntry(rel.as_posix(), "sqlite", dst.stat().st_size, _sha256(dst)))
+    fsync_path(dst)
+    work.files.append(FileEntry(rel.as_posix(), "sqlite", dst.stat().st_size, sha256(dst)))
 
 
 def _copy_file(src: Path, work: _Work, rel: Path, kind: str) -> None:
     dst = work.root / rel
     dst.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.copyfile(src, dst)
-    _fsync(dst)
-    work.files.append(FileEntry(rel.as_posix(), kind, dst.stat().st_size, _sha256(dst)))
+    fsync_path(dst)
+    work.files.append(FileEntry(rel.as_posix(), kind, dst.stat().st_size, sha256(dst)))
 
 
 def _copy_store(uri: str, work: _Work, progress: Callable[[str], None], rate_mb: float) -> None:
@@ -317,26 +273,12 @@ def _copy_store(uri: str, work: _Work, progress: Callable[[str], None], rate_mb:
         )
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_synced(path: Path, text: str) -> None:
     with path.open("w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    with contextlib.suppress(OSError):  # the folder's entry too, where the system allows
-        _fsync(path.parent)
+    fsync_path(path.parent)  # the folder's entry too, where the system allows
 
 
 def backup_job(

@@ -21,7 +21,41 @@ from pathlib import Path
 log = logging.getLogger("quantdesk.datadir")
 
 LOCK_NAME = "quantdesk.lock"
+RESTORE_MARK = "RESTORE-UNFINISHED"  # written by a restore before its first file (restore.py)
 PRIVATE_FILES = ("journal.sqlite3", "config.toml", "backtests.db", "watchlist.json")
+
+
+class DataDirUnusable(RuntimeError):
+    """The data directory must not be used as it is (an unfinished restore)."""
+
+
+def check_usable(data_dir: Path) -> None:
+    """Refuse a data directory that a restore left half-written: its journal may have
+    landed without its store, which would pass for a whole account."""
+    mark = data_dir / RESTORE_MARK
+    if not mark.exists():
+        return
+    try:
+        what = mark.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        what = "a restore"
+    raise DataDirUnusable(
+        f"{data_dir} holds an unfinished restore ({what}): its files may be half "
+        "written. Run the restore again with --force (what is there is moved aside), "
+        "or restore into another directory"
+    )
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') contents to disk, where the system allows."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not path.is_dir():
+            raise
+    finally:
+        os.close(fd)
 
 
 class DataDirBusy(RuntimeError):

@@ -21,8 +21,9 @@ from console.cli import main
 from services.accounting.costs import CostConfig
 from services.data.sync import DataConfig
 from services.events import OrderIntent
-from services.ops.backup import COPIER, BackupError, list_backups, take_backup, verify
+from services.ops.backup import COPIER, take_backup
 from services.ops.datadir import DataDirLock
+from services.ops.manifest import BackupError, list_backups, verify
 from services.ops.restore import restore_backup
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, build_services
@@ -183,7 +184,7 @@ def test_only_the_newest_backups_are_kept(data_dir: Path, tmp_path: Path) -> Non
     for day in range(4):
         when = at + timedelta(days=day)
         names.append(take_backup(data_dir, root, keep=2, now=lambda w=when: w).path.name)
-    assert [p.name for p in list_backups(root)] == names[-2:]
+    assert [b.path.name for b in list_backups(root)] == names[-2:]
 
 
 def _limit_file_size() -> None:
@@ -258,7 +259,8 @@ def test_the_nightly_backup_job_runs_in_the_console(data_dir: Path, tmp_path: Pa
             assert datetime.now() < deadline, job
             threading.Event().wait(0.05)
         assert job.last_state == "ok", job.last_detail
-        (backup,) = list_backups(tmp_path / "nightly")
+        (found,) = list_backups(tmp_path / "nightly")
+        backup = found.path
         assert job.last_detail.startswith(backup.name)
         assert verify(backup)[1] == []
         assert (backup / "config" / "config.toml").is_file()
