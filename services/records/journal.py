@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 from vnpy.event import Event
 
 from services.records.checkpoint import BACKSTOP_PAGES, WAL_LIMIT_BYTES, Checkpointer
+from services.records.sqlite_check import Untrusted, check_file, connect_readonly
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -63,11 +64,11 @@ class JournalError(RuntimeError):
 
 def damaged(path: Path, why: object) -> JournalError:
     """The error for a journal that exists but cannot be read: never reset, say what to do."""
-    return JournalError(
-        f"the journal {path} exists but cannot be read ({why}). It is left as it is: restore "
-        f"it from a backup, or move it aside (mv {path} {path}.damaged) to start a fresh "
-        "paper account"
+    advice = getattr(why, "advice", "") or (
+        f"It is left as it is: restore it from a backup, or move it aside (mv {path} "
+        f"{path}.damaged) to start a fresh account"
     )
+    return JournalError(f"the journal {path} cannot be trusted ({why}). {advice}")
 
 
 def _plain(value: Any) -> Any:
@@ -109,26 +110,22 @@ class Journal:
         existed = path.exists()
         if readonly and not existed:
             raise JournalError(f"no journal at {path}")
-        if existed and path.stat().st_size == 0:
-            raise damaged(path, "the file is empty (0 bytes)")
+        if existed:
+            # Checked read-only before any connection that can write opens it: SQLite would
+            # apply (and a writer's close make permanent) a -wal that is not this file's.
+            try:
+                check_file(path, {"entries", "state"}, append_only=("entries", "seq"))
+            except Untrusted as exc:
+                raise damaged(path, exc) from None
+            except OSError as exc:
+                raise JournalError(f"cannot read the journal {path}: {exc.strerror}") from None
         try:
             if readonly:
-                self._db = _connect_readonly(path)
-            else:
-                if not existed:
-                    _create(path)
-                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            tables = {
-                r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if not {"entries", "state"} <= tables:
-                raise damaged(path, "it is not a quantdesk journal: no entries or state table")
-            # Page damage anywhere, found now rather than mid-session (~25 ms per 100k entries).
-            problems = [r[0] for r in self._db.execute("PRAGMA quick_check(3)")]
-            if problems != ["ok"]:
-                raise damaged(path, "; ".join(problems))
-            if readonly:
+                self._db = connect_readonly(path, threads=True)
                 return
+            if not existed:
+                _create(path)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise JournalError(f"{path}: SQLite refused WAL mode (got {mode})")
@@ -307,19 +304,6 @@ def _create(path: Path) -> None:
     finally:
         db.close()
     os.replace(tmp, path)
-
-
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """Read without writing: ``mode=ro``; in a read-only directory, where SQLite cannot
-    make the WAL index, ``immutable=1`` (nothing may be writing there anyway)."""
-    uri = path.resolve().as_uri()
-    try:
-        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
-        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
-        return db
 
 
 def _is_corruption(exc: sqlite3.OperationalError) -> bool:

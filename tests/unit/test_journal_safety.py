@@ -7,10 +7,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from console.cli import main
 from console.ops_cli import cell
 from services.events import OrderIntent, TradingState
 from services.ops.redact import RedactingFilter, redact
@@ -26,7 +29,7 @@ def digest(path: Path) -> str:
 def test_an_empty_journal_is_refused_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     path.touch()
-    with pytest.raises(JournalError, match=r"exists but cannot be read \(the file is empty"):
+    with pytest.raises(JournalError, match=r"cannot be trusted \(the file is empty"):
         Journal(path)
     with pytest.raises(JournalError, match="move it aside"):
         make_services(tmp_path)
@@ -53,8 +56,60 @@ def test_a_corrupted_journal_is_refused_with_the_file_named_and_kept(tmp_path: P
 def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     path.write_bytes(b"this is a text file, not SQLite" * 100)
-    with pytest.raises(JournalError, match="cannot be read"):
+    with pytest.raises(JournalError, match="cannot be trusted"):
         Journal(path)
+
+
+def _crash_with_log(path: Path, entries: int) -> None:
+    """A journal whose process died with its write-ahead log unchecked (as kill -9 leaves)."""
+    code = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from services.records.journal import Journal\n"
+        f"j = Journal(Path({str(path)!r}))\n"
+        f"for n in range({entries}): j.record('note', f'r{{n}}', {{'text': 'x' * 200}})\n"
+        "j._checkpointer.stop()\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert path.with_name(path.name + "-wal").stat().st_size > 0
+
+
+def test_a_foreign_write_ahead_log_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A journal copied back by hand over a crashed one, the crashed one's -wal beside it:
+    SQLite would apply that log (quick_check passes) and a writer make it permanent."""
+    kept = tmp_path / "kept" / "journal.sqlite3"
+    journal = Journal(kept)
+    for n in range(120):
+        journal.record("note", f"k{n}", {"text": "y" * 200})
+    journal.close()
+    data = tmp_path / "data"
+    _crash_with_log(data / "journal.sqlite3", 40)
+    shutil.copyfile(kept, data / "journal.sqlite3")  # copied back; the -wal stays
+    # The journal and its log, byte for byte (-shm is SQLite's index of the log, a cache).
+    before = {p.name: digest(p) for p in data.iterdir() if not p.name.endswith("-shm")}
+    with pytest.raises(JournalError, match="belongs to another file") as raised:
+        Journal(data / "journal.sqlite3")
+    assert "move journal.sqlite3-wal and journal.sqlite3-shm aside" in str(raised.value)
+    with pytest.raises(JournalError, match="belongs to another file"):
+        Journal(data / "journal.sqlite3", readonly=True)
+    for argv in (["state"], ["--headless"]):
+        assert main([*argv, "--data-dir", str(data)]) == 2
+        assert "belongs to another file" in capsys.readouterr().err
+    assert {p.name: digest(p) for p in data.iterdir() if p.name in before} == before
+    (data / "journal.sqlite3-wal").unlink()  # the advice followed: the file as it holds itself
+    (data / "journal.sqlite3-shm").unlink()
+    assert len(Journal(data / "journal.sqlite3", readonly=True).entries()) == 120
+
+
+def test_a_journal_with_its_own_log_after_a_crash_opens_whole(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    _crash_with_log(path, 300)
+    journal = Journal(path)
+    assert len(journal.entries()) == 300
+    journal.close()
 
 
 def test_a_new_journal_appears_whole(tmp_path: Path) -> None:

@@ -18,6 +18,10 @@ from services.trading.accounts import LiveAccount, connect
 from services.venues.accounts import AccountError, AccountSpec, gateway_class, gateway_setting
 from tests.unit.venues.conftest import live_services
 
+# vnpy_ctp imports vnpy.trader.utility, which makes ~/.vntrader with a bare mkdir: two
+# pytest-xdist workers collecting this module at once on a fresh machine race on it
+# (FileExistsError). Made first, race-free; vnpy then finds it (what it would make anyway).
+(Path.home() / ".vntrader").mkdir(exist_ok=True)
 pytest.importorskip("vnpy_ctp", reason="the ctp extra: pip install -e '.[ctp]'")
 
 UNREACHABLE = "tcp://127.0.0.1:9"  # discard port: nothing listens
