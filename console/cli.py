@@ -130,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     """The ``quantdesk`` command. Output piped into ``head`` ends quietly when the reader
     closes the pipe (exit status 141, as ``cat`` gives: 128 + SIGPIPE), never in a
     BrokenPipeError traceback."""
+    from services.ops.redact import RedactingStream
+
+    out, err = sys.stdout, sys.stderr
+    # Every message a command prints passes the secrets' mask (a source's refusal that
+    # echoes a token, say); the console itself draws through sys.__stderr__.
+    sys.stdout, sys.stderr = RedactingStream(out), RedactingStream(err)
     try:
         return _main(argv)
     except BrokenPipeError:
@@ -137,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 def _main(argv: list[str] | None) -> int:

@@ -56,6 +56,17 @@ def services(tmp_path: Path) -> Iterator[Services]:
     svc.stop()
 
 
+@pytest.fixture(autouse=True)
+def no_remembered_secrets() -> Iterator[None]:
+    """Secrets remembered for masking (services.ops.redact) are process-wide: each test
+    starts with none, so one test's channel URL does not mask another's text."""
+    from services.ops.redact import forget_all
+
+    forget_all()
+    yield
+    forget_all()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_numba_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One numba cache for the session: backtest workers compile the kernel once, not per test."""

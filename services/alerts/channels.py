@@ -11,16 +11,14 @@ parts masked.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from services.alerts.config import AlertsConfig, ChannelConfig
 from services.alerts.model import Severity
-from services.ops.redact import MASK, redact
+from services.ops.redact import redact, remember
 
 APPRISE_TYPES = {"info": "info", "warning": "warning", "critical": "failure"}  # NotifyType
 
@@ -66,21 +64,6 @@ def _apprise() -> Any:
     return apprise
 
 
-def secret_parts(url: str) -> list[str]:
-    """The pieces of an apprise URL that may be secret: user info, path segments and
-    query values long enough to be a token or key (longest first, for masking)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return [url]
-    pieces = re.split(r"[/:@?&=,]", f"{parts.netloc}/{parts.path}?{parts.query}")
-    host = parts.hostname or ""
-    found = {p for p in pieces if len(p) >= 6 and p != host}
-    if parts.password:
-        found.add(parts.password)
-    return sorted(found, key=len, reverse=True)
-
-
 @dataclass
 class Channel:
     """A named apprise URL and its route; :meth:`send` returns "" or why it failed."""
@@ -103,7 +86,7 @@ class Channel:
         plugin.socket_read_timeout = self.timeout_s
         plugin.request_rate_per_sec = self.min_gap_s  # apprise's name; it is seconds per request
         self.plugin = plugin
-        self._secrets = secret_parts(self.url)
+        remember(self.url)  # masked in every log line and message of this process
 
     @property
     def name(self) -> str:
@@ -115,8 +98,6 @@ class Channel:
         return str(getattr(self.plugin, "service_name", "") or type(self.plugin).__name__)
 
     def mask(self, text: str) -> str:
-        for piece in self._secrets:
-            text = text.replace(piece, MASK)
         return redact(text)
 
     def send(self, title: str, body: str, severity: Severity) -> str:

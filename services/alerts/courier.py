@@ -38,6 +38,7 @@ from services.alerts.delivery import Waiter
 from services.alerts.protocol import alert_from_row
 from services.alerts.router import Router
 from services.ops.background import background
+from services.ops.redact import RedactingFilter, RedactingStream
 
 REPORT_S = 0.5
 
@@ -64,6 +65,7 @@ class _ToParent(logging.Handler):
     def __init__(self, out: _Out) -> None:
         super().__init__(logging.INFO)
         self.out = out
+        self.addFilter(RedactingFilter())
 
     def emit(self, record: logging.LogRecord) -> None:
         self.out.send({"log": {"level": record.levelno, "message": record.getMessage()}})
@@ -120,6 +122,10 @@ def _changed(out: _Out) -> Callable[[str, bool, str], None]:
 
 def main(stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     background()
+    # Its tracebacks (to alerts-courier.log) are masked like everything else: each
+    # channel's URL is remembered as a secret when the channel opens.
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
     # systemd's stop and ctrl+c signal the whole group: the courier ends when the trading
     # process closes its stdin, after that process has handed over its last alerts
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from services.ops.redact import redact
+
 Severity = Literal["info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 
@@ -57,6 +59,11 @@ class Alert:
     at: datetime
     account: str = ""  # the live account it concerns ("" for the mode's own)
     resolves: str = ""  # the key of the trouble this ends (a re-arm ends ``halt:``)
+
+    def __post_init__(self) -> None:
+        # What goes to a phone never carries a secret (a job's failure may quote a token).
+        object.__setattr__(self, "title", redact(self.title))
+        object.__setattr__(self, "body", redact(self.body))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ from services.bus import Bus
 from services.events import EVENT_LOG_RECORDED, LogRecorded
 from services.ops.redact import RedactingFilter
 
+# Libraries that log each request's URL at INFO (httpx: "HTTP Request: POST
+# .../bot<TOKEN>/getUpdates"): only their warnings reach the log, masked as every record.
+QUIET = ("httpx", "httpcore", "urllib3", "requests", "telegram", "hpack", "websockets")
+
 
 class BusLogHandler(logging.Handler):
     """Publishes ``quantdesk.*`` records (INFO and up) as LogRecorded events."""
@@ -66,5 +70,7 @@ def setup_file_logging(data_dir: Path, level: int = logging.INFO) -> Path | None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     return path_or_none

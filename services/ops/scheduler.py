@@ -26,6 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from services.bus import Bus
 from services.events import EVENT_JOB, JobStatus, JobUpdated
+from services.ops.redact import redact
 from services.records.journal import Journal
 from services.settings import ConfigValueError
 
@@ -201,7 +202,9 @@ class Scheduler:
 
                 def progress(done: int, total: int, detail: str) -> None:
                     state.progress = f"{done}/{total}" if total else f"{done}"  # total unknown
-                    self._publish(name, "running", detail, time.monotonic() - t0, done, total)
+                    self._publish(
+                        name, "running", redact(detail), time.monotonic() - t0, done, total
+                    )
 
                 result = job.body(progress)
         except Exception as exc:  # a crashed job is reported, never silent
@@ -212,6 +215,7 @@ class Scheduler:
             state.progress = ""
             job.lock.release()
         seconds = time.monotonic() - t0
+        result = (result[0], redact(result[1]))  # a source's refusal may echo its token
         # Journal first, then expose the state: whoever sees the result finds it recorded.
         self.journal.set_state(
             f"job:{name}",

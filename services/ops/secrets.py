@@ -20,6 +20,8 @@ import re
 import sys
 from typing import Any
 
+from services.ops.redact import remember
+
 SERVICE = "quantdesk"
 NAMES = "__names__"  # the entry listing the names of the secrets (never their values)
 PASSPHRASE_ENV = "QUANTDESK_KEYRING_PASSPHRASE"
@@ -66,6 +68,7 @@ def open_keyring(prompt: bool = True) -> Any:
                 f"in ${PASSPHRASE_ENV} (or run this in a terminal to be asked for it)"
             )
         passphrase = getpass.getpass("keyring passphrase: ")
+    remember(passphrase)
     ring = CryptFileKeyring()
     try:
         ring.keyring_key = passphrase  # unlocks (or creates) the file
@@ -90,6 +93,8 @@ class Secrets:
             raise SecretsError(
                 f"the keyring file would not open ({exc}): check ${PASSPHRASE_ENV}"
             ) from None
+        if key != NAMES:
+            remember(value)  # from now on masked wherever text leaves the process
         return value
 
     def names(self) -> list[str]:
@@ -103,6 +108,7 @@ class Secrets:
         if not value:
             raise SecretsError(f"an empty value for {name}: nothing stored")
         names = self.names()  # also checks the passphrase before anything is written
+        remember(value)
         self.ring.set_password(SERVICE, name, value)
         self.ring.set_password(SERVICE, NAMES, json.dumps(sorted({*names, name})))
 

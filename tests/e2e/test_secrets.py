@@ -102,3 +102,27 @@ def test_data_sync_from_tushare_reads_its_token_from_the_keyring(tmp_path: Path)
         assert "1690" in shown.stdout, shown.stdout + shown.stderr
     for path in every_file(tmp_path):
         assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path}"
+
+
+def test_a_token_echoed_by_the_source_is_masked_on_the_terminal_and_in_the_log(
+    tmp_path: Path,
+) -> None:
+    """A source whose refusal quotes the token ("token X 已失效"): the message reaches the
+    trader with the token masked, in the terminal's output and in quantdesk.log."""
+    from tests.unit.data.tushare_server import TushareServer
+
+    with TushareServer(TOKEN) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(f'[data]\nsource = "tushare"\ntushare_url = "{server.url}"\n')
+        quantdesk(tmp_path, "secrets", "set", "tushare", stdin=TOKEN + "\n")
+        server.script.append(("echo",))
+        args = ("--config", str(config), "data", "sync", "--universe", "600519.SSE")
+        refused = quantdesk(tmp_path, *args, "--start", "2024-01-02", "--end", "2024-01-05")
+        assert server.calls and server.calls[0]["token"] == TOKEN  # it did reach the source
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "token *** 已失效" in said, said
+    log = (tmp_path / "data" / "logs" / "quantdesk.log").read_text(encoding="utf-8")
+    assert "已失效" in log
+    for path in every_file(tmp_path):
+        assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path}"
+    assert TOKEN not in said

@@ -19,8 +19,9 @@ import apprise.plugins.telegram as telegram
 import apprise.plugins.wecombot as wecombot
 import pytest
 
-from services.alerts.channels import Channel, ChannelError, open_channels, secret_parts
+from services.alerts.channels import Channel, ChannelError, open_channels
 from services.alerts.config import AlertsConfig, ChannelConfig
+from services.ops.redact import secret_parts
 from tests.alert_servers import BotAPI, HTTPStandIn, Script, redirect, smtp_server
 
 TITLE, BODY = "[main] Trading HALTED", "max_daily_loss: day loss 52,000 > 50,000 (since 10:31:02)"

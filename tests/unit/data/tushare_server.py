@@ -176,6 +176,8 @@ class TushareServer:
                 "https://tushare.pro/document/1?doc_id=108。",
                 "data": None,
             }
+        elif action[0] == "echo":  # a refusal that quotes the token it was sent
+            doc = {"code": 40101, "msg": f"token {body.get('token')} 已失效，请更换", "data": None}
         elif body.get("token") != self.token:
             doc = {"code": -2001, "msg": "您的token不对，请确认。", "data": None}
         elif action[0] == "empty":
