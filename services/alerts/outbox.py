@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from services.alerts.model import Alert
+from services.records.sqlite_files import create_private
 
 log = logging.getLogger("quantdesk.alerts")
 
@@ -84,6 +85,7 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        create_private(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

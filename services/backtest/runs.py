@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 import strategies
 from services.backtest.spec import RunDoc
+from services.records.sqlite_files import create_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -112,7 +113,7 @@ class RunStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
         with self._db() as db:
             db.execute(SCHEMA)
 

@@ -22,7 +22,6 @@ log = logging.getLogger("quantdesk.datadir")
 
 LOCK_NAME = "quantdesk.lock"
 RESTORE_MARK = "RESTORE-UNFINISHED"  # written by a restore before its first file (restore.py)
-PRIVATE_FILES = ("journal.sqlite3", "config.toml", "backtests.db", "watchlist.json")
 
 
 class DataDirUnusable(RuntimeError):
@@ -137,26 +136,35 @@ def _read_pid(fd: int) -> int | None:
 
 
 def make_private(data_dir: Path) -> None:
-    """Create ``data_dir`` as 0700 and tighten what quantdesk keeps there to owner-only.
+    """Create ``data_dir`` as 0700 and tighten everything under it to owner-only: folders
+    0700, files 0600 (links are not followed).
 
     New files are private through the process umask (set by the CLI); this also
-    tightens a directory and files made by an earlier version. Best effort: a
-    read-only copy (an auditor's) is left as it is.
+    tightens what an earlier version, a notebook's umask or a hand-made copy left loose
+    (``logs/`` 0755, ``quantdesk.log`` 0644). Best effort: a read-only copy (an
+    auditor's) is left as it is.
     """
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for path in (data_dir, *(data_dir / name for name in PRIVATE_FILES)):
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        if st.st_uid != os.getuid() or not st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            continue
-        mode = 0o700 if path.is_dir() else 0o600
-        try:
-            path.chmod(mode)
-            log.info("permissions of %s tightened to %o", path, mode)
-        except OSError:
-            pass
+    uid = os.getuid()
+    _tighten(data_dir, uid)
+    for root, dirs, files in os.walk(data_dir):
+        for name in dirs + files:
+            _tighten(Path(root) / name, uid)
+
+
+def _tighten(path: Path, uid: int) -> None:
+    try:
+        st = path.lstat()
+    except OSError:
+        return
+    if stat.S_ISLNK(st.st_mode) or st.st_uid != uid or not st.st_mode & 0o077:
+        return
+    mode = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+    try:
+        path.chmod(mode)
+        log.info("permissions of %s tightened to %o", path, mode)
+    except OSError:
+        pass
 
 
 def default_data_dir() -> Path:

@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 from vnpy.event import Event
 
 from services.records.checkpoint import BACKSTOP_PAGES, WAL_LIMIT_BYTES, Checkpointer
-from services.records.sqlite_check import Untrusted, check_file, connect_readonly
+from services.records.sqlite_files import Untrusted, check_file, connect_readonly, create_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -297,6 +297,7 @@ def _create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
     tmp.unlink(missing_ok=True)
+    create_private(tmp)
     db = sqlite3.connect(tmp)
     try:
         db.execute("PRAGMA journal_mode=WAL")

@@ -115,6 +115,40 @@ def test_data_directory_and_its_files_are_private(
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
 
 
+def test_a_data_directory_loosened_by_hand_is_private_after_any_start(tmp_path: Path) -> None:
+    """logs/ 0755 and quantdesk.log 0644 (a copy made with cp -r, a notebook's umask):
+    a start tightens everything under the data directory, the store and the hidden
+    files included."""
+    data = tmp_path / "data"
+    assert quantdesk(data, "halt", "--reason", "setup").returncode == 0
+    (data / ".ready").write_text("")
+    (data / "notes").mkdir()
+    (data / "notes" / "n.txt").write_text("x")
+    for path in [data, *data.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    assert quantdesk(data, "state").returncode == 0  # any start: here, one that only reads
+    loose = [
+        f"{p.relative_to(data)} {stat.S_IMODE(p.stat().st_mode):o}"
+        for p in [data, *data.rglob("*")]
+        if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)
+    ]
+    assert loose == []
+
+
+def test_files_a_notebook_creates_are_private_whatever_its_umask(tmp_path: Path) -> None:
+    from services.backtest.runs import RunStore
+    from services.records.journal import Journal
+
+    old = os.umask(0o022)
+    try:
+        RunStore(tmp_path / "backtests.db").list()
+        Journal(tmp_path / "journal.sqlite3").close()
+    finally:
+        os.umask(old)
+    for name in ("backtests.db", "journal.sqlite3"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
 def test_the_peer_check_allows_only_the_same_user_or_root() -> None:
     assert trusted(1000, own_uid=1000) and trusted(0, own_uid=1000)
     assert not trusted(1001, own_uid=1000) and not trusted(NOBODY, own_uid=1000)

@@ -1,4 +1,5 @@
-"""Checks of an SQLite file quantdesk owns, made read-only before anything may write it.
+"""The SQLite files quantdesk owns: made private, and checked read-only before anything
+may write them.
 
 A connection that can write may change a file the moment it opens it: SQLite applies a
 ``-wal`` beside the file, and the last writer to close checkpoints it into the file. A
@@ -17,6 +18,7 @@ A genuine log only ever adds rows; a foreign one replaces them.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -112,3 +114,11 @@ def connect_readonly(path: Path, *, threads: bool = False) -> sqlite3.Connection
         return db
     except sqlite3.OperationalError:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=not threads)
+
+
+def create_private(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist, whatever the umask (a
+    notebook's is 022): SQLite gives the -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
