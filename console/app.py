@@ -16,6 +16,7 @@ from typing import Any
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -57,6 +58,7 @@ from panes.watchlist import SPARK_WIDTH, Watchlist
 from services.data.records import StoreInfo
 from services.events import ConnectionChanged, TradingState, side_of
 from services.market_data import MarketPrep
+from services.ops.redact import redact
 from services.ops.watchlist import WatchlistStore
 from services.records.recovery import is_restored
 from services.runtime import Services
@@ -101,6 +103,22 @@ class QuantdeskApp(App[None]):
 
     def compose(self) -> ComposeResult:
         return iter(())  # everything is on the main screen, pushed at mount
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification (the screens' and widgets' come here too) is plain text with
+        secrets masked: they quote outside text, and ``[/]`` in a broker's refusal must
+        show as sent, not crash the console. ``markup`` is ignored for that reason."""
+        super().notify(
+            redact(message), title=redact(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def get_default_screen(self) -> Screen[Any]:
         """The main screen is the App's default screen: the bottom of the stack, always."""

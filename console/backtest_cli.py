@@ -15,6 +15,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from console.config import Config
 from console.data_cli import add_freq, day, locations
@@ -25,7 +26,10 @@ EXIT_USAGE = 2
 err = Console(
     stderr=True, highlight=False, soft_wrap=True, markup=False
 )  # messages quote [sections]
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# Plain text, never markup: symbols, names and paths are printed as they are stored.
+out = Console(
+    highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -331,8 +335,11 @@ def show(doc: RunDoc) -> None:
     params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
     warm = doc.get("warmup_bars", 0)
     out.print(
-        f"[b]{doc['strategy']}[/b] {doc['symbol']} {doc['start']} → {doc['end']}  {params}"
-        + (f"  (indicators warmed up on {warm:,} earlier bars)" if warm else "")
+        Text.assemble(
+            (doc["strategy"], "bold"),
+            f" {doc['symbol']} {doc['start']} → {doc['end']}  {params}",
+            f"  (indicators warmed up on {warm:,} earlier bars)" if warm else "",
+        )
     )
     if doc.get("adjusted"):
         out.print(prices_line(doc))

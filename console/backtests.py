@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -103,11 +104,12 @@ class BacktestScreen(Screen[None]):
                     yield Select(
                         [(m, m) for m in METRICS], value="sharpe", allow_blank=False, id="bt-metric"
                     )
-                yield Static("", id="bt-error", classes="error")
+                yield Static("", id="bt-error", classes="error", markup=False)
                 yield Static(
                     "ctrl+s runs · esc cancels a run or goes back · ctrl+e exports HTML · "
                     "ctrl+l saved runs",
                     id="bt-status",
+                    markup=False,  # it quotes what the worker says
                 )
                 yield ProgressBar(total=1, show_eta=False, id="bt-progress")
             with Vertical(id="bt-result"):
@@ -289,8 +291,8 @@ class BacktestScreen(Screen[None]):
         params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
         title = f"{doc['strategy']} {doc['symbol']} {doc['start']} → {doc['end']} {params}"
         table = self.query_one(MetricsTable)
-        table.border_title = f"Run {doc.get('run_id', '')}: {title}"
-        table.border_subtitle = prices_line(doc, short=True) if doc.get("adjusted") else ""
+        table.border_title = Text(f"Run {doc.get('run_id', '')}: {title}")
+        table.border_subtitle = Text(prices_line(doc, short=True) if doc.get("adjusted") else "")
 
     def refresh_runs(self) -> None:
         self.query_one(RunsTable).show_runs(self.runner.runs.list())
@@ -322,7 +324,8 @@ class CompareScreen(ModalScreen[None]):
             "", f"run {self.a}", f"run {self.b}", box=None, title="Compare runs (esc closes)"
         )
         for key, va, vb in self.rows:
-            table.add_row(key, fmt(key, va), fmt(key, vb), style="bold" if va != vb else "")
+            cells = (Text(str(c)) for c in (key, fmt(key, va), fmt(key, vb)))
+            table.add_row(*cells, style="bold" if va != vb else "")
         with Vertical(classes="dialog compare"):
             yield Static(table)
 

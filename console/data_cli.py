@@ -21,6 +21,7 @@ from services.data.bars import FREQS
 from services.data.csvio import ImportError_, parse_mapping, read_csv
 from services.data.recent import FOLD_DAYS
 from services.data.sources import kind_of, make_source
+from services.data.symbols import check_symbol
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
 from services.ops.redact import redact
@@ -30,7 +31,7 @@ EXIT_USAGE = 2
 # Piped output (other tools, logs) is not cut at 80 columns.
 WIDTH = None if sys.stdout.isatty() else 200
 err = Console(stderr=True, highlight=False, soft_wrap=True, width=WIDTH, markup=False)
-out = Console(highlight=False, soft_wrap=True, width=WIDTH)
+out = Console(highlight=False, soft_wrap=True, width=WIDTH, markup=False)  # shown as stored
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -203,11 +204,12 @@ def _demo(store: Store, config: Config) -> int:
 
 
 def _import(args: argparse.Namespace, store: Store) -> int:
+    check_symbol(args.symbol)  # nothing unshowable is ever stored
     kind_of(args.symbol)  # an exchange a backtest has no rules for is refused here, not later
     mapping = parse_mapping(args.mapping) if args.mapping else None
     a_share = args.symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")
     with Progress(
-        TextColumn(f"[bold]reading {args.path.name}"),
+        TextColumn(f"reading {args.path.name}", style="bold", markup=False),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),

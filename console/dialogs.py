@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +23,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str | Text, yes: str = "Yes", no: str = "No") -> None:
+        """``question``: our own markup (str), or a Text when it quotes outside text."""
         super().__init__()
         self.question, self.yes, self.no = question, yes, no
 
@@ -49,7 +51,10 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, prompt: str, validate: Callable[[str], str], placeholder: str = "") -> None:
+    def __init__(
+        self, prompt: str | Text, validate: Callable[[str], str], placeholder: str = ""
+    ) -> None:
+        """``prompt``: our own markup (str), or a Text when it quotes outside text."""
         super().__init__()
         self.prompt, self.validate, self.placeholder = prompt, validate, placeholder
 
@@ -57,7 +62,7 @@ class TextPromptScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(self.prompt)
             yield Input(placeholder=self.placeholder, id="prompt-input")
-            yield Static("", id="prompt-error", classes="error")
+            yield Static("", id="prompt-error", classes="error", markup=False)  # quotes input
 
     def on_mount(self) -> None:
         self.query_one("#prompt-error", Static).display = False
@@ -132,7 +137,7 @@ class TableScreen(ModalScreen[None]):
             if not self.rows:
                 yield Static(f"[b]{escape(self.title_text)}[/b]\n{escape(self.empty)}")
                 return
-            table = Table(*self.rows[0], title=self.title_text, title_justify="left")
+            table = Table(*self.rows[0], title=Text(self.title_text), title_justify="left")
             for row in self.rows:
                 table.add_row(*(escape(str(v)) for v in row.values()))
             yield Static(table)

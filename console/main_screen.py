@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -212,8 +213,10 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(
             TextPromptScreen(
-                f"Edit {intent.side} {intent.vt_symbol}: quantity and price "
-                f"(now {intent.qty} @ {intent.price:g}), then enter sends it:",
+                Text(
+                    f"Edit {intent.side} {intent.vt_symbol}: quantity and price "
+                    f"(now {intent.qty} @ {intent.price:g}), then enter sends it:"
+                ),
                 validate,
                 placeholder=f"{intent.qty} {intent.price:g}",
             ),

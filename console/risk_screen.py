@@ -3,6 +3,7 @@ quality per order source; edit limits."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -43,7 +44,11 @@ class RiskScreen(Screen[None]):
         reason = f" — {control.reason}" if control.reason else ""
         style = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "bold red"}[control.state.name]
         self.query_one("#risk-state", Static).update(
-            f"Trading [{style}]{control.state.name}[/]{reason} since {control.since:%H:%M:%S}"
+            Text.assemble(
+                "Trading ",
+                (control.state.name, style),
+                f"{reason} since {control.since:%H:%M:%S}",  # the reason as typed: no markup
+            )
         )
         self.query_one(LimitsTable).show(self.monitor.usage())
         self.query_one(RejectionsTable).show(list(self.monitor.rejections))
@@ -70,7 +75,11 @@ class RiskScreen(Screen[None]):
                 how = self.monitor.set_limit(name, value, confirmed=confirmed)
             except NeedsConfirmation as exc:
                 self.app.push_screen(
-                    ConfirmScreen(f"[b]{exc}[/b]\nIt is journaled.", yes="Loosen", no="Keep"),
+                    ConfirmScreen(
+                        Text.assemble((str(exc), "bold"), "\nIt is journaled."),
+                        yes="Loosen",
+                        no="Keep",
+                    ),
                     lambda yes: apply(value, True) if yes else self.notify("Limit kept"),
                 )
                 return

@@ -118,5 +118,5 @@ def render(
             "",
         )
     if h.warnings:
-        table.caption = "Over a limit: " + "; ".join(h.warnings)
+        table.caption = Text("Over a limit: " + "; ".join(h.warnings))
     return table

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -70,11 +71,11 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
         d = self.defaults
         with Vertical(id="ticket"):
             yield Label("", id="title")
-            yield Static("", id="err-state", classes="error")
+            yield Static("", id="err-state", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Symbol", classes="label")
                 yield Input(d.vt_symbol, id="symbol", compact=True)
-            yield Static("", id="err-symbol", classes="error")
+            yield Static("", id="err-symbol", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Side", classes="label")
                 with RadioSet(id="side", compact=True):
@@ -93,11 +94,11 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
                     placeholder="shares, lots of 100",
                     compact=True,
                 )
-            yield Static("", id="err-qty", classes="error")
+            yield Static("", id="err-qty", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Price", classes="label")
                 yield Input("" if d.price is None else f"{d.price:g}", id="price", compact=True)
-            yield Static("", id="err-price", classes="error")
+            yield Static("", id="err-price", classes="error", markup=False)
             yield Static("", id="summary")
             with Horizontal(id="buttons"):
                 yield Button("Review", id="review", variant="primary", compact=True)
@@ -170,12 +171,17 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
         name = inst.name if inst else ""
         at = f"@ {intent.price:,.{inst.decimals if inst else 2}f}" if intent.price else "at market"
         self.pending = intent
+        total = notional + fees if intent.side == "buy" else notional - fees
         self.query_one("#summary", Static).update(
-            f"[b]{intent.side.upper()} {intent.qty:,} {intent.vt_symbol} {name} "
-            f"{intent.kind.upper()} {at}[/b]\n"
-            f"Notional {notional:,.2f} CNY · est. fees {fees:,.2f} · "
-            f"total {notional + fees if intent.side == 'buy' else notional - fees:,.2f}\n"
-            "[b]enter[/b] to send · [b]esc[/b] to edit"
+            Text.assemble(  # plain pieces: a name is shown as the source sent it
+                (f"{intent.side.upper()} {intent.qty:,} {intent.vt_symbol} {name} ", "bold"),
+                (f"{intent.kind.upper()} {at}", "bold"),
+                f"\nNotional {notional:,.2f} CNY · est. fees {fees:,.2f} · total {total:,.2f}\n",
+                ("enter", "bold"),
+                " to send · ",
+                ("esc", "bold"),
+                " to edit",
+            )
         )
         self.set_class(True, "-confirm")
         for field in self.query(Input):
@@ -223,8 +229,11 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
 
     def _refresh_title(self) -> None:
         self.query_one("#title", Label).update(
-            f"[b]Order ticket[/b] — {self.side.upper()}"
-            + (f" to [b]{self.venue}[/b]" if self.venue else "")
-            + " · ctrl+t side · ctrl+o type"
+            Text.assemble(
+                ("Order ticket", "bold"),
+                f" — {self.side.upper()}",
+                *((" to ", (self.venue, "bold")) if self.venue else ()),
+                " · ctrl+t side · ctrl+o type",
+            )
         )
         self.set_class(self.side == "sell", "-sell")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
+
 from console.dialogs import ConfirmScreen, TableScreen, rearm_prompt
 from panes.format import count
 from services.events import Reconciled, TradingState
@@ -73,12 +75,12 @@ def flatten(app: QuantdeskApp) -> None:
     if not plan.intents:
         app.notify("Nothing to flatten: " + "; ".join(plan.notes or ["no position"]))
         return
-    text = "\n".join(
+    text = Text("\n").join(  # plain pieces: symbols and names as stored
         [
-            "[b]Flatten: one closing order per position[/b]",
-            *plan.lines(),
-            *(f"[dim]{note}[/dim]" for note in plan.notes),
-            "Trading goes to REDUCING: only orders that reduce a position pass.",
+            Text("Flatten: one closing order per position", style="bold"),
+            *(Text(line) for line in plan.lines()),
+            *(Text(note, style="dim") for note in plan.notes),
+            Text("Trading goes to REDUCING: only orders that reduce a position pass."),
         ]
     )
 

@@ -61,7 +61,9 @@ def compact(text: str, width: int) -> str:
 
 
 def fit(cell: object, width: int) -> object:
-    """A cell (str or Text) made to fit ``width`` by :func:`compact`, style kept."""
+    """A cell (str or Text) made to fit ``width`` by :func:`compact`, style kept. A str is
+    shown as plain text, never read as markup: cells quote outside text (a broker's
+    message, a symbol's name) and ``[/]`` in one must show as typed, not crash the UI."""
     if isinstance(cell, Text):
         plain = cell.plain
         if "\n" in plain:  # a two-line cell is laid out by its pane
@@ -71,7 +73,7 @@ def fit(cell: object, width: int) -> object:
             return cell
         return Text(short, style=cell.style, justify=cell.justify)
     if isinstance(cell, str):
-        return cell if "\n" in cell else compact(cell, width)
+        return Text(cell if "\n" in cell else compact(cell, width))
     return cell
 
 
@@ -99,6 +101,7 @@ class KeyedTable(DataTable[object]):
         self._row_cells: dict[str, dict[str, object]] = {}  # every column's cell, shown or not
         self.shown_columns: tuple[Col, ...] = ()
         self.status = ""  # the pane's own subtitle text; the table adds what it left out
+        self._shown_subtitle = ""
 
     @property
     def selected_key(self) -> str | None:
@@ -174,8 +177,9 @@ class KeyedTable(DataTable[object]):
             )
             note = f"hidden: {names}"
         text = " · ".join(p for p in (self.status, note) if p)
-        if text != self.border_subtitle:  # setting it repaints the whole table
-            self.border_subtitle = text
+        if text != self._shown_subtitle:  # setting it repaints the whole table
+            self._shown_subtitle = text
+            self.border_subtitle = Text(text)  # plain: it quotes orders' notes
 
     def set_status(self, text: str) -> None:
         """The pane's own subtitle; the table appends the columns it had to hide."""

@@ -41,17 +41,20 @@ from services.data.records import (
     drop_already_stored,
     meta_dict,
     quarantine_frame,
-    set_range,
 )
+from services.data.symbols import check_symbol
 from services.data.validate import Report, validate
 from services.data.writes import (
+    COMPACT_EVERY,
     append_quarantine,
     batch_failure,
+    compact_if_due,
     extend,
     follows,
     is_simple,
     last_close,
     note_batch,
+    store_clean,
     take_reference,
 )
 from services.ops.redact import redact
@@ -61,8 +64,6 @@ log = logging.getLogger("quantdesk.store")
 LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference", PANELS, RECENT)
 EMPTY = empty()  # shared, never modified: a placeholder for "nothing stored here"
 CALENDAR_SYMBOL = "calendar.SSE"
-COMPACT_RATIO = 8  # compact when a symbol has 8x more row slices than compaction would leave
-COMPACT_EVERY = 50  # appends between two compaction checks
 
 
 class StoreError(RuntimeError):
@@ -330,6 +331,7 @@ class Store:
         """
         from arcticdb.exceptions import NoDataFoundException
 
+        check_symbol(vt_symbol)  # ValueError: nothing unshowable is ever stored
         lib = self.library(library_for(freq))
         if freq == "1d" and (len(bars) or factors is not None):
             self.panels.mark_stale([vt_symbol])  # before the write: see data/panels.py
@@ -358,7 +360,7 @@ class Store:
         )
         batch = (sync_time or datetime.now()).isoformat(timespec="seconds")
         self._record(vt_symbol, freq, meta, report, rejects, source, name, batch)
-        version = self._store_clean(lib, vt_symbol, report.clean, stored, exists, meta)
+        version = store_clean(lib, vt_symbol, report.clean, stored, exists, meta)
         result = WriteResult(
             vt_symbol,
             freq,
@@ -387,7 +389,7 @@ class Store:
         from arcticdb import WritePayload
 
         lib = self.library(library_for(freq))
-        symbols = [item.vt_symbol for item in items]
+        symbols = [check_symbol(item.vt_symbol) for item in items]
         metas, folded = self._overlaid(symbols, freq)
         if folded:
             self.recent.remove(folded)
@@ -450,7 +452,7 @@ class Store:
         for payload in appends:  # held rows are not in bars_1d: nothing of theirs to compact
             meta = appended[payload.symbol][1]
             if meta.appends >= COMPACT_EVERY:
-                self._compact_if_due(lib, payload.symbol, meta, -1)
+                compact_if_due(lib, payload.symbol, meta, -1)
         if freq == "1d":
             rows = {s: clean for s, (clean, _) in appended.items()}
             factors = {s: meta.factor_list() for s, (_, meta) in appended.items()}
@@ -485,36 +487,9 @@ class Store:
         self.recent.remove(targets)
         for symbol, meta in folded.items():
             if meta.appends >= COMPACT_EVERY:
-                self._compact_if_due(lib, symbol, meta, -1)
+                compact_if_due(lib, symbol, meta, -1)
         log.info("folded the recent daily rows of %d symbols into bars_1d", len(folded))
         return len(folded)
-
-    def _store_clean(
-        self,
-        lib: Any,
-        vt_symbol: str,
-        clean: pd.DataFrame,
-        stored: pd.DataFrame,
-        exists: bool,
-        meta: SymbolMeta,
-    ) -> int:
-        if not len(clean):
-            return int(lib.write_metadata(vt_symbol, meta_dict(meta)).version) if exists else -1
-        if not exists:
-            extend(meta, clean, exists)
-            return int(lib.write(vt_symbol, clean, metadata=meta_dict(meta)).version)
-        first, last = pd.Timestamp(meta.first), pd.Timestamp(meta.last)
-        total = meta.rows + len(clean)
-        if clean.index.min() > last:  # the common case: new bars after the stored ones
-            extend(meta, clean, exists)
-            version = lib.append(vt_symbol, clean, metadata=meta_dict(meta)).version
-        else:  # bars inside the stored range: rewrite that range with both, in one version
-            set_range(meta, min(first, clean.index.min()), max(last, clean.index.max()), total)
-            if clean.index.max() >= last:
-                meta.last_close = float(clean["close"].iloc[-1])
-            merged = pd.concat([stored, clean]).sort_index(kind="stable")
-            version = lib.update(vt_symbol, merged, metadata=meta_dict(meta)).version
-        return self._compact_if_due(lib, vt_symbol, meta, int(version))
 
     def _validate(
         self,
@@ -540,17 +515,6 @@ class Store:
             name=name or meta.name,
             bars_before=bars_before,
         )
-
-    def _compact_if_due(self, lib: Any, vt_symbol: str, meta: SymbolMeta, version: int) -> int:
-        """Many small appends fragment a symbol (reads slow down ~18x after 2,000 of them):
-        every COMPACT_EVERY appends, compact if the fragments are many times the minimum."""
-        if meta.appends < COMPACT_EVERY:
-            return version
-        plan = lib.compact_data_explain_plan(vt_symbol)
-        if plan.num_row_slices_before > COMPACT_RATIO * plan.num_row_slices_after:
-            lib.compact_data(vt_symbol, prune_previous_versions=False)
-        meta.appends = 0
-        return int(lib.write_metadata(vt_symbol, meta_dict(meta)).version)
 
     def _record(
         self,

@@ -6,6 +6,7 @@ loading pandas (every ``quantdesk`` command starts faster for it).
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 Kind = Literal["stock", "etf", "index", "hk", "us", "futures"]
@@ -71,6 +72,28 @@ def split_symbol(vt_symbol: str) -> tuple[str, str]:
             f"symbol {vt_symbol!r} must be CODE.EXCHANGE, e.g. 600519.SSE, 000001.SZSE, ORCL.US"
         )
     return code, exchange
+
+
+# What a stored symbol may be made of: printable ASCII without brackets, quotes, spaces,
+# separators or the characters ArcticDB refuses (* < >). ``[/]`` in a symbol was stored,
+# then broke every screen and command that showed it; ESC or a newline in one was a
+# traceback. Real codes (600519, BRK-B, ^GSPC, ES=F, IF2412, 00700) all fit.
+CODE_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._\-^=+&!#$%@~]{0,47}$")
+EXCHANGE_RE = re.compile(r"^[A-Za-z0-9]{1,16}$")
+
+
+def check_symbol(vt_symbol: str) -> str:
+    """``vt_symbol`` if it is one quantdesk may store, else ValueError saying what a code
+    may hold (checked before anything is written, so nothing unshowable is ever stored)."""
+    code, exchange = split_symbol(vt_symbol)
+    if not CODE_RE.match(code) or not EXCHANGE_RE.match(exchange):
+        raise ValueError(
+            f"symbol {vt_symbol!r} is not a code quantdesk can store: a code is letters, "
+            "digits and . _ - ^ = + & ! # $ % @ ~ (at most 48, no spaces, brackets, quotes or "
+            "control characters) and an exchange is letters and digits, e.g. 600519.SSE, "
+            "BRK-B.US, ^GSPC.US"
+        )
+    return vt_symbol
 
 
 def is_a_share(vt_symbol: str) -> bool:

@@ -26,6 +26,7 @@ from services.data.actions import Actions
 from services.data.bars import FREQS
 from services.data.records import Incoming, SymbolMeta, WriteResult
 from services.data.sources.base import Source, SourceError
+from services.data.symbols import check_symbol
 from services.instruments import DEFAULT_UNIVERSE
 from services.settings import require
 from services.store import Store
@@ -170,7 +171,7 @@ def resolve_universe(text: str, named: Mapping[str, Sequence[str]] | None = None
     for part in filter(None, (p.strip() for p in text.split(","))):
         if "." in part:
             code, exchange = part.rsplit(".", 1)
-            out.append(f"{code}.{exchange.upper()}")
+            out.append(check_symbol(f"{code}.{exchange.upper()}"))
         elif part.isdigit() and len(part) == 6:
             out.append(f"{part}.{'SSE' if part[0] in '569' else 'SZSE'}")
         else:

@@ -191,3 +191,44 @@ def test_show_says_how_many_rows_it_left_out(
     run(capsys, tmp_path, "import", str(REAL / "orcl-1995-2014.txt"), "--symbol", "ORCL.US")
     code, out, _ = run(capsys, tmp_path, "show", "ORCL.US", "--tail", "5")
     assert code == 0 and "5,036 bars, the last 5 shown (5,031 earlier left out" in out
+
+
+@pytest.mark.parametrize(
+    "symbol",
+    ["[/]X.US", "[bold red]FAKE[/bold red].US", "A<B.US", "a\nb.US", "\x1b[31mX.US", "茅台.SSE"],
+)
+def test_a_symbol_that_cannot_be_shown_or_stored_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], symbol: str
+) -> None:
+    code, out, err = run(
+        capsys, tmp_path, "import", str(REAL / "nvda-1999-2014.txt"), "--symbol", symbol
+    )
+    assert code == 2 and "is not a code quantdesk can store" in err, err
+    assert "Traceback" not in err
+    code, out, _ = run(capsys, tmp_path, "status")
+    assert code == 0 and "the store is empty" in out
+
+
+def test_a_symbol_an_older_version_stored_is_listed_as_stored_and_can_be_deleted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stored before symbols were checked: shown as it is (never read as markup), and
+    ``data delete`` still removes it."""
+    from services.store import Store
+
+    assert (
+        run(capsys, tmp_path, "import", str(REAL / "nvda-1999-2014.txt"), "--symbol", "N.US")[0]
+        == 0
+    )
+    store = Store.of(tmp_path)
+    store.open()
+    lib = store.library("bars_1d")
+    bad = "[bold red]FAKE[/bold red].US"
+    lib.write(bad, lib.read("N.US").data, metadata=lib.read_metadata("N.US").metadata)
+    del store, lib
+    code, out, _ = run(capsys, tmp_path, "status")
+    assert code == 0 and "[bold red]FAKE[/bold red].US" in out.replace("\n", "")
+    code, out, err = run(capsys, tmp_path, "delete", bad)
+    assert code == 0, err
+    code, out, _ = run(capsys, tmp_path, "status")
+    assert "FAKE" not in out
