@@ -48,8 +48,10 @@ from console.dialogs import ConfirmScreen, HelpScreen
 from console.main_screen import MainScreen
 from panes.accounts import AccountsBar
 from panes.format import count, palette
+from panes.header import StatusHeader
 from panes.jobs import Jobs
-from panes.keys import KEYS, bindings
+from panes.keymap import effective, key_of
+from panes.keys import bindings
 from panes.log import LogPane
 from panes.orders import Orders
 from panes.positions import Positions
@@ -104,6 +106,10 @@ class QuantdeskApp(App[None]):
     def compose(self) -> ComposeResult:
         return iter(())  # everything is on the main screen, pushed at mount
 
+    def key(self, key_id: str) -> str:
+        """The key that does ``key_id`` here, [keys] remaps applied ("ctrl+r")."""
+        return key_of(self.config.keys, key_id)
+
     def notify(
         self,
         message: str,
@@ -129,11 +135,11 @@ class QuantdeskApp(App[None]):
         if self.config.keys:
             self.set_keymap(self.config.keys)
         if self._driver is not None:
-            kill_keys = self.config.keys.get("kill", next(k.key for k in KEYS if k.id == "kill"))
+            kill_keys = effective(self.config.keys)["kill"]
             killtap.install(
                 self._driver,
                 frozenset(k.strip() for k in kill_keys.split(",")),
-                lambda: self.services.kill_switch("kill switch (ctrl+k)"),
+                lambda: self.services.kill_switch(f"kill switch ({self.key('kill')})"),
             )
         self.prepare_market()
         for note in self.services.recovery_notes:
@@ -145,7 +151,7 @@ class QuantdeskApp(App[None]):
                 whose = f"Account {desk.id}: trading" if self.accounts.several else "Trading"
                 self.notify(
                     f"{whose} is HALTED since {control.since:%Y-%m-%d %H:%M:%S} "
-                    f"({control.reason}). ctrl+r to re-arm.",
+                    f"({control.reason}). {self.key('rearm')} to re-arm.",
                     severity="error",
                     timeout=10,
                 )
@@ -153,9 +159,8 @@ class QuantdeskApp(App[None]):
     def _main_ready(self) -> None:
         """The main screen's panes exist: show the trading state, then let frames in."""
         self.sync_trading()
-        self.main.query_one(
-            AccountsBar
-        ).hint = f"{self.config.keys.get('next_account', 'ctrl+n')}: next account"
+        self.main.query_one(AccountsBar).hint = f"{self.key('next_account')}: next account"
+        self.main.query_one(StatusHeader).rearm_key = self.key("rearm")
         self.bridge.register()
         if self.bridge_thread:
             self.bridge.start()
@@ -195,7 +200,8 @@ class QuantdeskApp(App[None]):
         main.query_one(Orders).reset(self.accounts.shown_orders())
         self.sync_trading()
         self.notify(
-            f"Account {account}: positions, orders, the ticket, ctrl+r, ctrl+f, Y and L are its now"
+            f"Account {account}: positions, orders, the ticket, {self.key('rearm')}, "
+            f"{self.key('flatten')}, {self.key('reconcile')} and {self.key('risk')} are its now"
         )
 
     def on_unmount(self) -> None:
@@ -328,7 +334,9 @@ class QuantdeskApp(App[None]):
     def handle_risk_alert(self, message: RiskAlerted) -> None:
         a = message.alert
         self.notify(
-            f"RISK: {a.message}. Trading HALTED (ctrl+r re-arms).", severity="error", timeout=20
+            f"RISK: {a.message}. Trading HALTED ({self.key('rearm')} re-arms).",
+            severity="error",
+            timeout=20,
         )
 
     @on(LogLine)
@@ -352,7 +360,7 @@ class QuantdeskApp(App[None]):
         self.notify(
             "KILL SWITCH: trading HALTED, cancel sent for "
             f"{count(len(cancelled), 'working order')}, strategies stopped, proposals "
-            "rejected. ctrl+r to re-arm.",
+            f"rejected. {self.key('rearm')} to re-arm.",
             severity="error",
             timeout=10,
         )

@@ -18,9 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, ProgressBar, Select, Static
+from textual.widgets import Input, Label, ProgressBar, Select, Static
 
 from panes.backtests import EquityChart, HeatmapTable, MetricsTable, RunsTable, TradesTable
+from panes.footer import KeyFooter
 from panes.keys import bindings
 from services.backtest.rules import SIZINGS, BacktestConfig
 from services.backtest.runner import BacktestRunner
@@ -120,7 +121,7 @@ class BacktestScreen(Screen[None]):
                     yield TradesTable(id="bt-trades")
                     yield HeatmapTable(id="bt-heatmap")
                 yield RunsTable(id="bt-runs")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#bt-symbols", Input).value = self.symbol

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from panes.keys import KEY_IDS
+from panes.keymap import KEY_IDS, check_keymap
 from services.accounting.costs import CostConfig
 from services.alerts.config import AlertsConfig, TelegramConfig, channel_from_table
 from services.backtest.rules import BacktestConfig
@@ -204,6 +204,9 @@ def parse_config(raw: dict[str, Any], source: str) -> Config:
     for key_id, value in keys.items():
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f'{source}: [keys] {key_id}: expected a key name like "ctrl+x"')
+    problems = check_keymap(keys) if keys else []
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
     universes = _universes(raw.get("universes", {}), source)
     try:
         resolve_universe(built["data"].universe, universes)

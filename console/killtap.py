@@ -18,6 +18,8 @@ from textual import events
 from textual.driver import Driver
 from textual.message import Message
 
+from panes.keymap import normal_key
+
 log = logging.getLogger("quantdesk.ui")
 
 
@@ -27,11 +29,13 @@ class KillSwitchFired(Message, bubble=False):
 
 
 def install(driver: Driver, keys: frozenset[str], fire: Callable[[], list[str]]) -> None:
-    """Make ``keys`` fire ``fire`` (the kill switch) inside ``driver.send_message``."""
+    """Make ``keys`` fire ``fire`` (the kill switch) inside ``driver.send_message``; keys
+    compare as one spelling (``Ctrl+X`` is ``ctrl+x``, ``?`` is ``question_mark``)."""
     send = driver.send_message
+    wanted = frozenset(normal_key(k) for k in keys)
 
     def send_message(message: Message) -> None:
-        if isinstance(message, events.Key) and message.key in keys:
+        if isinstance(message, events.Key) and normal_key(message.key) in wanted:
             try:
                 cancelled = fire()
             except Exception:  # the UI must hear about a kill switch that failed

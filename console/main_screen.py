@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from console.dialogs import TableScreen, TextPromptScreen
 from console.ticket import TicketDefaults, TicketScreen
 from panes.accounts import AccountsBar
+from panes.footer import KeyFooter
 from panes.format import count
 from panes.header import StatusHeader
 from panes.jobs import Jobs
@@ -74,7 +74,7 @@ class MainScreen(Screen[None]):
                 with Vertical(id="order-side"):
                     yield ReviewTable(id="review")
                     yield Orders(id="orders")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         services = self.services

@@ -7,9 +7,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.dialogs import ConfirmScreen, TextPromptScreen
+from panes.footer import KeyFooter
 from panes.keys import bindings
 from panes.risk import ExecutionTable, LimitsTable, RejectionsTable
 from services.settings import ConfigValueError
@@ -32,7 +33,7 @@ class RiskScreen(Screen[None]):
             yield LimitsTable(id="limits")
             yield RejectionsTable(id="rejections")
             yield ExecutionTable(id="execution")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_all()

@@ -8,8 +8,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
+from panes.footer import KeyFooter
 from panes.keys import bindings
 from services.alerts.model import ChannelState
 from services.alerts.service import AlertService
@@ -34,7 +35,7 @@ class SystemScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="system-body"):
             yield Static("", id="system-table")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_reading()

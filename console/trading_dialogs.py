@@ -36,7 +36,7 @@ def show_reconciled(app: QuantdeskApp, result: Reconciled) -> None:
     app.push_screen(
         TableScreen(
             f"Account {result.account} HALTED: {len(result.differences)} difference(s) with "
-            "the broker. Check each, then esc to acknowledge; ctrl+r re-arms.",
+            f"the broker. Check each, then esc to acknowledge; {app.key('rearm')} re-arms.",
             rows,
             "",
         ),
@@ -69,7 +69,7 @@ def rearm(app: QuantdeskApp) -> None:
 def flatten(app: QuantdeskApp) -> None:
     """One closing order per position, previewed, sent on confirmation (REDUCING)."""
     if app.services.control.state is not TradingState.HALTED:
-        app.notify("Flatten follows a halt: press ctrl+k first", severity="warning")
+        app.notify(f"Flatten follows a halt: press {app.key('kill')} first", severity="warning")
         return
     plan = app.services.flatten_preview()
     if not plan.intents:

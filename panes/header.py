@@ -34,6 +34,7 @@ class StatusHeader(Static):
     feed: reactive[tuple[str, bool]] = reactive(("", False))  # the live feed: words, warning
     link: reactive[tuple[str, bool]] = reactive(("", False))  # live: the broker connection
     health: reactive[tuple[str, bool]] = reactive(("", False))  # the system: words, warning
+    rearm_key: reactive[str] = reactive("ctrl+r")  # [keys] rearm, as the App has it
     _bus_at = 0.0  # when the bus health was last redrawn
 
     def show_bus(self, stats: BusStats) -> None:
@@ -88,7 +89,7 @@ class StatusHeader(Static):
             parts.append((0, Text(" ■ HALTED", style="bold")))
             if self.state_reason:
                 parts.append((REASON, Text(f" — {self.state_reason}", style="bold")))
-            parts.append((0, Text(" · ctrl+r to re-arm ", style="bold")))
+            parts.append((0, Text(f" · {self.rearm_key} to re-arm ", style="bold")))
         else:
             parts.append((0, Text(f" ● {self.state.value} ", style="bold")))
         if self.store:

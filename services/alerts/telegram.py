@@ -58,7 +58,7 @@ HELP = (
 )
 REFUSED = (
     "Refused: {command} adds risk or changes orders. Re-arming, new orders, flattening and "
-    "limits are done at the console only (ctrl+r re-arms there)."
+    "limits are done at the console only."
 )
 
 
@@ -263,7 +263,7 @@ class TelegramControl:
         )
         return (
             f"HALTED: every account. Cancel sent for {len(cancelled)} working order(s); "
-            "strategies stopped. Re-arm at the console (ctrl+r)."
+            "strategies stopped. Re-arm at the console."
         )
 
     def _record(self, chat: int, user: str, command: str, outcome: str) -> None:

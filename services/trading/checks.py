@@ -53,7 +53,7 @@ def check_intent(intent: OrderIntent, ctx: CheckContext, costs: CostConfig) -> l
             Violation(
                 "state",
                 "halted",
-                f"Trading is HALTED{why}: no order goes out until you re-arm (ctrl+r).",
+                f"Trading is HALTED{why}: no order goes out until you re-arm it.",
                 value="HALTED",
             )
         )

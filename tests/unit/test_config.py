@@ -41,6 +41,13 @@ def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
         ("[feed]\ninterval_s = 0.1\n", "[feed] interval_s: must be 1–60 seconds"),
         ('[feed]\nurl = "ftp://x"\n', "[feed] url: must be an http(s) URL"),
         ('[keys]\nkil = "ctrl+x"\n', "[keys] unknown key 'kil' (did you mean 'kill'?)"),
+        ('[keys]\nkill = "crtl+x"\n', "'crtl' is not a modifier (did you mean ctrl?)"),
+        ('[keys]\nkill = "ctrl+xx"\n', "'xx' is not a key (did you mean x?)"),
+        ('[keys]\nkill = "k"\n', "k is typed into fields (a ticket, a prompt) and would HALT"),
+        ('[keys]\nbuy = "s"\n', "[keys] buy: s is also sell's key (watchlist)"),
+        ('[keys]\nrearm = "ctrl+k"\n', "[keys] rearm: ctrl+k is also kill's key (global)"),
+        ('[keys]\nquit = "b"\n', "[keys] quit: b is also buy's key (watchlist)"),
+        ('[keys]\nhelp = "tab"\n', "[keys] help: tab is Textual's own key"),
         ('[app]\nmode = "live"\n', "[app] mode: must be one of demo, paper, replay, got 'live'"),
         ("sim = 3\n", "[sim] must be a table"),
         ("[account]\ninitial_cash = inf\n", "[account] initial_cash: expected a finite number"),
@@ -73,6 +80,12 @@ def test_bad_config_errors_name_the_file_and_key(tmp_path: Path, text: str, expe
         load_config(path)
     assert str(err.value).startswith(str(path))
     assert expected in str(err.value)
+
+
+def test_a_remap_that_keeps_every_key_working_is_taken(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[keys]\nkill = "ctrl+x,f12"\nbuy = "B"\nbacktests = "ctrl+b"\n')
+    assert load_config(path).keys == {"kill": "ctrl+x,f12", "buy": "B", "backtests": "ctrl+b"}
 
 
 def test_data_dir_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
