@@ -23,13 +23,17 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("quantdesk.control")
 
 CONNECTION_TIMEOUT_S = 1.0
-MAX_CONNECTIONS = 8
+MAX_CONNECTIONS = 8  # trusted requests served at once
+BACKLOG = 128  # connections queued before accept: a flood of refused peers cannot fill it
+WATCH_S = 0.5  # how often the journal is read for a HALT written by another process
+CONNECT_TRIES_S = 2.0  # how long a client keeps trying to connect to a busy socket
 
 
 class ControlChannelError(RuntimeError):
@@ -55,15 +59,25 @@ def address(data_dir: Path) -> str:
 
 
 class ControlServer:
+    """The socket, and its fallback: ``watch`` (every WATCH_S) takes up a HALT that
+    ``quantdesk halt`` wrote to the journal when it could not get through."""
+
     def __init__(
-        self, data_dir: Path, on_halt: Callable[[str], list[str]], mode: str = "demo"
+        self,
+        data_dir: Path,
+        on_halt: Callable[[str], list[str]],
+        mode: str = "demo",
+        watch: Callable[[], object] | None = None,
     ) -> None:
         self.mode = mode  # whose account this instance trades (``quantdesk halt --mode``)
         self.address = address(data_dir)
         self.on_halt = on_halt
+        self.watch = watch
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._stopped = threading.Event()
+        self._refused: dict[int, float] = {}  # uid -> when its refusal was last logged
 
     def start(self) -> None:
         """Listen, or raise :class:`ControlChannelError` when the address is taken.
@@ -81,12 +95,23 @@ class ControlServer:
                 f"by another process ({exc.strerror}): `quantdesk halt` could not reach this "
                 "instance. Find it with `ss -xlp | grep quantdesk-` and stop it"
             ) from exc
-        sock.listen(MAX_CONNECTIONS)
+        sock.listen(BACKLOG)
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="control", daemon=True)
         self._thread.start()
+        if self.watch is not None:
+            threading.Thread(target=self._watch, name="control-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(WATCH_S):
+            try:
+                assert self.watch is not None
+                self.watch()
+            except Exception:  # the watch must outlive one bad read
+                log.exception("reading the persisted trading state failed")
 
     def stop(self) -> None:
+        self._stopped.set()
         sock, self._sock = self._sock, None
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -105,15 +130,24 @@ class ControlServer:
                 conn.close()
                 continue
             if not trusted(uid):
-                log.warning("control connection from uid %d refused (not this user or root)", uid)
-                with contextlib.suppress(OSError):
-                    conn.sendall(b"error forbidden\n")
-                conn.close()
+                self._refuse(conn, uid)
                 continue
             if not self._slots.acquire(blocking=False):  # too many held open: drop this one
                 conn.close()
                 continue
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _refuse(self, conn: socket.socket, uid: int) -> None:
+        """Another user: one line, never waited on (a peer that does not read cannot hold
+        this thread), logged once per uid and minute (a flood is not a log flood)."""
+        with contextlib.suppress(OSError):
+            conn.setblocking(False)
+            conn.send(b"error forbidden\n")
+        conn.close()
+        now = time.monotonic()
+        if now - self._refused.get(uid, -60.0) >= 60.0:
+            self._refused[uid] = now
+            log.warning("control connection from uid %d refused (not this user or root)", uid)
 
     def _handle(self, conn: socket.socket) -> None:
         try:
@@ -142,13 +176,15 @@ class ControlServer:
 def request(data_dir: Path, line: str, timeout: float = 1.0) -> str | None:
     """Send one command to the instance on ``data_dir``; None when none is running.
 
-    TimeoutError when one is listening but does not answer within ``timeout``;
-    :class:`ControlChannelError` when the listener is not run by this user or root.
+    A socket too busy to take the connection (its queue full: a flood) is tried again
+    for CONNECT_TRIES_S. TimeoutError when one is listening but cannot be reached or does
+    not answer within ``timeout``; :class:`ControlChannelError` when the listener is not
+    run by this user or root.
     """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
+    sock = _connect(address(data_dir), timeout)
+    if sock is None:
+        return None
     try:
-        sock.connect(address(data_dir))
         uid = peer_uid(sock)
         if not trusted(uid):
             raise ControlChannelError(
@@ -160,7 +196,32 @@ def request(data_dir: Path, line: str, timeout: float = 1.0) -> str | None:
         with contextlib.suppress(BrokenPipeError):
             sock.sendall((line + "\n").encode())
         return sock.recv(1024).decode().strip()
-    except (ConnectionRefusedError, FileNotFoundError):
-        return None
     finally:
         sock.close()
+
+
+def _connect(where: str, timeout: float) -> socket.socket | None:
+    """A connected socket; None when nothing listens; TimeoutError when the listener's
+    queue stays full (EAGAIN) for CONNECT_TRIES_S."""
+    deadline = time.monotonic() + CONNECT_TRIES_S
+    wait = 0.005
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(where)
+            return sock
+        except (ConnectionRefusedError, FileNotFoundError):
+            sock.close()
+            return None
+        except (BlockingIOError, InterruptedError):  # the queue is full: try again shortly
+            sock.close()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"the control socket stayed too busy to connect for {CONNECT_TRIES_S:g} s"
+                ) from None
+            time.sleep(wait)
+            wait = min(wait * 2, 0.1)
+        except BaseException:
+            sock.close()
+            raise

@@ -1,5 +1,10 @@
 """The optional Prometheus endpoint: ``[metrics] port`` (0: off), on 127.0.0.1 by default.
 
+The scrape shows the account (equity, cash, positions), and a port on 127.0.0.1 is open
+to every user of the machine: each request must carry ``Authorization: Bearer TOKEN``,
+the token in ``<data dir>/metrics.token`` (0600, made at the first start), which
+Prometheus reads with ``authorization: credentials_file``. Anything else gets 401.
+
 Every scrape reads the services as they are now (a custom collector, nothing cached
 between scrapes): each account's equity, cash, day P&L, positions and working
 orders, orders refused by rule since the start, the newest quote's age, the bus's
@@ -9,15 +14,22 @@ For Grafana users; nothing in quantdesk depends on it.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from socketserver import ThreadingMixIn
 from typing import Any, Protocol
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from vnpy.event import Event
@@ -26,11 +38,13 @@ from services.bus import Bus
 from services.events import EVENT_INTENT_REJECTED, IntentRejected
 from services.market import MarketCache
 from services.ops.health import HealthMonitor
+from services.ops.redact import remember
 from services.settings import require
 
 log = logging.getLogger("quantdesk.metrics")
 
 GATEWAY_STATES = ("CONNECTING", "CONNECTED", "RECONNECTING", "DOWN")
+TOKEN_FILE = "metrics.token"
 
 
 @dataclass(frozen=True)
@@ -159,11 +173,64 @@ def _alert_metrics(states: list[Any]) -> Iterator[Metric]:
     yield from (sent, failed, waiting, failing)
 
 
+def metrics_token(path: Path) -> str:
+    """The endpoint's bearer token: read from ``path``, or made there (0600, written whole
+    under a temporary name) at the first start. Masked in every log line."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        token = secrets.token_urlsafe(32)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(token + "\n")
+        os.replace(tmp, path)
+    remember(token)
+    return token
+
+
+def guarded(app: WSGIApplication, token: str) -> WSGIApplication:
+    """``app`` behind ``Authorization: Bearer token`` (compared in constant time)."""
+    expected = f"Bearer {token}".encode()
+
+    def serve(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        given = str(environ.get("HTTP_AUTHORIZATION", "")).encode()
+        if not hmac.compare_digest(given, expected):
+            start_response(
+                "401 Unauthorized",
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("WWW-Authenticate", 'Bearer realm="quantdesk"'),
+                ],
+            )
+            return [b"quantdesk metrics: send Authorization: Bearer <the token in metrics.token>\n"]
+        return app(environ, start_response)
+
+    return serve
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No request lines on stderr: the console owns the terminal."""
+
+
+class _Threaded(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Threaded6(_Threaded):
+    address_family = socket.AF_INET6
+
+
 class MetricsServer:
     """The endpoint's lifetime: :meth:`start` binds (an error names the port), :meth:`stop`."""
 
-    def __init__(self, services: Observed, config: MetricsConfig) -> None:
+    def __init__(self, services: Observed, config: MetricsConfig, token_file: Path) -> None:
         self.config = config
+        self.token_file = token_file
+        self.token = ""
         self.registry = CollectorRegistry(auto_describe=False)
         self.collector = QuantdeskCollector(services)
         self.registry.register(self.collector)
@@ -172,16 +239,27 @@ class MetricsServer:
         self.port = config.port
 
     def start(self) -> None:
+        self.token = metrics_token(self.token_file)
+        app = guarded(make_wsgi_app(self.registry), self.token)
+        kind = _Threaded6 if ":" in self.config.host else _Threaded
         try:
-            server, _ = start_http_server(self.config.port, self.config.host, self.registry)
+            server = make_server(
+                self.config.host, self.config.port, app, kind, handler_class=_Quiet
+            )
         except OSError as exc:
             raise OSError(
                 f"metrics endpoint: cannot listen on {self.config.host}:{self.config.port} "
                 f"({exc.strerror}): pick another [metrics] port, or 0 to turn it off"
             ) from None
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         self._server = server
         self.port = int(server.server_address[1])
-        log.info("metrics at http://%s:%d/metrics", self.config.host, self.port)
+        log.info(
+            "metrics at http://%s:%d/metrics (bearer token in %s)",
+            self.config.host,
+            self.port,
+            self.token_file,
+        )
 
     def stop(self) -> None:
         server: Any = self._server

@@ -54,6 +54,7 @@ SET_STATE = (
     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, at = excluded.at"
 )
 TRADING_STATE_KEY = "trading_state"  # in the state table: the persisted trading state
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")  # services.events.TradingState's names
 
 
 class JournalError(RuntimeError):
@@ -235,12 +236,28 @@ class Journal:
 
     def trading_state(self) -> tuple[str, str, str] | None:
         """The persisted trading state as (state name, reason, ISO time), None if never set:
-        the one reader of what :class:`services.trading.control.TradingControl` writes."""
+        the one reader of what :class:`services.trading.control.TradingControl` writes.
+
+        A record that cannot be read (not JSON, a field missing, a state quantdesk does
+        not know such as ``"halted"``) fails safe: HALTED, saying why, never a KeyError."""
         saved = self.get_state(TRADING_STATE_KEY)
         if not saved:
             return None
-        data = json.loads(saved)
-        return str(data["state"]), str(data.get("reason", "")), str(data["at"])
+        try:
+            data = json.loads(saved)
+            state, at = str(data["state"]), str(data["at"])
+            datetime.fromisoformat(at)
+            if state not in TRADING_STATES:
+                raise ValueError(f"unknown state {state!r}")
+            return state, str(data.get("reason", "")), at
+        except (ValueError, KeyError, TypeError) as exc:
+            why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+            return (
+                "HALTED",
+                f"the persisted trading state in {self.path.name} cannot be read ({why}): "
+                "HALTED until you re-arm",
+                datetime.now().isoformat(),
+            )
 
     def get_state(self, key: str) -> str | None:
         try:

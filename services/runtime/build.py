@@ -46,7 +46,7 @@ from services.instruments import DEFAULT_UNIVERSE, Instrument, Universe
 from services.market import MarketCache
 from services.ops.backup import BackupConfig, backup_job
 from services.ops.health import HealthMonitor, MonitorConfig
-from services.ops.metrics import MetricsConfig, MetricsServer
+from services.ops.metrics import TOKEN_FILE, MetricsConfig, MetricsServer
 from services.ops.modes import LIVE, journal_path, recordings_dir, set_aside_replay_journal
 from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
@@ -280,7 +280,7 @@ def build_services(
     )
     bus.register(EVENT_CONNECTION, services.health.on_connection)
     if metrics is not None and metrics.port:  # started by the command (it can say why not)
-        services.metrics = MetricsServer(services, metrics)
+        services.metrics = MetricsServer(services, metrics, data_dir / TOKEN_FILE)
     if mode == "paper":  # what was seen goes into the store (bars_1m, source live)
         services.bars = BarRecorder(store_)
         bus.register(EVENT_TICK, services.bars.on_tick, S)

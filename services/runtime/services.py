@@ -101,6 +101,10 @@ class Services(MarketData):
     alerts: AlertService | None = None  # [alerts] channels: alerts off the bus thread
     remote: TelegramControl | None = None  # [telegram] control: commands from a phone
 
+    def __post_init__(self) -> None:
+        for desk in self.desks:  # a HALT another process wrote is obeyed before any send
+            desk.orders.on_outside_halt = lambda reason: self.kill_switch(reason)
+
     # -- the selected desk -----------------------------------------------------------------
     @property
     def desk(self) -> Desk:
@@ -197,6 +201,7 @@ class Services(MarketData):
             self.data_dir,
             lambda reason: self.kill_switch(f"{reason} (from another shell)"),
             " ".join([self.mode.lower(), *(d.id for d in self.desks)]).strip(),  # whose
+            watch=self.obey_persisted,
         )
         server.start()
         self.control_server = server
@@ -285,6 +290,15 @@ class Services(MarketData):
         desk.journal.record(
             "acknowledged", result.account, {"differences": list(result.differences)}
         )
+
+    def obey_persisted(self) -> list[str]:
+        """Take up a HALT written to a journal by another process (``quantdesk halt`` when
+        this one could not answer): the kill switch, as if it had got through."""
+        for desk in self.desks:
+            change = desk.control.obey_persisted()
+            if change is not None:
+                return self.kill_switch(change.reason)
+        return []
 
     def kill_switch(self, reason: str = "kill switch") -> list[str]:
         """HALT every account first (nothing new goes out), cancel every working order,

@@ -18,6 +18,7 @@ from services.records.journal import TRADING_STATE_KEY, Journal, JournalError
 log = logging.getLogger("quantdesk.control")
 
 REARM_WORD = "ARM"
+STRICTNESS = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
 
 class RearmRefused(ValueError):
@@ -41,6 +42,24 @@ class TradingControl:
             self.state = TradingState[saved[0]]
             self.reason = saved[1]
             self.since = datetime.fromisoformat(saved[2])
+
+    def obey_persisted(self) -> TradingStateChanged | None:
+        """Take up a stricter state written to the journal by another process (``quantdesk
+        halt`` while this one could not answer: stopped, busy, its socket flooded); the
+        change, or None. Never loosens: a re-arm happens here, by the user."""
+        try:
+            saved = self._journal.trading_state()
+        except JournalError:
+            return None  # unreadable now: the write path halts on the journal's failure
+        if saved is None or STRICTNESS[saved[0]] <= STRICTNESS[self.state.name]:
+            return None
+        state = TradingState[saved[0]]
+        with self._lock:
+            change = TradingStateChanged(state, self.state, saved[1], datetime.now(), self.account)
+            self.state, self.reason, self.since = state, saved[1], change.at
+        log.warning("trading state %s from the journal (set elsewhere): %s", state.name, saved[1])
+        self._bus.publish(EVENT_TRADING_STATE_CHANGED, change)
+        return change
 
     def set_state(self, state: TradingState, reason: str) -> TradingStateChanged:
         if self.journal_error and state is not TradingState.HALTED:

@@ -118,6 +118,9 @@ class OrderService:
         self.day_peak_equity = 0.0  # raised by every context and by the risk monitor
         self._agg: _Aggregates | None = None  # None: the working orders changed since
         self.blocked = ""  # why nothing may go out now (a live account being reconciled)
+        # Told when a HALT written to the journal by another process is found before a
+        # send (services.kill_switch: every working order cancelled, strategies stopped).
+        self.on_outside_halt: Callable[[str], object] | None = None
 
     # -- queries --------------------------------------------------------------------
     def working_ids(self) -> list[str]:
@@ -287,6 +290,11 @@ class OrderService:
         """
         confirmed_at = time.monotonic()  # the trader confirmed (or a strategy auto-approved)
         review_ms = max(0.0, (self.clock() - intent.created_at).total_seconds() * 1000)
+        # The persisted state first: `quantdesk halt` may have written HALTED while this
+        # process could not answer (stopped, busy, its socket flooded); it is obeyed now.
+        outside = self.control.obey_persisted()
+        if outside is not None and self.on_outside_halt is not None:
+            self.on_outside_halt(outside.reason)
         with self._lock:
             violations = tuple(self.check(intent))
             verdict = "rejected" if violations else "accepted"

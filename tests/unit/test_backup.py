@@ -111,8 +111,10 @@ def test_a_backup_taken_while_trading_restores_to_the_state_at_its_moment(
     as_of = tmp_path / "as-of"
     as_of.mkdir()
     shutil.copy(data_dir / "journal.sqlite3", as_of / "journal.sqlite3")
-    with sqlite3.connect(as_of / "journal.sqlite3") as db:
+    db = sqlite3.connect(as_of / "journal.sqlite3")
+    with db:  # the journal as of ``taken``; closed, so the edit is in the file itself
         db.execute("DELETE FROM entries WHERE seq > ?", (taken,))
+    db.close()
     states = []
     for folder in (restored, as_of):
         code, out, err = _cli(capsys, "state", "--json", "--data-dir", str(folder))

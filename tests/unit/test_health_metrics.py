@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -55,8 +56,12 @@ def test_a_reading_is_the_machine_as_psutil_sees_it(
         MonitorConfig(interval_s=0.1)
 
 
-def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+def _scrape(server: MetricsServer) -> dict[str, list[tuple[dict[str, str], float]]]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/metrics",
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
         text = response.read().decode()
     out: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
@@ -66,7 +71,8 @@ def _scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 def test_the_metrics_endpoint_is_scraped_and_parsed(services: Services) -> None:
-    server = MetricsServer(services, MetricsConfig(port=0))  # 0: any free port, for the test
+    token = services.data_dir / "metrics.token"
+    server = MetricsServer(services, MetricsConfig(port=0), token)  # 0: any free port
     server.start()
     try:
         services.gateway.advance(50)  # type: ignore[union-attr]
@@ -84,7 +90,7 @@ def test_the_metrics_endpoint_is_scraped_and_parsed(services: Services) -> None:
         )
         assert services.bus.wait_idle()
         services.health.read()  # type: ignore[union-attr]
-        got = _scrape(server.port)
+        got = _scrape(server)
         view = services.portfolio.view()
         assert got["quantdesk_equity_cny"] == [({"account": "demo"}, pytest.approx(view.equity))]
         assert got["quantdesk_position_shares"] == [
@@ -101,14 +107,41 @@ def test_the_metrics_endpoint_is_scraped_and_parsed(services: Services) -> None:
     finally:
         server.stop()
     with pytest.raises(urllib.error.URLError):
-        _scrape(server.port)
+        _scrape(server)
+
+
+def test_a_scrape_without_the_token_gets_nothing(services: Services) -> None:
+    """127.0.0.1 is open to every user of the machine: the account's figures go only to a
+    request with the token from the data directory (0600), never to one without it."""
+    token = services.data_dir / "metrics.token"
+    server = MetricsServer(services, MetricsConfig(port=0), token)
+    server.start()
+    try:
+        assert stat.S_IMODE(token.stat().st_mode) == 0o600
+        assert token.read_text().strip() == server.token and len(server.token) >= 40
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": server.token}):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{server.port}/metrics", headers=headers
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=5)
+            assert refused.value.code == 401
+            assert b"quantdesk_equity" not in refused.value.read()
+        assert "quantdesk_equity_cny" in _scrape(server)
+    finally:
+        server.stop()
+    again = MetricsServer(services, MetricsConfig(port=0), token)
+    again.start()  # the token stays what Prometheus was given
+    again.stop()
+    assert again.token == server.token
 
 
 def test_a_port_in_use_is_refused_with_what_to_do(services: Services) -> None:
-    first = MetricsServer(services, MetricsConfig(port=0))
+    token = services.data_dir / "metrics.token"
+    first = MetricsServer(services, MetricsConfig(port=0), token)
     first.start()
     try:
-        second = MetricsServer(services, MetricsConfig(port=first.port))
+        second = MetricsServer(services, MetricsConfig(port=first.port), token)
         with pytest.raises(
             OSError, match=rf"cannot listen on 127.0.0.1:{first.port} .*\[metrics\] port"
         ):
@@ -138,7 +171,7 @@ def test_alert_channels_are_in_the_scrape(tmp_path: Path) -> None:
     channel = json_channel(down)
     alerting = Alerting(AlertsConfig(channels=(channel.config,), retry_s=60), (channel,))
     services = make_services(tmp_path, alerting=alerting)
-    server = MetricsServer(services, MetricsConfig(port=0))
+    server = MetricsServer(services, MetricsConfig(port=0), tmp_path / "metrics.token")
     services.start()
     server.start()
     try:
@@ -148,7 +181,7 @@ def test_alert_channels_are_in_the_scrape(tmp_path: Path) -> None:
         deadline = time.monotonic() + 5
         while not services.alerts.states()[0].error and time.monotonic() < deadline:
             time.sleep(0.02)
-        got = _scrape(server.port)
+        got = _scrape(server)
         assert got["quantdesk_alerts_channel_failing"] == [({"channel": "phone"}, 1.0)]
         assert got["quantdesk_alerts_waiting"] == [({"channel": "phone"}, 1.0)]
         assert got["quantdesk_alerts_sent_total"] == [({"channel": "phone"}, 0.0)]

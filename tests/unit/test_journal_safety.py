@@ -247,3 +247,33 @@ def test_credentials_are_masked_in_text_and_log_records(tmp_path: Path) -> None:
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(text: str) -> None:
     assert cell(text) == "'" + text
     assert cell("HALTED") == "HALTED" and cell('{"a": 1}') == '{"a": 1}'
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        '{"state": "halted", "reason": "typed by hand", "at": "2026-12-01T10:00:00"}',
+        '{"reason": "no state", "at": "2026-12-01T10:00:00"}',
+        '{"state": "ACTIVE", "at": "yesterday"}',
+        "not json",
+    ],
+)
+def test_a_persisted_state_quantdesk_cannot_read_fails_safe_as_halted(
+    tmp_path: Path, saved: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from services.bus import Bus
+    from services.trading.control import TradingControl
+
+    path = tmp_path / "journal.sqlite3"
+    Journal(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO state VALUES ('trading_state', ?, '2026-12-01')", (saved,))
+    journal = Journal(path)
+    control = TradingControl(journal, Bus())
+    assert control.state is TradingState.HALTED
+    assert "cannot be read" in control.reason and "re-arm" in control.reason
+    journal.close()
+    assert main(["state", "--json", "--data-dir", str(tmp_path)]) == 0
+    assert '"state": "HALTED"' in capsys.readouterr().out
