@@ -132,6 +132,8 @@ class BotAPI:
     updates: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    # the next getUpdates answers, as raw (status, body): what a broken proxy sends
+    raw: list[tuple[int, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._cond = threading.Condition()
@@ -167,6 +169,9 @@ class BotAPI:
                             },
                         },
                     )
+                if method == "getUpdates" and api.raw:
+                    status, body = api.raw.pop(0)
+                    return self._send(status, body)
                 if method == "getUpdates":
                     return self._reply(200, {"ok": True, "result": api._poll(params)})
                 if method == "sendMessage":
@@ -190,7 +195,9 @@ class BotAPI:
                 )
 
             def _reply(self, status: int, doc: dict[str, Any]) -> None:
-                body = json.dumps(doc).encode()
+                self._send(status, json.dumps(doc).encode())
+
+            def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -215,6 +222,13 @@ class BotAPI:
             while not self.updates and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
             return list(self.updates)
+
+    def push(self, update: dict[str, Any]) -> None:
+        """Any update as the Bot API would serve it (``update_id`` given the next number)."""
+        with self._cond:
+            self.updates.append({**update, "update_id": self._next})
+            self._next += 1
+            self._cond.notify_all()
 
     def say(self, chat: int, text: str, age_s: float = 0.0, user: str = "trader") -> None:
         """A message to the bot from ``chat``, sent ``age_s`` ago."""

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import secrets
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -112,14 +113,20 @@ class TelegramControl:
             self._task = loop.create_task(self._poll())
             with contextlib.suppress(asyncio.CancelledError):
                 loop.run_until_complete(self._task)
+        except Exception as exc:  # a dead channel says so: the header and an alert show it
+            log.exception("telegram: polling stopped")
+            self._set_state(f"stopped after an error ({type(exc).__name__}: {exc})")
         finally:
             loop.close()
 
     async def _poll(self) -> None:
         from telegram import Bot
-        from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter
+        from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
         from telegram.request import HTTPXRequest
 
+        # getUpdates is asked for raw (do_api_request), so that each update is read on its
+        # own; PTB would warn that get_updates exists.
+        warnings.filterwarnings("ignore", message="Please use 'Bot.getUpdates'")
         cfg = self.config
         base = cfg.api_url.rstrip("/") + "/bot"
         request = HTTPXRequest(connect_timeout=10, read_timeout=10)
@@ -136,10 +143,14 @@ class TelegramControl:
                 if not ready:
                     await bot.initialize()  # getMe: checks the token
                     ready = True
-                    self._set_state(f"polling as @{bot.username}")
-                updates = await bot.get_updates(
-                    offset=offset, timeout=int(cfg.poll_s), allowed_updates=["message"]
+                raw = await bot.do_api_request(
+                    "getUpdates",
+                    {"offset": offset, "timeout": int(cfg.poll_s), "allowed_updates": ["message"]},
+                    read_timeout=cfg.poll_s + 10,
                 )
+                if not isinstance(raw, list):
+                    raise TypeError(f"getUpdates answered {type(raw).__name__}, not a list")
+                self._set_state(f"polling as @{bot.username}")
                 wait = 1.0
             except InvalidToken:
                 self._set_state("the bot token was refused: quantdesk secrets set " + cfg.token)
@@ -152,34 +163,46 @@ class TelegramControl:
             except RetryAfter as exc:
                 await asyncio.sleep(float(getattr(exc, "retry_after", 5)))
                 continue
-            except NetworkError as exc:
-                self._set_state(f"Bot API unreachable: {exc}; retrying in {wait:.0f} s")
+            except (NetworkError, TelegramError, ValueError, TypeError, KeyError) as exc:
+                what = "unreachable" if isinstance(exc, NetworkError) else "answer unreadable"
+                self._set_state(f"Bot API {what}: {exc}; retrying in {wait:.0f} s")
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, 60.0)
                 continue
-            for update in updates:
-                offset = update.update_id + 1
-                message = update.message
-                if message is None or not message.text:
-                    continue
-                reply = self.handle(
-                    message.chat.id,
-                    message.text,
-                    message.date,
-                    getattr(message.from_user, "username", "") or "",
-                )
-                if reply:
-                    try:
-                        await bot.send_message(message.chat.id, reply[:4000])
-                    except NetworkError as exc:
-                        log.warning(
-                            "telegram: answer to chat %s not sent: %s", message.chat.id, exc
-                        )
-            if updates:
+            for item in raw:
+                if isinstance(item, dict) and isinstance(item.get("update_id"), int):
+                    offset = item["update_id"] + 1  # even a malformed one is not asked again
+                try:
+                    await self._answer(bot, item)
+                except Exception:  # one update must not stop the channel
+                    log.exception("telegram: an update could not be handled: %.300r", item)
+            if raw and offset is not None:
                 with contextlib.suppress(JournalError):
                     self.journal.set_state("telegram:offset", str(offset))
         with contextlib.suppress(Exception):
             await bot.shutdown()
+
+    async def _answer(self, bot: Any, item: Any) -> None:
+        """Read one raw update and answer it; one that is not a text message is skipped."""
+        from telegram import Update
+        from telegram.error import TelegramError
+
+        update = Update.de_json(item, bot) if isinstance(item, dict) else None
+        message = update.message if update is not None else None
+        if message is None or message.chat is None or not isinstance(message.text, str):
+            log.info("telegram: an update that is not a text message was skipped")
+            return
+        reply = self.handle(
+            message.chat.id,
+            message.text,
+            message.date,
+            getattr(message.from_user, "username", "") or "",
+        )
+        if reply:
+            try:
+                await bot.send_message(message.chat.id, reply[:4000])
+            except TelegramError as exc:
+                log.warning("telegram: answer to chat %s not sent: %s", message.chat.id, exc)
 
     @property
     def working(self) -> bool:

@@ -157,3 +157,98 @@ def test_a_refused_token_is_a_warning_on_the_monitor(tmp_path: Path, bot: BotAPI
         assert services.remote.state.endswith("quantdesk secrets set telegram.token")
     finally:
         services.stop()
+
+
+def _wait(predicate: object, timeout: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.02)
+
+
+def test_the_poll_survives_answers_that_are_not_json_and_says_so(
+    console: Services, bot: BotAPI
+) -> None:
+    """A proxy's error page, an empty body, JSON that is not the Bot API's: a warning on the
+    monitor while it lasts, and the next good answer is served as usual."""
+    remote = console.remote
+    assert remote is not None
+    _wait(lambda: remote.state.startswith("polling"))
+    bot.raw += [
+        (200, b"<html><body>502 Bad Gateway</body></html>"),
+        (200, b""),
+        (200, b'{"ok": true, "result": {"not": "a list"}}'),
+    ]
+    _wait(lambda: "answer unreadable" in remote.state)
+    assert remote.warnings() and remote.warnings()[0].startswith("telegram: Bot API answer")
+    assert console.health is not None
+    assert any(w.startswith("telegram:") for w in console.health.read().warnings)
+    bot.say(TRADER, "/status")
+    (status,) = bot.replies(TRADER, 1, timeout=20)  # backing off 1, 2, 4 s, then served
+    assert "trading ACTIVE" in status
+    _wait(lambda: remote.state.startswith("polling"))
+    assert remote.warnings() == []
+
+
+def test_malformed_updates_are_skipped_and_the_poll_goes_on(console: Services, bot: BotAPI) -> None:
+    now = int(__import__("time").time())
+    chatless = {"message_id": 1, "date": now, "text": "/halt"}
+    bot.push({"edited_message": {**chatless, "chat": {"id": TRADER, "type": "private"}}})
+    bot.push({"message": chatless})  # no chat
+    bot.push({"message": {**chatless, "chat": {"id": TRADER, "type": "private"}, "text": 12345}})
+    bot.push({"message": "not an object"})
+    bot.push({})  # an update with nothing in it
+    bot.say(TRADER, "/status")
+    (status,) = bot.replies(TRADER, 1)
+    assert "trading ACTIVE" in status
+    assert console.control.state is TradingState.ACTIVE  # none of them was taken as /halt
+    assert console.remote is not None and console.remote.state.startswith("polling")
+
+
+def test_a_handler_that_fails_on_one_message_does_not_stop_the_channel(
+    console: Services, bot: BotAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = console.remote
+    assert remote is not None
+    real = remote.handle
+    calls: list[str] = []
+
+    def flaky(chat: int, text: str, *args: object) -> str:
+        calls.append(text)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in one command")
+        return real(chat, text, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(remote, "handle", flaky)
+    bot.say(TRADER, "/status")
+    bot.say(TRADER, "/pnl")
+    (answer,) = bot.replies(TRADER, 1)
+    assert "equity" in answer and "realized" in answer  # /pnl answered; /status was lost
+    assert remote.state.startswith("polling")
+
+
+def test_a_poll_that_dies_is_a_warning_not_silence(tmp_path: Path, bot: BotAPI) -> None:
+    from services.alerts.telegram import TelegramControl
+
+    services = make_services(tmp_path)
+    control = TelegramControl(
+        TelegramConfig(control=True, chats=(str(TRADER),), api_url=bot.url, poll_s=1),
+        bot.token,
+        services,
+        services.journal,
+        services.kill_switch,
+    )
+
+    async def broken() -> None:
+        raise RuntimeError("the event loop's own failure")
+
+    control._poll = broken  # type: ignore[method-assign]
+    control.start()
+    try:
+        _wait(lambda: control.state.startswith("stopped"))
+        assert control.warnings() == ["telegram: stopped after an error (RuntimeError"]
+        assert not control.working
+    finally:
+        control.stop()
+        services.stop()
