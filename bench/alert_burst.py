@@ -17,7 +17,9 @@ pooled, the ratios alerting/A and B/A, and a two-sided Mann-Whitney U test of th
 rounds' p99s, alerting against both peers (p >= 0.05: no difference this run can
 detect). Also: the alerts collapsed as [alerts] says (dedupe_s, per_minute), and a
 HALT alert's delivery time on an idle CPU and on one that spinning processes keep
-busy (the courier runs as SCHED_IDLE).
+busy (the courier runs as SCHED_IDLE). Last, the trading phase (bench/alert_trading.py):
+the order path and the console with every fill alerting to channels that answer 500,
+hang or refuse, against the same flow without alerting.
 """
 
 from __future__ import annotations
@@ -237,6 +239,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument(
+        "--trading-s", type=float, default=20.0, help="each arm of the trading phase (0: skip)"
+    )
     args = parser.parse_args()
     ports, procs = start_servers()
     rounds: dict[str, list[dict[str, Any]]] = {"peer_a": [], "alerting": [], "peer_b": []}
@@ -260,6 +265,16 @@ def main() -> None:
     finally:
         for proc in procs:
             proc.kill()
+    trading = None
+    if args.trading_s:  # the order path beside failing channels (bench/alert_trading.py)
+        from bench.alert_trading import compare, failing_channels
+
+        failing, servers = failing_channels()
+        try:
+            trading = compare(failing, args.trading_s, 0.02)
+        finally:
+            for proc in servers:
+                proc.kill()
     arms = {name: arm(rows) for name, rows in rounds.items()}
     peers = arms["peer_a"]["p99_per_round"] + arms["peer_b"]["p99_per_round"]
     test = mannwhitneyu(arms["alerting"]["p99_per_round"], peers, alternative="two-sided")
@@ -279,6 +294,7 @@ def main() -> None:
         "mann_whitney_p": round(float(test.pvalue), 3),
         "halt_delivery": delivery,
         "last_round_alerts": rounds["alerting"][-1].get("alerts"),
+        "trading_beside_failing_channels": trading,
         "config": "dedupe_s 300, per_minute 6, retry_s 30; fast, slow (0.5 s) and failing (500)",
     }
     write("alert_burst", figures)
