@@ -364,8 +364,22 @@ def run_secrets(args: argparse.Namespace) -> int:
         store = Secrets(open_keyring())
         if args.secrets_command == "list":
             names = store.names()
-            print("\n".join(names) if names else "no secrets stored", flush=True)
+            damaged = []
+            for name in names:  # each entry decrypted (its value never shown)
+                try:
+                    store.get(name)
+                except SecretsError:
+                    damaged.append(name)
+            lines = [f"{n}  DAMAGED: set it again" if n in damaged else n for n in names]
+            print("\n".join(lines) if names else "no secrets stored", flush=True)
             print(f"(keyring: {store.backend})", file=sys.stderr)
+            if damaged:
+                print(
+                    f"quantdesk: {len(damaged)} secret(s) cannot be decrypted: restore the "
+                    "keyring file from a backup, or quantdesk secrets set NAME",
+                    file=sys.stderr,
+                )
+                return 1
             return 0
         if args.secrets_command == "delete":
             if not store.delete(args.name):

@@ -13,11 +13,14 @@ more entry of the same keyring.
 
 from __future__ import annotations
 
+import base64
+import configparser
 import getpass
 import json
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from services.ops.redact import remember
@@ -70,14 +73,44 @@ def open_keyring(prompt: bool = True) -> Any:
         passphrase = getpass.getpass("keyring passphrase: ")
     remember(passphrase)
     ring = CryptFileKeyring()
+    check_keyring_file(Path(ring.file_path))  # before cryptfile could start one over it
     try:
         ring.keyring_key = passphrase  # unlocks (or creates) the file
     except ValueError:  # "MAC check failed", "Incorrect Password"
         raise SecretsError(
             f"the keyring file {ring.file_path} would not open with that passphrase: check "
-            f"${PASSPHRASE_ENV}"
+            f"${PASSPHRASE_ENV} (or the file was altered: restore it from a backup)"
         ) from None
     return ring
+
+
+def check_keyring_file(path: Path) -> None:
+    """A keyring file that exists must be one: readable, with its password check entry
+    whole. keyrings.cryptfile would treat a file without that entry as new and write one,
+    and ``secrets list`` then said "no secrets stored"; random bytes were blamed on the
+    passphrase. Damage is a :class:`SecretsError` naming the file and what to do."""
+    if not path.exists():
+        return
+    config = configparser.RawConfigParser()
+    try:
+        if path.stat().st_size == 0:
+            raise ValueError("the file is empty")
+        config.read(path, encoding="utf-8")
+        reference = config.get("keyring_2Dsetting", "password_20reference")
+        fields = json.loads(base64.decodebytes(reference.encode()).decode())
+        if not {"salt", "data", "mac", "nonce"} <= set(fields):
+            raise ValueError("its password check entry is incomplete")
+    except (OSError, ValueError, configparser.Error) as exc:
+        why = (
+            "its password check entry is missing"
+            if isinstance(exc, configparser.NoSectionError | configparser.NoOptionError)
+            else str(exc).splitlines()[0][:120]
+        )
+        raise SecretsError(
+            f"the keyring file {path} cannot be read ({why}): it is damaged or not a "
+            "keyrings.cryptfile file. It is left as it is: restore it from a backup, or move "
+            "it aside and store each secret again (quantdesk secrets set NAME)"
+        ) from None
 
 
 class Secrets:
@@ -89,16 +122,30 @@ class Secrets:
     def _get(self, key: str) -> str | None:
         try:
             value: str | None = self.ring.get_password(SERVICE, key)
-        except ValueError as exc:  # keyrings.cryptfile: "Incorrect Password"
+        except (ValueError, TypeError, KeyError) as exc:  # damaged: base64, JSON or the MAC
+            where = getattr(self.ring, "file_path", "the keyring")
+            what = "the list of secret names" if key == NAMES else f"the secret {key}"
+            again = "store each secret again" if key == NAMES else f"quantdesk secrets set {key}"
             raise SecretsError(
-                f"the keyring file would not open ({exc}): check ${PASSPHRASE_ENV}"
+                f"{what} in {where} cannot be decrypted ({type(exc).__name__}: {exc}): the "
+                f"entry is damaged; restore the file from a backup, or {again}"
             ) from None
         if key != NAMES:
             remember(value)  # from now on masked wherever text leaves the process
         return value
 
     def names(self) -> list[str]:
-        return sorted(json.loads(self._get(NAMES) or "[]"))
+        raw = self._get(NAMES) or "[]"
+        try:
+            names = json.loads(raw)
+            if not isinstance(names, list):
+                raise ValueError("not a list")
+        except ValueError as exc:
+            raise SecretsError(
+                f"the list of secret names in the keyring cannot be read ({exc}): restore the "
+                "keyring file from a backup"
+            ) from None
+        return sorted(str(n) for n in names)
 
     def get(self, name: str) -> str | None:
         return self._get(check_name(name))

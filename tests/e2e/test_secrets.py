@@ -126,3 +126,26 @@ def test_a_token_echoed_by_the_source_is_masked_on_the_terminal_and_in_the_log(
     for path in every_file(tmp_path):
         assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path}"
     assert TOKEN not in said
+
+
+def test_a_damaged_keyring_file_is_named_never_taken_for_an_empty_one(tmp_path: Path) -> None:
+    """Random bytes, a file without its password check entry, one damaged entry: each is
+    an error naming the file (or the entry), the file left as it is; never "no secrets
+    stored", never blamed on the passphrase."""
+    assert quantdesk(tmp_path, "secrets", "set", "tushare", stdin=TOKEN + "\n").returncode == 0
+    path = tmp_path / "home" / ".local" / "share" / "python_keyring" / "cryptfile_pass.cfg"
+    good = path.read_bytes()
+    for damage in (os.urandom(200), b"[quantdesk]\ntushare = garbage\n", b""):
+        path.write_bytes(damage)
+        listed = quantdesk(tmp_path, "secrets", "list")
+        assert listed.returncode == 2, listed.stdout
+        assert f"the keyring file {path} cannot be read" in listed.stderr
+        assert "no secrets stored" not in listed.stdout and "passphrase" not in listed.stderr
+        assert path.read_bytes() == damage  # never started over
+    lines = good.decode().splitlines()
+    entry = next(i for i, line in enumerate(lines) if line.startswith("tushare"))
+    lines[entry] = "tushare = AAAA"
+    path.write_text("\n".join(lines) + "\n")
+    listed = quantdesk(tmp_path, "secrets", "list")
+    assert listed.returncode == 1 and "tushare  DAMAGED: set it again" in listed.stdout
+    assert "Traceback" not in listed.stderr
