@@ -61,6 +61,7 @@ def list_accounts(data_dir: Path, config: Config) -> int:
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
+    from services.accounting.statement import StatementError
     from services.bus import Bus
     from services.ops.datadir import DataDirBusy, DataDirLock
     from services.records.journal import Journal, JournalError
@@ -90,6 +91,10 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
                 result = reconcile_account(journal, statement, TradingControl(journal, bus).halt)
             finally:
                 journal.close()
+    except StatementError as exc:  # HALTed: the account's next start comes up HALTED
+        _halt_on(data_dir, spec.id, f"account {spec.id}: {exc}")
+        print(f"quantdesk: {exc}: account {spec.id} HALTED", file=sys.stderr)
+        return EXIT_HALTED
     except (AccountError, BrokerUnavailable, DataDirBusy, JournalError) as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -111,6 +116,24 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
             f"(cash {statement.cash:,.2f}, {len(statement.positions)} positions)"
         )
     return EXIT_HALTED if result.halt else 0
+
+
+def _halt_on(data_dir: Path, account: str, reason: str) -> None:
+    """Persist HALTED in ``account``'s journal (under the data directory's lock)."""
+    from services.bus import Bus
+    from services.ops.datadir import DataDirLock
+    from services.records.journal import Journal
+    from services.trading.control import TradingControl
+    from services.venues.accounts import account_dir
+
+    with DataDirLock(data_dir):
+        folder = account_dir(data_dir, account)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        journal = Journal(folder / "journal.sqlite3")
+        try:
+            TradingControl(journal, Bus()).halt(reason)
+        finally:
+            journal.close()
 
 
 def secret_reader() -> Callable[[str], str | None]:

@@ -238,7 +238,15 @@ def _state(journal: Any, data_dir: Path, config: Config, as_json: bool, mode: st
     doc["running"] = running_mode == mode or (pid is not None and running_mode is None)
     doc["pid"] = pid if pid and pid > 0 else None
     if as_json:
-        print(json.dumps(doc, ensure_ascii=False, default=str))
+        try:  # strict JSON: a NaN (never booked now) is an error, not an invalid document
+            print(json.dumps(doc, ensure_ascii=False, default=str, allow_nan=False))
+        except ValueError:
+            print(
+                f"quantdesk: the {mode} journal holds a number that is not finite (NaN or "
+                "infinity): its state cannot be written as JSON; quantdesk state shows it",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         return 0
     print(
         f"{mode}: trading {doc['state']}"

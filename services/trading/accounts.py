@@ -18,7 +18,7 @@ from typing import Any
 from vnpy.event import Event
 from vnpy.trader.gateway import BaseGateway
 
-from services.accounting.statement import Statement
+from services.accounting.statement import Statement, StatementError
 from services.bus import Bus
 from services.events import (
     EVENT_ACCOUNT,
@@ -265,6 +265,10 @@ class AccountWatch:
                 result = reconcile_account(
                     self.journal, statement_of(self.gateway), self.control.halt
                 )
+            except StatementError as exc:  # what the broker says cannot be booked or compared
+                self.control.halt(f"account {self.account}: {exc}")
+                self.last = Reconciled(self.account, why, error=str(exc))
+                log.error("account %s: reconciliation failed, HALTED: %s", self.account, exc)
             except (AccountError, BrokerUnavailable, JournalError) as exc:
                 self.last = Reconciled(self.account, why, error=str(exc))
                 log.error("account %s: reconciliation failed: %s", self.account, exc)

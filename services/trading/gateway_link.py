@@ -26,7 +26,7 @@ from vnpy.event import Event
 from vnpy.trader.constant import Direction
 from vnpy.trader.gateway import BaseGateway
 
-from services.accounting.statement import BrokerOrder, BrokerTrade, Statement
+from services.accounting.statement import BrokerOrder, BrokerTrade, Statement, StatementError
 from services.bus import Bus
 from services.events import (
     EVENT_ACCOUNT,
@@ -109,7 +109,10 @@ class EventStatement:
                 )
             time.sleep(0.05)
         with self._lock:
-            return self._assemble()
+            try:
+                return self._assemble()
+            except (StatementError, TypeError, ValueError) as exc:  # NaN, a volume not a number
+                raise StatementError(f"{self.name}: the gateway's account data: {exc}") from None
 
     def _assemble(self) -> Statement:
         positions: dict[str, int] = {}

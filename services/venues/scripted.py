@@ -40,7 +40,7 @@ from vnpy.trader.object import (
     TradeData,
 )
 
-from services.accounting.statement import BrokerOrder, BrokerTrade, Statement
+from services.accounting.statement import BrokerOrder, BrokerTrade, Statement, StatementError
 from services.events import EVENT_CONNECTION, GATEWAY_ERROR, ConnectionChanged
 from services.venues.accounts import BrokerUnavailable
 
@@ -156,6 +156,23 @@ class ScriptedGateway(BaseGateway):
         return self._statement(answer)
 
     def _statement(self, msg: dict[str, Any]) -> Statement:
+        """The broker's answer as a Statement; :class:`StatementError` naming the broker
+        when a section or a field is missing or a number is not one."""
+        try:
+            return self._parse(msg)
+        except StatementError as exc:
+            raise StatementError(f"{self.gateway_name}: the broker's statement: {exc}") from None
+        except KeyError as exc:
+            raise StatementError(
+                f"{self.gateway_name}: the broker's statement has no {exc} (a section or field "
+                "missing): it cannot be reconciled"
+            ) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise StatementError(
+                f"{self.gateway_name}: the broker's statement cannot be read ({exc})"
+            ) from None
+
+    def _parse(self, msg: dict[str, Any]) -> Statement:
         name = self.gateway_name
         orders = tuple(
             BrokerOrder(

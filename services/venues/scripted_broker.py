@@ -76,6 +76,7 @@ class Script:
     refuse_cancels: str = ""
     hold_ack: bool = False
     held: set[str] = field(default_factory=set)  # orders not acknowledged yet
+    spoil: str = ""  # statements spoiled: "nan_cash", or a section left out ("orders")
 
 
 class Broker:
@@ -100,7 +101,7 @@ class Broker:
             self.clients.add(writer)
             return {"ok": True, "session": next(self._sessions)}
         if op == "query":
-            return {"ok": True, **self.state()}
+            return {"ok": True, **self._spoiled(self.state())}
         if op == "send":
             return await self._send(msg)
         if op == "cancel":
@@ -236,6 +237,11 @@ class Broker:
         """Push an order report the gateway cannot read (a broker's malformed message)."""
         await self._push("order", {"orderid": "??"})
 
+    async def do_spoil(self, msg: dict[str, Any]) -> None:
+        """From now on (until ``how=""``) statements are broken as a real broker's can be:
+        NaN cash, or a section left out."""
+        self.script.spoil = str(msg.get("how") or "")
+
     async def do_state(self, msg: dict[str, Any]) -> dict[str, Any]:
         return self.state()
 
@@ -248,6 +254,14 @@ class Broker:
             "orders": [asdict(o) for o in self.orders.values()],
             "trades": [asdict(t) for t in self.trades],
         }
+
+    def _spoiled(self, state: dict[str, Any]) -> dict[str, Any]:
+        how = self.script.spoil
+        if how == "nan_cash":
+            state["cash"] = float("nan")  # JSON lines carry it as NaN, as Python writes it
+        elif how:
+            state.pop(how, None)
+        return state
 
     def _find(self, msg: dict[str, Any]) -> Order:
         if "orderid" in msg:

@@ -277,3 +277,47 @@ def test_a_broker_that_never_connects_halts_the_account(
         assert "cannot reach the broker" in reason
     finally:
         services.stop()
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [("nan_cash", "cash is nan, not a finite number"), ("orders", "has no 'orders'")],
+)
+def test_a_statement_that_cannot_be_booked_halts_the_account(
+    reconciled: tuple[Services, list[Reconciled]], broker: Broker, how: str, said: str
+) -> None:
+    """NaN cash was "agreed" with (and state --json then printed invalid JSON); a missing
+    section was a KeyError. Either is an error naming the broker, and the account HALTs."""
+    services, seen = reconciled
+    assert services.control.state is TradingState.ACTIVE
+    broker.call("spoil", how=how)
+    assert services.watch is not None and services.watch.reconcile()
+    deadline = time.monotonic() + 5
+    while len(seen) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert seen[1].error.startswith("s1: the broker's statement") and said in seen[1].error
+    assert services.control.state is TradingState.HALTED
+    assert said in services.control.reason
+    assert not any("nan" in str(e["payload"]).lower() for e in services.journal.entries("opened"))
+
+
+def test_the_reconcile_command_halts_on_a_statement_it_cannot_use(
+    tmp_path: Path, broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[[accounts]]\nid = "s1"\ngateway = "{GATEWAY}"\nquotes = "sim"\n'
+        f'settings = {{ socket = "{broker.path}" }}\n'
+    )
+    data = tmp_path / "data"
+    broker.call("spoil", how="nan_cash")
+    args = ["--data-dir", str(data), "--config", str(config), "reconcile", "--account", "s1"]
+    assert main(args) == 5
+    err = capsys.readouterr().err
+    assert "cash is nan, not a finite number" in err and "account s1 HALTED" in err
+    assert "Traceback" not in err
+    journal = Journal(data / "accounts" / "s1" / "journal.sqlite3", readonly=True)
+    saved = journal.trading_state()  # the account's next start comes up HALTED
+    journal.close()
+    assert saved is not None and saved[0] == "HALTED" and "cash is nan" in saved[1]
