@@ -15,6 +15,7 @@ service (our own ledger, built from fills). Conventions:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -101,8 +102,8 @@ class Book:
 
     def apply_fill(self, vt_symbol: str, side: Side, qty: int, price: float, fee: float) -> None:
         """Book a fill; raises BookError (and changes nothing) if it is impossible."""
-        if qty <= 0 or price <= 0 or fee < 0:
-            raise BookError(f"bad fill: qty={qty} price={price} fee={fee}")
+        if not (qty > 0 and math.isfinite(price) and price > 0 and math.isfinite(fee) and fee >= 0):
+            raise BookError(f"bad fill: qty={qty} price={price} fee={fee}")  # NaN fails too
         pos = self.position(vt_symbol)
         notional = qty * price
         if side == "buy":

@@ -11,6 +11,7 @@ failing, or one account's limit breaking, halts that account alone.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,10 +138,27 @@ def open_desk(
     )
     monitor = RiskMonitor(bus, portfolio, control, orders, orders.risk)
     J, L, S = Priority.JOURNAL, Priority.LEDGER, Priority.SERVICE
+
+    def journal_trade(event: Event) -> None:
+        why = unbookable(event.data)
+        if not why:
+            journal.on_trade(event)
+            return
+        trade = event.data  # recorded as reported, never booked: the account HALTs
+        journal.record("bad_fill", trade.vt_orderid, {"vt_tradeid": trade.vt_tradeid, "why": why})
+        control.halt(
+            f"{account_id or 'the venue'}: trade {trade.vt_tradeid} reported with {why}: not "
+            "booked; check it with the broker"
+        )
+
+    def book_trade(event: Event) -> None:
+        if not unbookable(event.data):
+            portfolio.on_trade(event)
+
     for kind, handler, priority in (
         (EVENT_ORDER, journal.on_order, J),
-        (EVENT_TRADE, journal.on_trade, J),
-        (EVENT_TRADE, portfolio.on_trade, L),
+        (EVENT_TRADE, journal_trade, J),
+        (EVENT_TRADE, book_trade, L),
         (EVENT_ORDER, orders.on_order, L),
         (EVENT_INTENT_REJECTED, monitor.on_rejected, S),
     ):
@@ -169,3 +187,17 @@ def open_desk(
         bus.register(EVENT_CONNECTION, orders.on_connection, L)
         bus.register(EVENT_CONNECTION, desk.watch.on_connection, S)
     return desk
+
+
+def unbookable(trade: Any) -> str:
+    """Why a broker's trade report cannot be booked ("" when it can): a price, volume or
+    fee that is not a finite positive number."""
+    fee = (trade.extra or {}).get("fee")
+    checks = [("price", trade.price, False), ("volume", trade.volume, False)]
+    if fee is not None:
+        checks.append(("fee", fee, True))
+    for what, value, zero_ok in checks:
+        finite = isinstance(value, int | float) and math.isfinite(value)
+        if not finite or value < 0 or (value == 0 and not zero_ok):
+            return f"{what} {value!r}"
+    return ""

@@ -139,3 +139,35 @@ def test_fills_flow_into_positions_and_t_plus_1_unlocks_next_day(tmp_path: Path)
         assert svc.orders.check(sell) == []
     finally:
         svc.stop()
+
+
+def test_a_fill_with_a_number_that_is_not_finite_is_not_booked_and_halts(
+    services: Services,
+) -> None:
+    """A broker's trade report with a NaN price: NaN compared false with every bound, was
+    booked and made the cash NaN. It is journaled as reported, never booked, and HALTs."""
+    from vnpy.event import Event
+    from vnpy.trader.constant import Direction, Exchange
+    from vnpy.trader.object import TradeData
+
+    from services.events import EVENT_TRADE, TradingState
+
+    cash = services.portfolio.cash
+    trade = TradeData(
+        services.gateway.gateway_name,
+        "600519",
+        Exchange.SSE,
+        "o1",
+        "t1",
+        Direction.LONG,
+        price=float("nan"),
+        volume=100,
+    )
+    services.bus.put(Event(EVENT_TRADE, trade))
+    assert services.bus.wait_idle()
+    assert services.portfolio.cash == cash and services.portfolio.qty("600519.SSE") == 0
+    assert services.control.state is TradingState.HALTED
+    assert "reported with price nan" in services.control.reason
+    (bad,) = services.journal.entries("bad_fill")
+    assert bad["payload"]["why"] == "price nan"
+    assert services.journal.entries("fill") == []
