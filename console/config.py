@@ -98,6 +98,17 @@ class UISection:
     def __post_init__(self) -> None:
         require(self.colors in ("cn", "intl"), "colors", f"must be cn or intl, got {self.colors!r}")
         require(4 <= self.refresh_hz <= 20, "refresh_hz", f"must be 4–20, got {self.refresh_hz}")
+        if self.theme != "textual-dark":  # Textual is imported only to check another one
+            from textual.theme import BUILTIN_THEMES
+
+            near = difflib.get_close_matches(self.theme, list(BUILTIN_THEMES), n=1)
+            require(
+                self.theme in BUILTIN_THEMES,
+                "theme",
+                f"no Textual theme {self.theme!r}"
+                + (f" (did you mean {near[0]!r}?)" if near else "")
+                + f": one of {', '.join(sorted(BUILTIN_THEMES))}",
+            )
 
 
 DEMO_STRATEGIES = (

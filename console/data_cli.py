@@ -18,10 +18,11 @@ from rich.table import Table
 
 from console.config import Config
 from services.data.bars import FREQS
+from services.data.csvdates import check_spacing
 from services.data.csvio import ImportError_, parse_mapping, read_csv
 from services.data.recent import FOLD_DAYS
 from services.data.sources import kind_of, make_source
-from services.data.symbols import check_symbol
+from services.data.symbols import check_symbol, market_tz
 from services.data.sync import EXIT_OK, EXIT_QUARANTINED, Syncer, resolve_universe
 from services.data.validate import validate
 from services.ops.redact import redact
@@ -224,7 +225,12 @@ def _import(args: argparse.Namespace, store: Store) -> int:
             a_share=a_share,
             date_format=args.date_format,
             progress=lambda done, size: bar.update(task, completed=done, total=size),
+            tz=market_tz(args.symbol),
         )
+    spacing = check_spacing(parsed.bars.index, args.freq)
+    if spacing:
+        err.print(f"quantdesk data: {args.path}: {spacing}; nothing was stored")
+        return EXIT_USAGE
     result = store.write_bars(
         args.symbol,
         args.freq,

@@ -31,11 +31,20 @@ import pandas as pd
 
 from services.data.adjust import Factors, factors_from_adjusted
 from services.data.bars import AKSHARE_COLUMNS, COLUMNS, ENGLISH_COLUMNS, normalize
+from services.data.csvdates import (
+    AMBIGUOUS_RE,
+    DateError,
+    DateFormats,
+    scan_day_first,
+    timestamps,
+)
 
 YAHOO = {"Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"}
 TIME_RE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
-# a date whose first two parts could each be the day or the month: 09-03-2022, 3/9/22
-AMBIGUOUS_RE = re.compile(r"^\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})\b")
+# in a field: refused (a NUL, an escape); tab and a quoted line break are whitespace
+CONTROL = frozenset(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32), 127))
+FIELD_LIMIT = 1 << 24  # characters in one field; a longer one is a line quarantined
+csv.field_size_limit(FIELD_LIMIT)  # the csv module's default (131,072) was a traceback
 
 
 class ImportError_(ValueError):
@@ -67,6 +76,8 @@ def parse_mapping(text: str) -> dict[str, str]:
 
 CHUNK_LINES = 200_000  # rows parsed at a time: memory stays near one chunk's worth
 Progress = Callable[[int, int], None]  # (bytes read, file size)
+# how dates are read: --date-format, day first?, the formats seen so far, the market's zone
+Dates = tuple[str | None, bool | None, DateFormats | None, str | None]
 
 
 def read_csv(
@@ -76,6 +87,7 @@ def read_csv(
     date_format: str | None = None,
     progress: Progress | None = None,
     chunk_lines: int = CHUNK_LINES,
+    tz: str | None = "Asia/Shanghai",
 ) -> Parsed:
     """Parse ``path`` into canonical bars plus the rows that could not be read.
 
@@ -86,8 +98,27 @@ def read_csv(
     ``date_format`` (strftime codes) reads the date (or datetime) column; without it,
     dates whose day and month could be swapped (``09-03-2022``) are read only when
     the file itself settles the order (a first part above 12 means day-first);
-    otherwise :class:`ImportError_` asks for a format.
+    otherwise :class:`ImportError_` asks for a format. A file whose dates come in more
+    than one format is refused with the lines named; times with a UTC offset become
+    ``tz``'s wall-clock time (services/data/csvdates.py).
     """
+    try:
+        return _read(path, mapping, a_share, date_format, progress, chunk_lines, tz)
+    except DateError as exc:
+        raise ImportError_(str(exc)) from None
+    except csv.Error as exc:  # the header itself (the rows are quarantined one by one)
+        raise ImportError_(f"{path}: the header cannot be read as CSV ({exc})") from None
+
+
+def _read(
+    path: Path,
+    mapping: dict[str, str] | None,
+    a_share: bool,
+    date_format: str | None,
+    progress: Progress | None,
+    chunk_lines: int,
+    tz: str | None,
+) -> Parsed:
     try:
         size = path.stat().st_size
         encoding = _encoding(path)
@@ -108,7 +139,8 @@ def read_csv(
         key = "datetime" if "datetime" in columns else "date"
         day_first: bool | None = None
         if date_format is None and first and AMBIGUOUS_RE.match(first[header.index(columns[key])]):
-            day_first = _scan_day_first(path, encoding, header.index(columns[key]))
+            day_first = scan_day_first(path, encoding, header.index(columns[key]))
+        formats = None if date_format else DateFormats(path)  # one format per file
         parts: list[tuple[pd.DataFrame, np.ndarray | None]] = []  # bars, Adj Close
         rejects: list[tuple[int, str, str]] = []
         line_no = 2
@@ -118,7 +150,14 @@ def read_csv(
         def flush() -> None:
             nonlocal line_no, chunk
             line_no = _chunk(
-                chunk, line_no, header, columns, date_format, day_first, layout, parts, rejects
+                chunk,
+                line_no,
+                header,
+                columns,
+                (date_format, day_first, formats, tz),
+                layout,
+                parts,
+                rejects,
             )
             chunk = []
 
@@ -156,8 +195,7 @@ def _chunk(
     line_no: int,
     header: list[str],
     columns: dict[str, str],
-    date_format: str | None,
-    day_first: bool | None,
+    dates: Dates,
     layout: str,
     parts: list[tuple[pd.DataFrame, np.ndarray | None]],
     rejects: list[tuple[int, str, str]],
@@ -174,7 +212,7 @@ def _chunk(
         rows, numbers, bad = _split_rows(lines, len(header), line_no)
         rejects += bad
         raw = pd.DataFrame(rows, columns=header) if rows else pd.DataFrame(columns=header)
-    bars, bad_dates = _to_bars(raw, columns, date_format, day_first)
+    bars, bad_dates = _to_bars(raw, columns, dates, numbers)
     rejects += [
         (numbers[int(i)], ",".join(raw.iloc[int(i)].astype(str)), "timestamp is not a date/time")
         for i in bad_dates
@@ -194,8 +232,8 @@ def _fast(lines: list[str], header: list[str]) -> pd.DataFrame | None:
     would pad a short row rather than say so)."""
     commas = len(header) - 1
     text = "".join(lines)
-    if '"' in text or any(line.count(",") != commas for line in lines):
-        return None
+    if '"' in text or "\x00" in text or any(line.count(",") != commas for line in lines):
+        return None  # quotes, a NUL (the C parser ends a field there: 99\x00.50 read 99)
     try:
         raw = pd.read_csv(
             io.StringIO(text),
@@ -233,15 +271,32 @@ def _encoding(path: Path) -> str:
 def _split_rows(
     lines: list[str], width: int, first_line: int = 2
 ) -> tuple[list[list[str]], list[int], list[tuple[int, str, str]]]:
-    """(rows, their line numbers in the file, rejected lines with the reason)."""
+    """(rows, their line numbers in the file, rejected lines with the reason): a line the
+    csv module refuses (a field over FIELD_LIMIT) or one with a NUL or another control
+    character in a field is refused on its own; the rest are read."""
     rows: list[list[str]] = []
     numbers: list[int] = []
     rejects: list[tuple[int, str, str]] = []
-    for number, fields in enumerate(csv.reader(lines), start=first_line):
+    source = iter(lines)
+    reader = csv.reader(source)
+    while True:
+        number = first_line + reader.line_num
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rejects.append((number, lines[number - first_line][:200], f"unreadable: {exc}"))
+            continue
         if not fields or all(not f.strip() for f in fields):
             continue
+        text = ",".join(fields)
         if len(fields) != width:
-            rejects.append((number, ",".join(fields), f"{len(fields)} fields, expected {width}"))
+            rejects.append((number, text[:200], f"{len(fields)} fields, expected {width}"))
+            continue
+        bad = next((f for f in fields if not CONTROL.isdisjoint(f)), None)
+        if bad is not None:  # 99\x00.50 is no price: never read as 99
+            rejects.append((number, text[:200], f"a control character in {bad!r}"))
             continue
         rows.append([f.strip() for f in fields])
         numbers.append(number)
@@ -279,43 +334,14 @@ def _layout(header: list[str], mapping: dict[str, str] | None) -> tuple[str, dic
     )
 
 
-def _scan_day_first(path: Path, encoding: str, column: int) -> bool | None:
-    """Whether the file's dates are day-first (True) or month-first (False), read from
-    every row's date field (one streaming pass); :class:`ImportError_` when it cannot tell."""
-    day_first = month_first = False
-    example = ""
-    with path.open(encoding=encoding, newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        for fields in reader:
-            if len(fields) <= column:
-                continue
-            m = AMBIGUOUS_RE.match(fields[column])
-            if m is None:
-                continue
-            example = example or fields[column]
-            day_first = day_first or int(m.group(1)) > 12
-            month_first = month_first or int(m.group(2)) > 12
-            if day_first and month_first:
-                break
-    if not example:
-        return None
-    if day_first and not month_first:
-        return True
-    if month_first and not day_first:
-        return False
-    why = "both orders appear" if day_first else "day-first and month-first readings both fit"
-    raise ImportError_(
-        f"{path}: dates like {example!r} are ambiguous ({why}). Say which with "
-        "--date-format, e.g. --date-format %d-%m-%Y (day first) or %m-%d-%Y (month first)"
-    )
-
-
 def _to_bars(
-    raw: pd.DataFrame, columns: dict[str, str], date_format: str | None, day_first: bool | None
+    raw: pd.DataFrame, columns: dict[str, str], dates: Dates, lines: list[int]
 ) -> tuple[pd.DataFrame, np.ndarray]:
+    date_format, day_first, formats, tz = dates
     key = "datetime" if "datetime" in columns else "date"
     separate_time = "time" in columns and key == "date"
+    if formats is not None:
+        formats.add(raw[columns[key]], lines)
     if separate_time:
         stamp = raw[columns["date"]] + " " + raw[columns["time"]]
     else:
@@ -330,7 +356,11 @@ def _to_bars(
         else:
             when = pd.to_datetime(stamp, errors="coerce", format=date_format)
     else:
-        when = pd.to_datetime(stamp, errors="coerce", format="mixed", dayfirst=bool(day_first))
+        local = timestamps(stamp, lines, tz)  # offsets made the market's wall clock
+        if local is stamp:
+            when = pd.to_datetime(stamp, errors="coerce", format="mixed", dayfirst=bool(day_first))
+        else:
+            when = local
     bad = np.flatnonzero(when.isna().to_numpy())
     keep = ~when.isna().to_numpy()
     data = {c: raw[columns[c]] for c in COLUMNS if c in columns}

@@ -96,5 +96,15 @@ def check_symbol(vt_symbol: str) -> str:
     return vt_symbol
 
 
+ZONES = {"stock": "Asia/Shanghai", "etf": "Asia/Shanghai", "index": "Asia/Shanghai"}
+ZONES |= {"hk": "Asia/Hong_Kong", "us": "America/New_York"}
+
+
+def market_tz(vt_symbol: str) -> str | None:
+    """The time zone whose wall clock a symbol's bars are stored in (None: a futures
+    exchange's, whichever it is: a time with an offset keeps the clock it shows)."""
+    return ZONES.get(kind_of(vt_symbol))
+
+
 def is_a_share(vt_symbol: str) -> bool:
     return vt_symbol.rsplit(".", 1)[-1] in ("SSE", "SZSE", "BSE")

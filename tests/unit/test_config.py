@@ -48,6 +48,7 @@ def test_every_setting_in_config_toml_is_documented_by_a_comment() -> None:
         ('[keys]\nrearm = "ctrl+k"\n', "[keys] rearm: ctrl+k is also kill's key (global)"),
         ('[keys]\nquit = "b"\n', "[keys] quit: b is also buy's key (watchlist)"),
         ('[keys]\nhelp = "tab"\n', "[keys] help: tab is Textual's own key"),
+        ('[ui]\ntheme = "dracul"\n', "[ui] theme: no Textual theme 'dracul' (did you mean"),
         ('[app]\nmode = "live"\n', "[app] mode: must be one of demo, paper, replay, got 'live'"),
         ("sim = 3\n", "[sim] must be a table"),
         ("[account]\ninitial_cash = inf\n", "[account] initial_cash: expected a finite number"),
