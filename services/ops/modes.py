@@ -15,8 +15,11 @@ market, not about an account.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
+
+from services.records.sqlite_files import connect_readonly
 
 MODES = ("demo", "paper", "replay")  # what [app] mode may say
 LIVE = "live"  # never from config: only `--mode live --account ID` and a typed confirmation
@@ -37,6 +40,27 @@ def mode_dir(data_dir: Path, mode: str, account: str = "") -> Path:
 
 def journal_path(data_dir: Path, mode: str, account: str = "") -> Path:
     return mode_dir(data_dir, mode, account) / JOURNAL
+
+
+def traded_before(data_dir: Path) -> bool:
+    """Whether any account of ``data_dir`` ever journaled anything -- any mode, any live
+    account, an earlier replay -- so that it is not brand new: demo history (synthetic
+    bars) goes only into a data directory that never traded, never under a journal whose
+    store was emptied or deleted (it would pass for history)."""
+    backups = data_dir / "backups"
+    for path in data_dir.rglob("journal*.sqlite3"):
+        if path.is_relative_to(backups):
+            continue
+        try:
+            db = connect_readonly(path)
+            try:
+                if db.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
+                    return True
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return True  # something is there, even if it cannot be read
+    return False
 
 
 def recordings_dir(data_dir: Path) -> Path:

@@ -47,7 +47,13 @@ from services.market import MarketCache
 from services.ops.backup import BackupConfig, backup_job
 from services.ops.health import HealthMonitor, MonitorConfig
 from services.ops.metrics import TOKEN_FILE, MetricsConfig, MetricsServer
-from services.ops.modes import LIVE, journal_path, recordings_dir, set_aside_replay_journal
+from services.ops.modes import (
+    LIVE,
+    journal_path,
+    recordings_dir,
+    set_aside_replay_journal,
+    traded_before,
+)
 from services.ops.scheduler import JobsConfig, Scheduler
 from services.records.journal import Journal
 from services.records.recovery import is_restored
@@ -151,10 +157,11 @@ def build_services(
     quotes = {a.spec.quotes for a in accounts}
     if len(quotes) > 1:
         raise ValueError(f"accounts traded together share one quote source, got {quotes}")
+    brand_new = not traded_before(data_dir)  # before this start adds its own journal
     journals = [_open_journal(data_dir, mode, a.spec.id) for a in accounts] or [
         _open_journal(data_dir, mode, "")
     ]
-    fresh = any(fresh for _, fresh in journals)
+    fresh = brand_new and any(fresh for _, fresh in journals)
     universe = Universe(instruments)
     market = MarketCache()
     store_ = Store.of(data_dir, store)

@@ -219,6 +219,23 @@ def test_a_deleted_store_is_not_refilled_with_demo_bars(tmp_path: Path) -> None:
         again.stop()
 
 
+def test_a_store_deleted_under_another_modes_journal_is_not_refilled(tmp_path: Path) -> None:
+    """The paper account traded here; its store deleted; the demo starts: the directory is
+    not brand new, so no synthetic bars go into the store the paper account reads."""
+    paper = tmp_path / "paper" / "journal.sqlite3"
+    journal = Journal(paper)
+    journal.record("intent", "p1", {"traded": "in paper mode"})
+    journal.close()
+    demo = make_services(tmp_path)  # the demo's own journal is new; the directory is not
+    try:
+        assert not demo.fresh
+        prep = demo.prepare_market()
+        assert prep.seeded == "" and "has no daily bars" in prep.error
+        assert demo.store.symbols("1d") == []
+    finally:
+        demo.stop()
+
+
 def test_credentials_are_masked_in_text_and_log_records(tmp_path: Path) -> None:
     uri = "s3://s3.example.com:bucket?access=AKIAEXAMPLE&secret=wJalrXUtnFEMI&port=9000"
     assert redact(uri) == "s3://s3.example.com:bucket?access=***&secret=***&port=9000"
