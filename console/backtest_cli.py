@@ -190,7 +190,9 @@ def runs_command(args: argparse.Namespace, data_dir: Path, config: Config) -> in
             out.print(table)
         else:
             from services.backtest.report import write_report
+            from services.ops.paths import output_file
 
+            output_file(args.path, "the report")  # before the run is loaded
             write_report(store.load(args.id), args.path)
             out.print(f"report written to {args.path}")
     except (ValueError, StoreError) as exc:
@@ -289,6 +291,14 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
     from services.backtest.rules import checked_overrides
     from services.store import Store, StoreError
 
+    if args.report:  # before the run: a report that cannot be written stops it now
+        from services.ops.paths import PathError, output_file
+
+        try:
+            output_file(args.report, "the report")
+        except PathError as exc:
+            err.print(f"quantdesk backtest: {exc}")
+            return EXIT_USAGE
     try:
         request = request_from(args)
         request.check()

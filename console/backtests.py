@@ -258,7 +258,11 @@ class BacktestScreen(Screen[None]):
         from services.backtest.report import write_report
 
         path = self.reports / f"run-{self.doc.get('run_id', 'unsaved')}.html"
-        write_report(self.doc, path)
+        try:
+            write_report(self.doc, path)
+        except ValueError as exc:  # PathError: the folder cannot be written, a full disk
+            self.notify(str(exc), severity="error", timeout=15)
+            return
         self.notify(f"Report written to {path}", timeout=8)
 
     # -- from the App (bus updates) and the runs table ---------------------------------------

@@ -149,17 +149,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     from services.ops.datadir import DataDirUnusable, check_usable, make_private
+    from services.ops.paths import PathError, folder
     from services.ops.redact import redact
 
     os.umask(0o077)  # the journal, config, logs and saved runs are the trader's alone
     args = parse_args(argv)
     data_dir = resolve_data_dir(args.data_dir)
     try:
+        folder(data_dir, "the data directory")
         if args.command != "restore":  # a restore with --force is what mends one cut short
             check_usable(data_dir)
         make_private(data_dir)
         config = load_config(resolve_config_path(args.config, data_dir))
-    except DataDirUnusable as exc:
+    except (DataDirUnusable, PathError) as exc:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
@@ -325,6 +327,7 @@ def _open_alerting(config: Config) -> tuple[Alerting | None, str]:
 def _unreadable_recording(path: Path) -> str:
     """Why ``path`` cannot be replayed, or "" (its first record is read now, not later)."""
     from services.feed.source import RecordingError, read_recording
+    from services.ops.paths import reason
 
     try:
         next(iter(read_recording(path)))
@@ -332,7 +335,9 @@ def _unreadable_recording(path: Path) -> str:
         return f"no recording at {path}"
     except StopIteration:
         return f"{path} holds no polls"
-    except (RecordingError, OSError) as exc:
+    except OSError as exc:
+        return f"cannot read the recording {path}: {reason(exc)}"
+    except RecordingError as exc:
         return str(exc)
     return ""
 

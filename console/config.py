@@ -174,6 +174,8 @@ def resolve_config_path(cli_value: str | None, data_dir: Path) -> Path | None:
     raw = cli_value or os.environ.get("QUANTDESK_CONFIG")
     if raw:
         path = Path(raw).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a folder: give the config file in it")
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         return path

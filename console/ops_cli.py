@@ -275,33 +275,50 @@ def cell(text: str) -> str:
 
 
 def _export(journal: Any, since: date | None, fmt: str, output: Path | None) -> int:
-    entries = journal.entries()
-    if since is not None:
-        entries = [e for e in entries if e["at"][:10] >= since.isoformat()]
-    out = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    from services.ops.paths import PathError, output_file, write_error
+
     try:
-        if fmt == "json":  # one JSON object per line: streams, and appends cleanly
-            for e in entries:
-                out.write(json.dumps(e, ensure_ascii=False) + "\n")
-        else:
-            writer = csv.writer(out)
-            writer.writerow(["seq", "at", "kind", "ref", "payload"])
-            for e in entries:
-                writer.writerow(
-                    [
-                        e["seq"],
-                        e["at"],
-                        cell(e["kind"]),
-                        cell(e["ref"]),
-                        cell(json.dumps(e["payload"], ensure_ascii=False)),
-                    ]
-                )
-    finally:
-        if output:
-            out.close()
-    if output:
-        print(f"{len(entries)} journal entries written to {output}", file=sys.stderr)
+        if output is not None:
+            output_file(output, "the export")
+        entries = journal.entries()
+        if since is not None:
+            entries = [e for e in entries if e["at"][:10] >= since.isoformat()]
+        if output is None:
+            _write_entries(entries, fmt, sys.stdout)
+            return 0
+        tmp = output.with_name(output.name + ".part")  # never a half-written export
+        try:
+            with tmp.open("w", encoding="utf-8", newline="") as out:
+                _write_entries(entries, fmt, out)
+            tmp.replace(output)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise write_error(output, exc, "the export") from None
+    except PathError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{len(entries)} journal entries written to {output}", file=sys.stderr)
     return 0
+
+
+def _write_entries(entries: list[dict[str, Any]], fmt: str, out: Any) -> None:
+    """JSON lines, or CSV with the payload as JSON (cells a spreadsheet would run made inert)."""
+    if fmt == "json":  # one JSON object per line: streams, and appends cleanly
+        for e in entries:
+            out.write(json.dumps(e, ensure_ascii=False) + "\n")
+        return
+    writer = csv.writer(out)
+    writer.writerow(["seq", "at", "kind", "ref", "payload"])
+    for e in entries:
+        writer.writerow(
+            [
+                e["seq"],
+                e["at"],
+                cell(e["kind"]),
+                cell(e["ref"]),
+                cell(json.dumps(e["payload"], ensure_ascii=False)),
+            ]
+        )
 
 
 def run_headless(data_dir: Path, config: Config, services: Any) -> int:

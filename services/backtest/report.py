@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from services.backtest.spec import RunDoc, format_value, prices_line
+from services.ops.paths import output_file, write_error
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -22,11 +23,16 @@ th{background:#eee}td:first-child,th:first-child{text-align:left}
 
 
 def write_report(doc: RunDoc, path: Path) -> Path:
-    """Write the report for ``doc`` to ``path`` (directories are created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the report for ``doc`` to ``path`` (its folder made if missing); PathError
+    (a ValueError) says why not, and nothing half-written is left."""
+    output_file(path, "the report")
     tmp = path.with_name(path.name + ".part")
-    tmp.write_text(render(doc), encoding="utf-8")
-    tmp.replace(path)  # never a half-written report
+    try:
+        tmp.write_text(render(doc), encoding="utf-8")
+        tmp.replace(path)  # never a half-written report
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc, "the report") from None
     return path
 
 

@@ -45,6 +45,7 @@ from services.ops.manifest import (
     prune,
     sha256,
 )
+from services.ops.paths import PathError, folder
 from services.ops.scheduler import JobBody, JobResult
 from services.settings import require
 
@@ -111,11 +112,9 @@ def take_backup(
     started = time.perf_counter()
     _check_target(data_dir, root)
     try:
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise BackupError(f"cannot create the backup folder {root}: {exc.strerror}") from None
-    if not root.is_dir():
-        raise BackupError(f"the backup folder {root} is not a folder")
+        folder(root, "the backup folder")
+    except PathError as exc:
+        raise BackupError(str(exc)) from None
     final = _new_name(root, now())
     work = _Work(final.with_name(final.name + PARTIAL))
     try:

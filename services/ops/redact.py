@@ -151,7 +151,12 @@ class RedactingStream(io.TextIOBase):
         self.inner.flush()
 
     def isatty(self) -> bool:
-        return self.inner.isatty()
+        return not self.inner.closed and self.inner.isatty()
+
+    @property
+    def closed(self) -> bool:
+        """The wrapped stream's (a library that kept this one checks it at exit)."""
+        return bool(self.inner.closed)
 
     def fileno(self) -> int:
         return self.inner.fileno()
