@@ -90,9 +90,13 @@ def _test(config: Config, name: str | None) -> int:
 
 
 def _list(data_dir: Path, failed_only: bool, n: int) -> int:
-    from services.alerts.outbox import open_existing
+    from services.alerts.outbox import OutboxError, open_existing
 
-    outbox = open_existing(data_dir)
+    try:
+        outbox = open_existing(data_dir)
+    except OutboxError as exc:
+        print(f"quantdesk: {exc}", file=sys.stderr)
+        return 2
     if outbox is None:
         print(f"no alerts yet in {data_dir} (none was raised with a channel configured)")
         return 0

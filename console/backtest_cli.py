@@ -156,8 +156,8 @@ def runs_command(args: argparse.Namespace, data_dir: Path, config: Config) -> in
     from services.backtest.runs import RunStore, compare
     from services.store import StoreError
 
-    store = RunStore(data_dir / "backtests.db")
     try:
+        store = RunStore(data_dir / "backtests.db")
         if args.runs_command == "rerun":
             return rerun(store.load(args.id), args.id, data_dir, config)
         if args.runs_command in (None, "list"):

@@ -300,15 +300,25 @@ class BacktestScreen(Screen[None]):
         table.border_subtitle = Text(prices_line(doc, short=True) if doc.get("adjusted") else "")
 
     def refresh_runs(self) -> None:
-        self.query_one(RunsTable).show_runs(self.runner.runs.list())
+        try:
+            self.query_one(RunsTable).show_runs(self.runner.runs.list())
+        except ValueError as exc:  # RunsError: the saved runs' file is damaged
+            self._status(f"saved runs unavailable: {exc}")
 
     @on(RunsTable.OpenRequested)
     def _open(self, message: RunsTable.OpenRequested) -> None:
-        self.show(self.runner.runs.load(message.run_id))
+        try:
+            self.show(self.runner.runs.load(message.run_id))
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
 
     @on(RunsTable.CompareRequested)
     def _compare(self, message: RunsTable.CompareRequested) -> None:
-        a, b = self.runner.runs.load(message.a), self.runner.runs.load(message.b)
+        try:
+            a, b = self.runner.runs.load(message.a), self.runner.runs.load(message.b)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", timeout=15)
+            return
         self.app.push_screen(CompareScreen(message.a, message.b, compare(a, b)))
 
     def _status(self, text: str) -> None:

@@ -308,11 +308,17 @@ def _live_accounts(
         return [], str(exc)
 
 
-def _open_alerting(config: Config) -> tuple[Alerting | None, str]:
-    """The alert channels' URLs and the bot's token from the keyring, before anything
-    starts; or why quantdesk cannot start with the alerts it is told to send."""
+def _open_alerting(config: Config, data_dir: Path) -> tuple[Alerting | None, str]:
+    """The alert channels' URLs and the bot's token from the keyring, and an outbox that
+    can be trusted, before anything starts; or why quantdesk cannot start with the
+    alerts it is told to send."""
     if not (config.alerts.channels or config.telegram.control):
         return None, ""
+    from services.alerts.outbox import FILE, check_outbox
+
+    problem = check_outbox(data_dir / FILE)
+    if problem:
+        return None, problem
     from console.account_cli import secret_reader
     from services.alerts.channels import ChannelError
     from services.alerts.wiring import open_alerting
@@ -375,7 +381,7 @@ def run_console(
             file=sys.stderr,
         )
         return EXIT_USAGE
-    alerting, problem = _open_alerting(config)
+    alerting, problem = _open_alerting(config, data_dir)
     if problem:
         lock.release()
         print(f"quantdesk: {problem}", file=sys.stderr)

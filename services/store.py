@@ -42,6 +42,7 @@ from services.data.records import (
     meta_dict,
     quarantine_frame,
 )
+from services.data.store_guard import guard
 from services.data.symbols import check_symbol
 from services.data.validate import Report, validate
 from services.data.writes import (
@@ -561,3 +562,6 @@ def _check(results: list[Any], what: str) -> None:
     problem = batch_failure(results, what)
     if problem:
         raise StoreError(problem)
+
+
+guard(Store, StoreError)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from services.alerts.model import Alert
-from services.records.sqlite_files import create_private
+from services.records.sqlite_files import Untrusted, check_file, create_private
 
 log = logging.getLogger("quantdesk.alerts")
 
@@ -85,6 +85,9 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        problem = check_outbox(path)
+        if problem:
+            raise OutboxError(problem)
         create_private(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -216,6 +219,28 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class OutboxError(RuntimeError):
+    """The alert outbox cannot be used; the message names it and says what to do."""
+
+
+def check_outbox(path: Path) -> str:
+    """Why the outbox at ``path`` cannot be trusted ("" when it can, or is not there yet):
+    checked read-only before anything may write it."""
+    if not path.exists():
+        return ""
+    try:
+        check_file(path, {"alerts", "deliveries"}, append_only=("alerts", "id"))
+    except Untrusted as exc:
+        return (
+            f"the alert outbox {path} cannot be trusted ({exc}). It is left as it is: restore "
+            f"it from a backup, or move it aside (mv {path} {path}.damaged) to start an empty "
+            "one (alerts still pending in it would not be sent)"
+        )
+    except OSError as exc:
+        return f"the alert outbox {path} cannot be read: {exc.strerror}"
+    return ""
 
 
 def open_existing(data_dir: Path) -> Outbox | None:

@@ -50,7 +50,7 @@ class BacktestRunner:
         self.config = config
         self.costs = costs
         self.data_dir = data_dir
-        self.runs = RunStore(data_dir / "backtests.db")
+        self._runs: RunStore | None = None
         self._ctx = mp.get_context("spawn")
         self._proc: Any = None
         self._inbox: Any = None
@@ -59,6 +59,14 @@ class BacktestRunner:
         self._job: int | None = None
         self._cancelled: set[int] = set()
         self._lock = threading.Lock()
+
+    @property
+    def runs(self) -> RunStore:
+        """The saved runs, opened at first use: a damaged file (RunsError, a ValueError
+        naming it) costs the backtests screen, never the console's start."""
+        if self._runs is None:
+            self._runs = RunStore(self.data_dir / "backtests.db")
+        return self._runs
 
     @property
     def busy(self) -> bool:

@@ -7,10 +7,12 @@ so it can be shown, compared or exported later exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any, TypedDict
 
 import strategies
 from services.backtest.spec import RunDoc
-from services.records.sqlite_files import create_private
+from services.records.sqlite_files import Untrusted, check_file, create_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -108,20 +110,48 @@ class RunSummary:
     metrics: dict[str, float | None]
 
 
+class RunsError(ValueError):
+    """The saved runs' file cannot be used; the message names it and says what to do."""
+
+
+def damaged_runs(path: Path, why: object) -> RunsError:
+    return RunsError(
+        f"the saved runs {path} cannot be trusted ({why}). It is left as it is: restore it "
+        f"from a backup, or move it aside (mv {path} {path}.damaged) to start a new list"
+    )
+
+
 class RunStore:
     """Save, list, load and compare runs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path.exists():  # checked read-only before a connection that can write opens it
+            try:
+                check_file(path, {"runs"}, append_only=("runs", "id"))
+            except Untrusted as exc:
+                raise damaged_runs(path, exc) from None
         create_private(path)
         with self._db() as db:
             db.execute(SCHEMA)
 
-    def _db(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one use: committed, then closed (the last close checkpoints
+        the write-ahead log into the file)."""
+        try:
+            db = sqlite3.connect(self.path, timeout=10)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise damaged_runs(self.path, exc) from None
+        try:
+            with db:
+                yield db
+        except sqlite3.DatabaseError as exc:
+            raise damaged_runs(self.path, exc) from None
+        finally:
+            db.close()
 
     def save(self, doc: RunDoc) -> int:
         created = datetime.now().isoformat(timespec="seconds")

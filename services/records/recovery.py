@@ -12,6 +12,7 @@ difference so that none is hidden.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class Rebuilt:
     problems: list[str] = field(default_factory=list)  # fills the ledger could not take
     pending: list[dict[str, Any]] = field(default_factory=list)  # proposals awaiting review
     trade_ids: set[str] = field(default_factory=set)  # booked: a broker repeating one is known
+    unreadable: int = 0  # entries that could not be read: the account is HALTED for them
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (``quantdesk state --json``)."""
@@ -85,6 +87,9 @@ class Rebuilt:
         }
 
 
+UNREADABLE_KEY = "unreadable_entries"  # how many were halted for (state table)
+
+
 def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
     """Replay the journal into a ledger, the open orders and the trading state."""
     book = Book(initial_cash)
@@ -95,52 +100,59 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
     fills = max_order = max_trade = 0
     seen_trades: set[str] = set()
     proposed: dict[str, dict[str, Any]] = {}
+    unreadable: list[str] = []  # entries with a field missing or not of its kind
     entries = journal.entries()
     for entry in entries:
         kind, ref, payload = entry["kind"], entry["ref"], entry["payload"]
-        if kind == "intent":
-            intents[ref] = payload["intent"]
-        elif kind == "sent":
-            sent[ref] = payload["intent_id"]
-            max_order = max(max_order, _number(ref))
-        elif kind == "order":
-            last_update[ref] = payload
-            max_order = max(max_order, _number(ref))
-        elif kind == "fill":
-            trade_id = fill_id(entry)
-            if trade_id in seen_trades:  # a fill journaled twice is booked once
-                continue
-            seen_trades.add(trade_id)
-            max_trade = max(max_trade, _number(trade_id))
-            side: Side = "buy" if payload["direction"] == "LONG" else "sell"
-            try:
-                book.apply_fill(
-                    payload["vt_symbol"],
-                    side,
-                    int(payload["volume"]),
-                    float(payload["price"]),
-                    float(payload.get("fee") or 0.0),
+        try:
+            if kind == "intent":
+                intents[ref] = payload["intent"]
+            elif kind == "sent":
+                sent[ref] = payload["intent_id"]
+                max_order = max(max_order, _number(ref))
+            elif kind == "order":
+                last_update[ref] = payload
+                max_order = max(max_order, _number(ref))
+            elif kind == "fill":
+                trade_id = fill_id(entry)
+                if trade_id in seen_trades:  # a fill journaled twice is booked once
+                    continue
+                seen_trades.add(trade_id)
+                max_trade = max(max_trade, _number(trade_id))
+                side: Side = "buy" if payload["direction"] == "LONG" else "sell"
+                try:
+                    book.apply_fill(
+                        payload["vt_symbol"],
+                        side,
+                        int(payload["volume"]),
+                        float(payload["price"]),
+                        float(payload.get("fee") or 0.0),
+                    )
+                    fills += 1
+                except BookError as exc:
+                    problems.append(f"fill {trade_id} not booked: {exc}")
+            elif kind == "opening":  # a broker account adopted: its balance and holdings then
+                book = Book(float(payload["cash"]))
+                costs = payload.get("costs", {})
+                for symbol, qty in payload.get("positions", {}).items():
+                    held = book.position(symbol)
+                    held.qty = held.sellable = held.sod_qty = int(qty)
+                    held.avg_price = float(costs.get(symbol, 0.0))  # the broker's cost basis
+                seen_trades.update(payload.get("trades", {}))  # in the balance: not booked again
+            elif kind == "fee_adjust":  # the broker charged another fee than the one booked
+                book.charge(
+                    payload["vt_symbol"], float(payload["broker"]) - float(payload["booked"])
                 )
-                fills += 1
-            except BookError as exc:
-                problems.append(f"fill {trade_id} not booked: {exc}")
-        elif kind == "opening":  # a broker account adopted: its balance and holdings then
-            book = Book(float(payload["cash"]))
-            costs = payload.get("costs", {})
-            for symbol, qty in payload.get("positions", {}).items():
-                held = book.position(symbol)
-                held.qty = held.sellable = held.sod_qty = int(qty)
-                held.avg_price = float(costs.get(symbol, 0.0))  # the broker's cost basis
-            seen_trades.update(payload.get("trades", {}))  # in the balance: never booked again
-        elif kind == "fee_adjust":  # the broker charged another fee than the one booked
-            book.charge(payload["vt_symbol"], float(payload["broker"]) - float(payload["booked"]))
-        elif kind == "proposed":
-            if not payload.get("auto"):
-                proposed[ref] = payload
-        elif kind in ("approved", "declined"):
-            proposed.pop(ref, None)
-        elif kind == "day":
-            book.roll_day({k: float(v) for k, v in payload.get("closes", {}).items()})
+            elif kind == "proposed":
+                if not payload.get("auto"):
+                    proposed[ref] = payload
+            elif kind in ("approved", "declined"):
+                proposed.pop(ref, None)
+            elif kind == "day":
+                book.roll_day({k: float(v) for k, v in payload.get("closes", {}).items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # fails safe: HALTED
+            unreadable.append(f"entry {entry['seq']} ({kind}): {type(exc).__name__} {exc}")
+
     open_orders = []
     for vt_orderid, intent_id in sent.items():
         update = last_update.get(vt_orderid)
@@ -163,11 +175,20 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
         )
     saved = journal.trading_state()
     state, reason = (saved[0], saved[1]) if saved is not None else ("ACTIVE", "")
+    if unreadable:
+        state = "HALTED"
+        reason = (
+            f"the journal holds {len(unreadable)} entries quantdesk cannot read (the first: "
+            f"{unreadable[0]}): HALTED until you check them (quantdesk journal export) and "
+            "re-arm"
+        )
+        problems = [*problems, *(f"unreadable {u}" for u in unreadable[:20])]
     rebuilt = Rebuilt(
         book, open_orders, state, reason, len(entries), fills, max_order, max_trade, problems
     )
     rebuilt.pending = list(proposed.values())
     rebuilt.trade_ids = seen_trades
+    rebuilt.unreadable = len(unreadable)
     return rebuilt
 
 
@@ -206,7 +227,12 @@ def is_restored(note: str) -> bool:
 
 
 def restore(
-    journal: Journal, portfolio: Any, broker: Any, orders: Any, initial_cash: float
+    journal: Journal,
+    portfolio: Any,
+    broker: Any,
+    orders: Any,
+    initial_cash: float,
+    halt: Callable[[str], object] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
     """At start: the ledger, the paper venue's account and its working orders from the
     journal; what happened, in words; the proposals still awaiting review; and the
@@ -220,6 +246,10 @@ def restore(
     rebuilt = rebuild(journal, initial_cash)
     if not rebuilt.entries:
         return [], [], []
+    seen = int(journal.get_state(UNREADABLE_KEY) or 0) if not journal.readonly else 0
+    if rebuilt.unreadable > seen and halt is not None:  # new ones since the last re-arm
+        halt(rebuilt.state_reason)  # persisted, with the count: re-armed once, not each start
+        journal.set_state(UNREADABLE_KEY, str(rebuilt.unreadable))
     portfolio.restore(copy.deepcopy(rebuilt.book), rebuilt.trade_ids)
     held = sum(1 for p in rebuilt.book.positions.values() if p.qty)
     notes = [

@@ -175,6 +175,7 @@ def open_desk(
         getattr(venue, "broker", None) if venue else paper.broker,
         orders,
         0.0 if venue else initial_cash,
+        halt=control.halt,
     )
     desk = Desk(account_id, journal, portfolio, control, orders, monitor, notes, pending, restored)
     if account is not None and venue is not None:
