@@ -19,6 +19,7 @@ first paint.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -42,7 +43,7 @@ from services.data.records import (
     meta_dict,
     quarantine_frame,
 )
-from services.data.store_guard import guard
+from services.data.store_guard import RoomChecked, guard
 from services.data.symbols import check_symbol
 from services.data.validate import Report, validate
 from services.data.writes import (
@@ -65,6 +66,7 @@ log = logging.getLogger("quantdesk.store")
 LIBRARIES = ("bars_1d", "bars_1m", "quarantine", "reference", PANELS, RECENT)
 EMPTY = empty()  # shared, never modified: a placeholder for "nothing stored here"
 CALENDAR_SYMBOL = "calendar.SSE"
+MIN_FREE_BYTES = 32 * 2**20  # kept free on the store's disk whatever the write
 
 
 class StoreError(RuntimeError):
@@ -122,9 +124,29 @@ class Store:
         return info
 
     def library(self, name: str) -> Any:
+        """Library ``name``; its writes check the disk has room first (store_guard.py)."""
         if self._arctic is None:
             raise StoreError("the store is not open yet")
-        return self._arctic[name]
+        return RoomChecked(self._arctic[name], self.ensure_room)
+
+    def ensure_room(self, nbytes: int) -> None:
+        """Refuse a write of about ``nbytes`` while the store's disk has less free than
+        LMDB may need for it (copy-on-write pages, growth) plus a margin: ArcticDB on a
+        full LMDB disk crashes the process instead of raising."""
+        if not self.uri.startswith("lmdb://"):
+            return
+        folder = Path(self.uri.removeprefix("lmdb://").split("?")[0])
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return  # cannot tell: the write itself will say
+        need = MIN_FREE_BYTES + 4 * nbytes
+        if free < need:
+            raise StoreError(
+                f"the disk of the store {folder} has {free / 2**20:,.1f} MB free; this write "
+                f"needs about {need / 2**20:,.0f} MB: nothing was written. Free space (or "
+                "move the data directory to a larger disk), then retry"
+            )
 
     @property
     def panels(self) -> Panels:

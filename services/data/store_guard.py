@@ -1,10 +1,17 @@
-"""The store's failures of the storage itself, said once and with what to do.
+"""The store's failures of the storage itself, said once and with what to do; and room on
+its disk checked before every write.
 
 ArcticDB raises its own exceptions when an LMDB library is damaged, its map or the
 disk is full, or data cannot be decoded; through quantdesk they were tracebacks from
 whichever command touched the store. Every public method of
 :class:`services.store.Store` is wrapped: such a failure becomes a ``StoreError``
 naming the store and what to do. "No such symbol" is not one of them: callers handle it.
+
+A full disk is not one ArcticDB survives: on LMDB its write crashes the whole process
+(a segmentation fault, or "double free or corruption" at exit; bench-free reproduction
+in the README's known issues). So every write-type call on a library first asks for
+room: :class:`RoomChecked` estimates the bytes and the store refuses the write while
+its disk has less free than that (and a margin) -- nothing is written, nothing crashes.
 """
 
 from __future__ import annotations
@@ -33,6 +40,57 @@ GUARDED = (
     "quarantined",
     "snapshot",
 )
+
+
+WRITES = frozenset(
+    {
+        "write",
+        "append",
+        "update",
+        "write_batch",
+        "append_batch",
+        "update_batch",
+        "write_metadata",
+        "write_metadata_batch",
+        "write_pickle",
+        "snapshot",
+        "compact_data",
+        "delete",
+        "delete_data_in_range",
+    }
+)
+
+
+def size_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """About how many bytes a write's data holds (frames, and batches of payloads)."""
+    total = 0
+    for value in (*args, *kwargs.values()):
+        frames = value if isinstance(value, list) else [value]
+        for item in frames:
+            data = getattr(item, "data", item)
+            usage = getattr(data, "memory_usage", None)
+            if usage is not None:
+                total += int(usage(index=True).sum())
+    return total
+
+
+class RoomChecked:
+    """An ArcticDB library whose writes first call ``room(bytes)`` (which refuses them
+    while the disk is too full); everything else passes through unchanged."""
+
+    def __init__(self, lib: Any, room: Callable[[int], None]) -> None:
+        self._lib, self._room = lib, room
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._lib, name)
+        if name not in WRITES:
+            return attr
+
+        def write(*args: Any, **kwargs: Any) -> Any:
+            self._room(size_of(args, kwargs))
+            return attr(*args, **kwargs)
+
+        return write
 
 
 def damage() -> tuple[type[BaseException], ...]:

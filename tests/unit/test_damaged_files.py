@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,28 @@ def test_journal_entries_it_cannot_read_fail_safe_as_halted(tmp_path: Path) -> N
         assert again.control.state is TradingState.ACTIVE
     finally:
         again.stop()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="mounting a small file system needs root")
+def test_a_store_on_a_nearly_full_disk_refuses_the_write_instead_of_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 3 MB tmpfs: ArcticDB's LMDB write would crash the process (a segmentation fault:
+    see the README's known issues); quantdesk refuses it first, and the process lives."""
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(small)], check=True)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "console.cli", "--data-dir", str(small / "dd"), "data", "demo"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr[-500:]
+        assert "MB free; this write needs about" in done.stderr
+        assert "nothing was written" in done.stderr and "Traceback" not in done.stderr
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
