@@ -20,6 +20,17 @@ from services.ops.redact import RedactingFilter
 QUIET = ("httpx", "httpcore", "urllib3", "requests", "telegram", "hpack", "websockets")
 
 
+class FileLog(logging.handlers.RotatingFileHandler):
+    """The log file. A write that fails (a full disk) is counted, never printed: logging's
+    own "--- Logging error ---" traceback would go to the terminal under the console. The
+    log pane still shows every line and the system monitor warns of the disk."""
+
+    failures = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.failures += 1
+
+
 class BusLogHandler(logging.Handler):
     """Publishes ``quantdesk.*`` records (INFO and up) as LogRecorded events."""
 
@@ -54,9 +65,7 @@ def setup_file_logging(data_dir: Path, level: int = logging.INFO) -> Path | None
     handler: logging.Handler
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
-        )
+        handler = FileLog(path, maxBytes=10_000_000, backupCount=3, encoding="utf-8")
     except OSError:
         handler = logging.StreamHandler()
         handler.setLevel(logging.WARNING)

@@ -151,10 +151,45 @@ class Journal:
         return error
 
     def _raise(self, failure: JournalError) -> NoReturn:
-        """Tell the owner of the first failure (it HALTs trading), outside the lock; raise."""
-        if failure.first and self.on_failure is not None:
-            self.on_failure(str(failure))
+        """Tell the owner of the first failure (it HALTs trading), outside the lock; raise.
+        The failure is also marked beside the journal (an empty file still says it on a
+        full disk): the HALT could not be persisted, and the next start must know."""
+        if failure.first:
+            self._mark_failure(str(failure))
+            if self.on_failure is not None:
+                self.on_failure(str(failure))
         raise failure
+
+    @property
+    def failure_mark(self) -> Path:
+        return self.path.with_name(self.path.name + ".write-failed")
+
+    def _mark_failure(self, message: str) -> None:
+        try:
+            fd = os.open(self.failure_mark, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError:
+            return
+        try:
+            os.write(fd, f"{self.clock().isoformat(timespec='seconds')} {message}".encode())
+        except OSError:
+            pass  # a full disk: the empty mark says it all the same
+        finally:
+            os.close(fd)
+
+    def earlier_failure(self) -> str:
+        """What an earlier session's failed write left ("" when none): the mark's words,
+        or its time when the disk was too full to hold them."""
+        try:
+            text = self.failure_mark.read_text(encoding="utf-8", errors="replace").strip()
+            when = datetime.fromtimestamp(self.failure_mark.stat().st_mtime)
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            return f"its mark cannot be read ({exc.strerror})"
+        return text or f"{when:%Y-%m-%d %H:%M:%S} journal write failed (the disk was full)"
+
+    def clear_failure(self) -> None:
+        self.failure_mark.unlink(missing_ok=True)
 
     def record(self, kind: str, ref: str, payload: Any) -> int:
         """Append one entry and return its sequence number."""

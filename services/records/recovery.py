@@ -175,6 +175,9 @@ def rebuild(journal: Journal, initial_cash: float) -> Rebuilt:
         )
     saved = journal.trading_state()
     state, reason = (saved[0], saved[1]) if saved is not None else ("ACTIVE", "")
+    earlier = journal.earlier_failure()
+    if earlier:  # read-only here (quantdesk state): the next start persists it
+        state, reason = "HALTED", f"a journal write failed in an earlier session ({earlier})"
     if unreadable:
         state = "HALTED"
         reason = (

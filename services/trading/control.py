@@ -42,6 +42,20 @@ class TradingControl:
             self.state = TradingState[saved[0]]
             self.reason = saved[1]
             self.since = datetime.fromisoformat(saved[2])
+        earlier = journal.earlier_failure()
+        if earlier:  # the HALT of that session could not be persisted: it is now
+            why = (
+                f"a journal write failed in an earlier session ({earlier}): trading was "
+                "HALTED then; check the account (quantdesk state), then re-arm"
+            )
+            if journal.readonly:
+                self.state, self.reason = TradingState.HALTED, why
+            else:
+                try:
+                    self.halt(why)
+                    journal.clear_failure()
+                except JournalError:
+                    pass  # still cannot be written: HALTED in memory, the mark stays
 
     def obey_persisted(self) -> TradingStateChanged | None:
         """Take up a stricter state written to the journal by another process (``quantdesk

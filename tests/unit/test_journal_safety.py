@@ -294,3 +294,53 @@ def test_a_persisted_state_quantdesk_cannot_read_fails_safe_as_halted(
     journal.close()
     assert main(["state", "--json", "--data-dir", str(tmp_path)]) == 0
     assert '"state": "HALTED"' in capsys.readouterr().out
+
+
+def test_a_session_whose_journal_filled_comes_back_halted_and_says_so(tmp_path: Path) -> None:
+    """The HALT of a journal that cannot be written is not persisted; once space is free
+    again, the next start comes up HALTED and journals why (it came up ACTIVE, silent)."""
+    svc = make_services(tmp_path)
+    svc.start()
+    try:
+        assert svc.bus.wait_idle()
+        _fill_the_disk(svc)
+        with pytest.raises(JournalError):  # the next page does not fit
+            svc.journal.record("note", "big", {"pad": "y" * 100_000})
+        assert svc.control.journal_error and svc.control.state is TradingState.HALTED
+    finally:
+        svc.stop()
+    saved = Journal(tmp_path / "journal.sqlite3", readonly=True)
+    assert saved.trading_state() is None  # what was persisted: nothing about the halt
+    saved.close()
+    again = make_services(tmp_path)  # space freed (a new connection has no page limit)
+    try:
+        assert again.control.state is TradingState.HALTED
+        assert "a journal write failed in an earlier session" in again.control.reason
+        assert "database or disk is full" in again.control.reason
+        (entry,) = again.journal.entries("state")
+        assert entry["ref"] == "HALTED"
+        assert not (tmp_path / "journal.sqlite3.write-failed").exists()  # recorded: gone
+    finally:
+        again.stop()
+
+
+def test_log_lines_on_a_full_disk_write_nothing_to_the_terminal(tmp_path: Path) -> None:
+    """A log file that cannot be written (a full disk: here a file size limit, the same
+    error to the process) prints no '--- Logging error ---' traceback on the console's
+    terminal: the failures are counted."""
+    code = (
+        "import logging, resource, signal\n"
+        "from pathlib import Path\n"
+        "from services.ops.logs import setup_file_logging\n"
+        f"setup_file_logging(Path({str(tmp_path)!r}))\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "log = logging.getLogger('quantdesk.t')\n"
+        "for i in range(20): log.warning('line %d %s', i, 'x' * 1000)\n"
+        "handler = logging.getLogger().handlers[0]\n"
+        "print(handler.failures)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Logging error" not in done.stderr and done.stderr.strip() == ""
+    assert int(done.stdout) > 0  # it did fail
