@@ -19,6 +19,7 @@ import pandas as pd
 
 from services.backtest import metrics as m
 from services.backtest.kernel import simulate_nb
+from services.backtest.results import dividends_of, open_at_end, trades_of
 from services.backtest.rules import BacktestConfig, MarketRules, checked_overrides
 from services.backtest.spec import SIZE_MODES
 from strategies import Strategy
@@ -36,6 +37,7 @@ class Setup:
     trailing_stop: float = 0.0
     execute: str = "next_open"
     ann_factor: float = 252.0
+    flat_at_end: bool = False  # walk-forward windows: sell at the last bar, trade flat to flat
 
     @classmethod
     def from_config(cls, config: BacktestConfig, freq: str = "1d", **overrides: Any) -> Setup:
@@ -160,14 +162,17 @@ def simulate(
     group_start = np.arange(n_cols, dtype=np.int64) if groups is None else groups.astype(np.int64)
     group_end = np.append(group_start[1:], n_cols).astype(np.int64)
     ent, ex = entries[start:stop], exits[start:stop]
+    # the signal of the bar before the window fills at its first bar, as in a longer run
+    before = entries[start - 1] if start > 0 else np.zeros(n_cols, dtype=np.bool_)
     cash_div, ratio = panel.div_cash[start:stop], panel.share_ratio[start:stop]
     if cash_div.strides == (0, 0) and ratio.strides == (0, 0):  # no actions: broadcast
-        events = np.zeros(n_cols, dtype=np.int64)
+        events = 0
     else:
         cash_div, ratio = np.ascontiguousarray(cash_div), np.ascontiguousarray(ratio)
-        events = ((cash_div != 0) | (ratio != 1)).sum(axis=0)[col_sym]  # per column: at most
-    orders = np.empty(2 * int(ent.sum()) + 2, dtype=order_dt)
-    actions = np.empty((int(events.sum()), 5))
+        acts = ((cash_div != 0) | (ratio != 1)).sum(axis=0)[col_sym]  # per column: at most
+        events = int(acts.sum()) + int(ent.sum()) + n_cols  # and one tax row per sale
+    orders = np.empty(2 * int(ent.sum()) + 2 + n_cols, dtype=order_dt)
+    actions = np.empty((events, 5))
     init = np.full(len(group_start), float(setup.init_cash), dtype=np.float64)
     n, value, stats, held, n_events = simulate_nb(
         np.ascontiguousarray(panel.open[start:stop]),
@@ -192,6 +197,8 @@ def simulate(
         setup.execute == "next_open",
         orders,
         actions,
+        np.ascontiguousarray(before, dtype=np.bool_),
+        setup.flat_at_end,
     )
     grouped = stats if groups is None else m.group_stats(stats, group_start, held)
     return Simulation(
@@ -221,84 +228,6 @@ class RunResult:
         return pd.Series(m.drawdown_of(self.equity.to_numpy()), index=self.equity.index)
 
 
-TRADE_COLUMNS = [
-    "symbol",
-    "entry_time",
-    "entry_price",
-    "exit_time",
-    "exit_price",
-    "size",
-    "pnl",
-    "return",
-    "fees",
-]
-
-
-def trades_of(
-    sim: Simulation, panel: Panel, symbols: Sequence[str], window: tuple[int, int]
-) -> pd.DataFrame:
-    """Closed trades from vectorbt's trade records of the kernel's orders (open ones left out)."""
-    import vectorbt as vbt
-    from vectorbt.portfolio.enums import TradeStatus, log_dt
-
-    start, stop = window
-    close = pd.DataFrame(panel.close[start:stop], index=sim.index, columns=list(symbols))
-    close = close.ffill()
-    wrapper = vbt.base.array_wrapper.ArrayWrapper.from_obj(close, freq="1D")
-    pf = vbt.Portfolio(
-        wrapper,
-        close,
-        _with_bonus(sim),
-        np.empty(0, dtype=log_dt),
-        sim.init_cash,
-        cash_sharing=False,
-    )
-    rec = pf.trades.records
-    rec = rec[rec["status"] == TradeStatus.Closed]
-    pnl = np.array(rec["pnl"], dtype=float)
-    ret = np.array(rec["return"], dtype=float)
-    d = sim.events
-    if len(d):  # dividends received while a trade was open are part of its P&L
-        col, first, last = (np.asarray(rec[k]) for k in ("col", "entry_idx", "exit_idx"))
-        cost = np.asarray(rec["size"]) * np.asarray(rec["entry_price"])
-        for j in range(len(pnl)):
-            inside = (d[:, 0] == col[j]) & (d[:, 1] >= first[j]) & (d[:, 1] <= last[j])
-            if inside.any():
-                pnl[j] += d[inside, 2].sum()
-                ret[j] = pnl[j] / cost[j]
-    return pd.DataFrame(
-        {
-            "symbol": [symbols[c] for c in rec["col"]],
-            "entry_time": sim.index[rec["entry_idx"]],
-            "entry_price": rec["entry_price"],
-            "exit_time": sim.index[rec["exit_idx"]],
-            "exit_price": rec["exit_price"],
-            "size": rec["size"],
-            "pnl": pnl,
-            "return": ret,
-            "fees": rec["entry_fees"] + rec["exit_fees"],
-        },
-        columns=TRADE_COLUMNS,
-    ).sort_values(["entry_time", "symbol"], kind="stable", ignore_index=True)
-
-
-def _with_bonus(sim: Simulation) -> np.ndarray:
-    """The order records with each position's bonus shares added to its entry at the same
-    cost: a bigger position at a lower average price (vectorbt has no share-only event)."""
-    orders = sim.orders.copy()
-    for col, bar, _, _, extra in sim.events:
-        if extra <= 0:
-            continue
-        buys = np.flatnonzero(
-            (orders["col"] == col) & (orders["side"] == 0) & (orders["idx"] <= bar)
-        )
-        j = buys[-1]  # the open position's entry (one entry per position)
-        size = orders["size"][j]
-        orders["price"][j] *= size / (size + extra)
-        orders["size"][j] = size + extra
-    return orders
-
-
 def run(
     strategy: Strategy,
     frames: Mapping[str, pd.DataFrame],
@@ -311,11 +240,11 @@ def run(
     combo = strategy.params(params)
     panel = Panel.of(frames)
     window = window or (0, len(panel))
-    columns = [
-        strategy.run_grid(_bars(panel, i, frames), [combo]) for i in range(len(panel.symbols))
-    ]
-    entries = np.column_stack([c[0][:, 0] for c in columns])
-    exits = np.column_stack([c[1][:, 0] for c in columns])
+    # each symbol's signals on its own bars (a rolling window over the union's empty rows
+    # skipped signals after a suspension), then placed on the shared index
+    columns = [_signals(strategy, frames[s], combo, panel.index) for s in panel.symbols]
+    entries = np.column_stack([c[0] for c in columns])
+    exits = np.column_stack([c[1] for c in columns])
     n = len(panel.symbols)
     sim = simulate(
         panel,
@@ -335,36 +264,22 @@ def run(
         m.scalar(sim.metrics),
         equity,
         trades_of(sim, panel, panel.symbols, window),
-        {"dividends": dividends_of(sim, panel, window)},
+        {"dividends": dividends_of(sim, panel, window), "open_at_end": open_at_end(sim)},
     )
 
 
-def dividends_of(sim: Simulation, panel: Panel, window: tuple[int, int]) -> list[dict[str, Any]]:
-    """Each dividend the run received: symbol, ex-date, shares held, cash per share, tax and
-    net cash (a point-in-time run; [] otherwise)."""
-    out = []
-    for col, bar, net, tax, _ in sim.events:
-        i, s = int(bar), int(col)  # a run's columns are its symbols
-        per_share = float(panel.div_cash[window[0] + i, s])
-        if not per_share:
-            continue  # bonus shares only: no cash
-        out.append(
-            {
-                "symbol": panel.symbols[s],
-                "ex_date": str(sim.index[i].date()),
-                "shares": round((net + tax) / per_share),
-                "per_share": per_share,
-                "tax": round(float(tax), 2),
-                "net": round(float(net), 2),
-            }
-        )
-    return out
-
-
-def _bars(panel: Panel, i: int, frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """One symbol's bars on the panel's index (NaN rows where it has none)."""
-    frame = frames[panel.symbols[i]]
-    return frame if frame.index.equals(panel.index) else frame.reindex(panel.index)
+def _signals(
+    strategy: Strategy, frame: pd.DataFrame, combo: Mapping[str, float], index: pd.Index
+) -> tuple[np.ndarray, np.ndarray]:
+    """Entries and exits of one combination over ``frame``'s own bars, on ``index`` (no
+    signal where the symbol has no bar)."""
+    entries, exits = strategy.run_grid(frame, [combo])
+    if frame.index.equals(index):
+        return entries[:, 0], exits[:, 0]
+    where = index.get_indexer(frame.index)
+    out_e, out_x = np.zeros(len(index), dtype=bool), np.zeros(len(index), dtype=bool)
+    out_e[where], out_x[where] = entries[:, 0], exits[:, 0]
+    return out_e, out_x
 
 
 @dataclass

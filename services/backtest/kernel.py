@@ -10,8 +10,14 @@ Rules, per column (one symbol under one parameter combination):
 
 - Long only, one position at a time, no pyramiding.
 - A signal on bar t is executed at bar t+1's open (``next_open``) or at bar
-  t's close. A bar whose price is NaN (suspended) cannot trade; the order waits
-  for the next signal.
+  t's close; the signal of the bar before the window fills at its first bar. A bar
+  whose price is NaN (suspended) cannot trade, nor can a sealed limit bar (high equal
+  to low at the day's limit: no buy at limit-up, no sell at limit-down, the limits
+  from the previous close and the board's rule, as the paper broker's); the order
+  waits for the next signal.
+- ``flat_at_end`` (walk-forward windows): the window's last bar sells what is held at
+  its close and takes no entry, so each window trades flat to flat; a position that
+  cannot be sold there (suspended, sealed) stays open and is reported.
 - Exits before entries within a bar, so sells free cash for buys in the group.
   A column that closed a position on a bar does not re-enter on that bar.
 - T+1: shares bought on a day cannot be sold that day. An exit that would
@@ -25,13 +31,14 @@ Rules, per column (one symbol under one parameter combination):
   commission (with its minimum), stamp duty and transfer fee. Each fee is
   rounded to the cent, as a broker's statement is.
 - Corporate actions (point-in-time runs on raw prices): on an ex-date bar a
-  held position receives its cash dividend -- for A-share stocks net of the
-  holding-period tax (20 % held up to a month, 10 % up to a year, none after;
-  the broker withholds it at the sale, the kernel at the ex-date) -- and its
+  held position receives its cash dividend and its
   bonus shares (rounded down to whole shares). Both are written to ``events``
-  (vectorbt has no such order: engine.trades_of spreads the entry's cost over
+  (vectorbt has no such order: results.trades_of spreads the entry's cost over
   the grown position, as a real account's cost basis). Stop levels move to
-  the ex-date's reference price.
+  the ex-date's reference price. A-share dividends are paid gross on the ex-date
+  and taxed at the sale, by the whole holding period in calendar months (held up to
+  one month 20 %, up to a year 10 %, longer none), as the broker withholds it: the
+  tax is an event row of its own at the sale (negative cash).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import numpy as np
 from numba import njit
 
 from services.accounting.costs import cents
+from services.backtest.dates_nb import dividend_tax_rate
 from services.backtest.spec import (
     N_STATS,
     SIZE_NOTIONAL,
@@ -99,6 +107,17 @@ def affordable_nb(
 
 
 @njit(cache=True)
+def sealed_nb(high: float, low: float, ref: float, pct: float, tick: float, up: bool) -> bool:
+    """A one-price bar at the day's limit-up (``up``) or limit-down: nothing trades
+    there (limits from the reference price ``ref`` and the board's ``pct``)."""
+    if pct <= 0 or high != low or np.isnan(ref):
+        return False
+    factor = 1.0 + pct if up else 1.0 - pct
+    limit = np.floor(ref * factor / tick + 0.5 + 1e-9) * tick
+    return bool(abs(high - limit) < tick * 0.5)
+
+
+@njit(cache=True)
 def _record_nb(
     orders: np.ndarray, k: int, c: int, i: int, size: float, px: float, fee: float, side: int
 ) -> None:
@@ -136,13 +155,17 @@ def simulate_nb(
     next_open: bool,
     orders: np.ndarray,
     events: np.ndarray,
+    prev_entries: np.ndarray,
+    flat_at_end: bool,
 ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
     """Run every group; returns orders written, value (bars, groups), stats per column,
     per group the bars on which it held anything, and the corporate-action rows written
     to ``events`` (column, bar, net cash, tax withheld, bonus shares).
 
     ``costs`` has one row per symbol: lot, commission rate, commission minimum,
-    stamp duty on buys, stamp duty on sells, transfer fee rate, dividend tax (0/1).
+    stamp duty on buys, stamp duty on sells, transfer fee rate, dividend tax (0/1),
+    daily limit (a fraction; 0: none), price tick. ``prev_entries``: each column's
+    entry signal on the bar before the window.
     """
     n_bars = close.shape[0]
     n_cols = entries.shape[1]
@@ -155,6 +178,7 @@ def simulate_nb(
     entry_cost = np.zeros(n_cols)
     peak = np.zeros(n_cols)
     entry_day = np.full(n_cols, -1)
+    div_gross = np.zeros(n_cols)  # dividends the open position received, taxed at its sale
     last = np.full(close.shape[1], np.nan)  # last valid close per symbol
     cash = init_cash.copy()
     k = 0
@@ -174,14 +198,10 @@ def simulate_nb(
                 net = 0.0
                 tax = 0.0
                 if div_cash[i, s] > 0:
-                    gross = _cents(pos[c] * div_cash[i, s])
-                    if costs[s, 6] > 0:
-                        held = day[i] - entry_day[c]
-                        rate = 0.2 if held <= 30 else (0.1 if held <= 365 else 0.0)
-                        tax = _cents(gross * rate)
-                    net = gross - tax
+                    net = _cents(pos[c] * div_cash[i, s])  # gross: any tax is due at the sale
                     cash[g] += net
                     entry_cost[c] -= net  # the trade's P&L includes what it paid
+                    div_gross[c] += net
                 grown = np.floor(pos[c] * share_ratio[i, s] + 1e-9)
                 events[kd, 0] = c
                 events[kd, 1] = i
@@ -197,12 +217,15 @@ def simulate_nb(
                 if pos[c] > 0:
                     equity += pos[c] * last[col_sym[c]]
             closed_now = np.zeros(group_end[g] - group_start[g], dtype=np.bool_)
+            last_bar = flat_at_end and i == n_bars - 1
             # -- exits -----------------------------------------------------------------
             for c in range(group_start[g], group_end[g]):
                 if pos[c] <= 0:
                     continue
                 s = col_sym[c]
                 o, h, lo, cl = open_[i, s], high[i, s], low[i, s], close[i, s]
+                if sealed_nb(h, lo, last[s], costs[s, 7], costs[s, 8], False):
+                    continue  # sealed at limit-down: nobody buys, not even a stop's sale
                 px = np.nan
                 sellable = day[i] > entry_day[c]  # T+1
                 if next_open and i > 0 and exits[i - 1, c] and sellable and not np.isnan(o):
@@ -222,6 +245,8 @@ def simulate_nb(
                         px = target
                 if np.isnan(px) and sellable and not next_open and exits[i, c]:
                     px = cl  # NaN when the bar has no close: no exit
+                if np.isnan(px) and sellable and last_bar:
+                    px = cl  # the window ends flat (NaN when suspended: it stays open)
                 if not np.isnan(h) and h > peak[c]:
                     peak[c] = h
                 if np.isnan(px):
@@ -232,6 +257,20 @@ def simulate_nb(
                 )
                 cash[g] += size * px - fee
                 pnl = size * px - fee - entry_cost[c]
+                if div_gross[c] > 0:  # the dividends' tax, withheld now by the holding period
+                    tax = 0.0
+                    if costs[s, 6] > 0:
+                        tax = _cents(div_gross[c] * dividend_tax_rate(entry_day[c], day[i]))
+                    if tax > 0:
+                        cash[g] -= tax
+                        pnl -= tax
+                        events[kd, 0] = c
+                        events[kd, 1] = i
+                        events[kd, 2] = -tax
+                        events[kd, 3] = tax
+                        events[kd, 4] = 0.0
+                        kd += 1
+                    div_gross[c] = 0.0
                 stats[c, STAT_TRADES] += 1
                 if pnl > 0:
                     stats[c, STAT_WINS] += 1
@@ -244,17 +283,19 @@ def simulate_nb(
                 closed_now[c - group_start[g]] = True
             # -- entries ---------------------------------------------------------------
             for c in range(group_start[g], group_end[g]):
-                if pos[c] > 0 or closed_now[c - group_start[g]]:
+                if pos[c] > 0 or closed_now[c - group_start[g]] or last_bar:
                     continue
                 s = col_sym[c]
                 px = np.nan
                 if next_open:
-                    if i > 0 and entries[i - 1, c]:
+                    if entries[i - 1, c] if i > 0 else prev_entries[c]:
                         px = open_[i, s]
                 elif entries[i, c]:
                     px = close[i, s]
                 if np.isnan(px) or px <= 0:
                     continue
+                if sealed_nb(high[i, s], low[i, s], last[s], costs[s, 7], costs[s, 8], True):
+                    continue  # sealed at limit-up: nobody sells; the order waits for a signal
                 if size_mode == SIZE_QUANTITY:
                     want = size_value
                 elif size_mode == SIZE_NOTIONAL:

@@ -86,8 +86,11 @@ def walk_forward(
 ) -> WalkForward:
     """Rolling windows: choose on ``train`` bars, trade the next ``test`` bars, roll by ``test``.
 
-    Each test window starts flat with the cash the previous one ended with; the
-    out-of-sample equity is those windows stitched together.
+    Each test window trades flat to flat -- what it holds is sold at its last bar's close,
+    fee and all, and listed with its trades -- and the next starts with the cash that
+    left; the out-of-sample equity is those windows stitched together. A position that
+    cannot be sold there (suspended, sealed at limit-down) is carried as its value and
+    counted in the window's ``carried``.
     """
     if train < 2 or test < 1:
         raise ValueError(f"walk-forward needs train >= 2 and test >= 1 bars, got {train}:{test}")
@@ -101,12 +104,13 @@ def walk_forward(
         cut, end = start + train, min(start + train + test, len(bars))
         chosen = sweep(strategy, bars.iloc[:cut], combos, rules, setup, metric, window=(start, cut))
         best = chosen.best()
+        start_cash = cash
         result = run(
             strategy,
             {symbol: bars.iloc[:end]},
             best,
             [rules],
-            replace(setup, init_cash=cash),
+            replace(setup, init_cash=cash, flat_at_end=True),
             window=(cut, end),
         )
         cash = float(result.equity.iloc[-1])
@@ -117,9 +121,11 @@ def walk_forward(
                 "train_start": bars.index[start],
                 "test_start": bars.index[cut],
                 "test_end": bars.index[end - 1],
+                "start_cash": start_cash,
                 **best,
                 "in_sample": chosen.table.iloc[0][metric],
                 "out_of_sample": result.metrics[metric],
+                "carried": result.extra.get("open_at_end", 0),
             }
         )
     equity = pd.concat(pieces)

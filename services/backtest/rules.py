@@ -14,6 +14,7 @@ from typing import Any
 
 from services.accounting.costs import CostConfig
 from services.data.symbols import kind_of
+from services.instruments import instrument_for
 from services.settings import ConfigValueError, require
 
 FLAGS = {
@@ -127,6 +128,8 @@ class MarketRules:
     stamp_duty_buy: float
     stamp_duty_sell: float
     transfer_fee_rate: float
+    limit_pct: float = 0.0  # the daily price limit (A-shares): sealed limit bars cannot fill
+    tick: float = 0.01
 
     def row(self) -> list[float]:
         return [
@@ -137,6 +140,8 @@ class MarketRules:
             self.stamp_duty_sell,
             self.transfer_fee_rate,
             1.0 if self.dividend_tax else 0.0,
+            self.limit_pct,
+            self.tick,
         ]
 
     @property
@@ -146,10 +151,17 @@ class MarketRules:
 
 
 def rules_for(
-    vt_symbol: str, config: BacktestConfig, costs: CostConfig, fees: float | None = None
+    vt_symbol: str,
+    config: BacktestConfig,
+    costs: CostConfig,
+    fees: float | None = None,
+    name: str = "",
 ) -> MarketRules:
-    """The rules of ``vt_symbol``'s market; ``fees`` replaces the commission rate if given."""
+    """The rules of ``vt_symbol``'s market; ``fees`` replaces the commission rate if given;
+    ``name`` decides an A-share's daily limit (ST names: 5 %)."""
     kind = kind_of(vt_symbol)
+    inst = instrument_for(vt_symbol, name) if kind in ("stock", "etf") else None
+    limit_pct, tick = (inst.limit_pct, inst.tick) if inst is not None else (0.0, 0.01)
     if kind == "stock":
         rules = MarketRules(
             "A-share stock",
@@ -159,10 +171,20 @@ def rules_for(
             0.0,
             costs.stamp_duty_rate,
             costs.transfer_fee_rate,
+            limit_pct,
+            tick,
         )
     elif kind == "etf":
         rules = MarketRules(
-            "A-share ETF", 100, costs.commission_rate, costs.commission_min, 0.0, 0.0, 0.0
+            "A-share ETF",
+            100,
+            costs.commission_rate,
+            costs.commission_min,
+            0.0,
+            0.0,
+            0.0,
+            limit_pct,
+            tick,
         )
     elif kind == "hk":
         rules = MarketRules(

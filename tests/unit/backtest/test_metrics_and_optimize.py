@@ -128,15 +128,13 @@ def test_walk_forward_never_uses_its_out_of_sample_bars_to_choose() -> None:
     assert not wa.windows.loc[later, ["fast", "slow"]].equals(
         wb.windows.loc[later, ["fast", "slow"]]
     )
-    # the stitched equity is continuous: each window starts with the cash the last one ended
-    # with (flat to flat, and a signal fills on the next bar, so a window's first bar holds
-    # exactly its starting cash)
+    # the stitched equity is continuous: each window ends flat (its last bar sells) and the
+    # next starts with exactly that cash
     assert wa.equity.index.is_monotonic_increasing and len(wa.equity) == 1100 - 400
     eq, w = wa.equity, wa.windows
-    assert eq.loc[w["test_start"].iloc[0]] == pytest.approx(Setup().init_cash)
+    assert w["start_cash"].iloc[0] == Setup().init_cash and (w["carried"] == 0).all()
     ends = [eq.loc[end] for end in w["test_end"].iloc[:-1]]
-    starts = [eq.loc[start] for start in w["test_start"].iloc[1:]]
-    assert starts == pytest.approx(ends)
+    assert list(w["start_cash"].iloc[1:]) == pytest.approx(ends)
     assert any(abs(e - Setup().init_cash) > 1 for e in ends)  # so a reset would be caught
 
 

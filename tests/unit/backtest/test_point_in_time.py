@@ -49,25 +49,54 @@ def test_a_cash_dividend_and_bonus_shares_by_hand() -> None:
     orders = [(int(o["idx"]), int(o["side"]), o["size"], o["price"]) for o in sim.orders]
     # 900 bought, 1,125 sold: the 225 bonus shares are no order but an event
     assert orders == [(1, 0, 900, 10.0), (5, 1, 1125, 7.5)]
-    # 900.00 gross, held 2 days: 20 % tax withheld, 720.00 net; 225 bonus shares
-    assert sim.events.tolist() == [[0, 3, 720.0, 180.0, 225.0]]
-    # cash: 10,000 - 9,005.09 (buy with fees) + 720.00 + 8,437.50 - 9.30 (sell fees)
+    # 900.00 paid gross on the ex-date with 225 bonus shares; at the sale, held 4 days:
+    # 20 % of it withheld then (180.00), as the broker does
+    assert sim.events.tolist() == [[0, 3, 900.0, 0.0, 225.0], [0, 5, -180.0, 180.0, 0.0]]
+    # cash: 10,000 - 9,005.09 (buy with fees) + 900.00 + 8,437.50 - 9.30 (sell fees) - 180
     assert sim.value[-1, 0] == pytest.approx(10_143.11)
     trades = trades_of(sim, panel, ["600000.SSE"], (0, 6))
     trade = trades.iloc[0]
     assert trade["size"] == 1125 and trade["entry_price"] == pytest.approx(8.0)  # 9,000 / 1,125
-    assert trade["pnl"] == pytest.approx(143.11)  # the account's gain, dividend included
+    assert trade["pnl"] == pytest.approx(143.11)  # the account's gain, dividend and tax in
     assert trade["return"] == pytest.approx(143.11 / 9_000)
 
 
-@pytest.mark.parametrize(("bar", "rate"), [(10, 0.2), (40, 0.1), (280, 0.0)])
-def test_a_share_dividend_tax_by_holding_period(bar: int, rate: float) -> None:
-    frame = with_action(bars([10.0] * 300), bar=bar, cash=0.5, ratio=1.0)
-    entries, exits = signals(300, [0], [])
+def _daily(n: int, first: str) -> pd.DataFrame:
+    frame = bars([10.0] * n)
+    frame.index = pd.date_range(first, periods=n, name="datetime")  # every calendar day
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("sold", "rate"),
+    [
+        ("2024-02-29", 0.2),
+        ("2024-03-01", 0.2),  # held through 02-29: exactly one calendar month, included
+        ("2024-03-02", 0.1),  # one day more (30 days would have ended on 03-01)
+        ("2025-02-01", 0.1),  # held through 2025-01-31: exactly a year, included
+        ("2025-02-02", 0.0),
+    ],
+)
+def test_a_share_dividend_tax_by_the_holding_period_at_the_sale(sold: str, rate: float) -> None:
+    """Bought 2024-01-31 (a leap year's January: one month later is 02-29); the tax is
+    decided when the shares are sold, by the whole holding period in calendar months."""
+    frame = _daily(400, "2024-01-30")
+    frame = with_action(frame, bar=5, cash=0.5, ratio=1.0)
+    sale = int(frame.index.get_loc(pd.Timestamp(sold)))
+    entries, exits = signals(400, [0], [sale - 1])  # bought at 01-31's open, sold at ``sold``
     sim = simulate(Panel.of({"600000.SSE": frame}), entries, exits, [STOCK], Setup(10_000))
     gross = 900 * 0.5
-    assert sim.events[0, 3] == pytest.approx(round(gross * rate, 2))
-    assert sim.events[0, 2] == pytest.approx(gross - round(gross * rate, 2))
+    assert sim.events[0].tolist() == [0, 5, gross, 0.0, 0.0]  # paid gross on the ex-date
+    tax = round(gross * rate, 2)
+    withheld = sim.events[1:].tolist()
+    assert withheld == ([[0, sale, -tax, tax, 0.0]] if tax else [])
+
+
+def test_a_dividend_still_held_at_the_end_is_not_taxed_yet() -> None:
+    frame = with_action(bars([10.0] * 20), bar=5, cash=0.5, ratio=1.0)
+    entries, exits = signals(20, [0], [])
+    sim = simulate(Panel.of({"600000.SSE": frame}), entries, exits, [STOCK], Setup(10_000))
+    assert sim.events.tolist() == [[0, 5, 450.0, 0.0, 0.0]]
 
 
 def test_no_dividend_tax_outside_a_share_stocks() -> None:
