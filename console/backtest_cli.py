@@ -225,7 +225,7 @@ def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
         overrides={k: setup[k] for k in FLAGS},
     )
     per_day = 1 if request.freq == "1d" else config.backtest.minute_bars_per_day
-    backtest = replace(config.backtest, trading_days=round(setup["ann_factor"] / per_day))
+    backtest = replace(config.backtest, trading_days=setup["ann_factor"] / per_day)
     rules = [MarketRules(**saved["markets"][s]) for s in request.symbols]
     store = Store.of(data_dir, config.store.uri)
     store.open()

@@ -40,11 +40,19 @@ class Setup:
     flat_at_end: bool = False  # walk-forward windows: sell at the last bar, trade flat to flat
 
     @classmethod
-    def from_config(cls, config: BacktestConfig, freq: str = "1d", **overrides: Any) -> Setup:
+    def from_config(
+        cls,
+        config: BacktestConfig,
+        freq: str = "1d",
+        sessions: float = 252.0,
+        **overrides: Any,
+    ) -> Setup:
         """The config's setup with a run's ``overrides``, checked as config.toml's values
-        are (``--cash -5`` or ``--size 0`` is refused, never run)."""
+        are (``--cash -5`` or ``--size 0`` is refused, never run). ``sessions``: the
+        market's trading days a year, used when ``trading_days`` is 0."""
         config = checked_overrides(config, overrides)
         per_day = 1 if freq == "1d" else config.minute_bars_per_day
+        days = config.trading_days or sessions
         base = cls(
             init_cash=config.init_cash,
             sizing=config.sizing,
@@ -53,7 +61,7 @@ class Setup:
             take_profit=config.take_profit,
             trailing_stop=config.trailing_stop,
             execute=config.execute,
-            ann_factor=float(config.trading_days * per_day),
+            ann_factor=float(days * per_day),
         )
         return base
 

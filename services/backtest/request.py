@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
+from datetime import date
 from typing import Any, cast
 
 import numpy as np
@@ -22,6 +23,8 @@ from services.backtest.engine import RunResult, Setup, SweepResult, rank, run, s
 from services.backtest.optimize import heatmap, sensitivity, walk_forward
 from services.backtest.rules import BacktestConfig, MarketRules, rules_for
 from services.backtest.spec import SWEEP_CHUNK, Request, RunDoc
+from services.data.exchange_calendar import sessions_per_year
+from services.data.symbols import kind_of
 from strategies import Strategy
 
 Progress = Callable[[int, int, str], None]
@@ -42,7 +45,6 @@ def execute(
     """
     strategy = request.check()
     report = progress or (lambda done, total, what: None)
-    setup = Setup.from_config(config, request.freq, **request.overrides)
     if rules is None:
         rules = [rules_for(s, config, costs, request.fees) for s in request.symbols]
     frames = {}
@@ -57,6 +59,8 @@ def execute(
     symbol = request.symbols[0]
     index = _union_index(frames)
     w0 = int(index.searchsorted(start)) if start is not None else 0  # first traded bar
+    sessions = _sessions(request.symbols, index[w0].date(), index[-1].date())
+    setup = Setup.from_config(config, request.freq, sessions, **request.overrides)
     doc: dict[str, Any] = {
         "strategy": strategy.name,
         "symbol": ",".join(request.symbols),
@@ -121,6 +125,14 @@ def execute(
         }
     report(1, 1, "done")
     return cast(RunDoc, doc)
+
+
+def _sessions(symbols: tuple[str, ...], first: date, last: date) -> float:
+    """Trading days a year of the run's market: the exchanges' sessions for A-shares (over
+    the years traded), 252 for anything else or a mix."""
+    if all(kind_of(s) in ("stock", "etf", "index") for s in symbols):
+        return sessions_per_year(first, last)
+    return 252.0
 
 
 def _union_index(frames: Mapping[str, pd.DataFrame]) -> pd.DatetimeIndex:

@@ -52,8 +52,10 @@ class BacktestConfig:
 
     init_cash: float = 1_000_000.0
     """Starting cash of every backtest (per portfolio, shared by its symbols)."""
-    trading_days: int = 252
-    """Trading days per year, for annualised metrics (not vectorbt's 365)."""
+    trading_days: float = 0
+    """Trading days per year, for annualised metrics (not vectorbt's 365); 0: the
+    market's own -- an A-share run counts the exchanges' sessions a year over its years
+    (242-244: services/data/exchange_calendar.py), any other 252."""
     minute_bars_per_day: int = 240
     """Bars per trading day for minute data (A-shares trade 4 hours)."""
     execute: str = "next_open"
@@ -90,7 +92,11 @@ class BacktestConfig:
 
     def __post_init__(self) -> None:
         require(self.init_cash > 0, "init_cash", "must be > 0")
-        require(1 <= self.trading_days <= 366, "trading_days", "must be between 1 and 366")
+        require(
+            self.trading_days == 0 or 1 <= self.trading_days <= 366,
+            "trading_days",
+            "must be 0 (the market's own) or between 1 and 366",
+        )
         require(self.minute_bars_per_day >= 1, "minute_bars_per_day", "must be >= 1")
         require(self.execute in EXECUTIONS, "execute", f"must be one of {', '.join(EXECUTIONS)}")
         require(self.sizing in SIZINGS, "sizing", f"must be one of {', '.join(SIZINGS)}")

@@ -5,7 +5,7 @@ the day before ``end``, within the daily price limits, with a yearly cash
 dividend on stocks (so qfq/hfq differ from raw) and scaled so that the last
 close is the instrument's reference price, where the simulated market opens.
 Minute bars (09:31-11:30, 13:01-15:00) for the last ``minute_days`` days.
-The calendar is weekdays: holidays are not modelled.
+The calendar is the exchanges' (services/data/exchange_calendar.py): holidays are closed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pandas as pd
 from services.data.actions import Action, Actions
 from services.data.adjust import Factors
 from services.data.bars import normalize
+from services.data.exchange_calendar import sessions
 from services.instruments import DEFAULT_UNIVERSE, Instrument
 
 FIRST_DAY = date(2016, 1, 4)
@@ -50,8 +51,8 @@ class DemoSource:
         self.minute_days = minute_days
         self.instruments = {i.vt_symbol: i for i in instruments}
         self._daily: dict[str, tuple[pd.DataFrame, Factors, Actions]] = {}
-        self._days = pd.DatetimeIndex(
-            pd.bdate_range(FIRST_DAY, end - timedelta(days=1)), name="datetime"
+        self._days = pd.DatetimeIndex(  # the exchanges' sessions, holidays left out
+            sessions(FIRST_DAY, end - timedelta(days=1)), name="datetime"
         )
 
     def calendar(self) -> list[date]:

@@ -133,3 +133,33 @@ def test_a_late_start_fills_the_signal_of_the_bar_before_it() -> None:
     )
     assert late.trades["entry_time"].iloc[0] == entry
     assert late.trades["entry_price"].iloc[0] == full.trades["entry_price"].iloc[3]
+
+
+def test_a_share_runs_annualise_by_the_exchanges_sessions() -> None:
+    """242-244 sessions a year (China's statutory holidays closed), not 252; the demo's
+    history has the same calendar; other markets keep 252; [backtest] trading_days wins."""
+    from datetime import date
+
+    from services.backtest.request import execute
+    from services.backtest.spec import Request
+    from services.data.exchange_calendar import sessions, sessions_per_year
+    from services.data.sources.demo import DemoSource
+
+    per_year = {y: len(sessions(date(y, 1, 1), date(y, 12, 31))) for y in range(2016, 2027)}
+    assert set(per_year.values()) <= {242, 243, 244}
+    assert date(2026, 10, 1) not in sessions(date(2026, 9, 28), date(2026, 10, 9))
+    days = set(DemoSource(date(2026, 11, 24)).calendar())
+    assert date(2026, 2, 17) not in days and date(2026, 2, 24) in days  # Spring Festival
+    frame = _walk(800, 3, start="2020-01-02")
+    frame.index = pd.DatetimeIndex(sessions(date(2020, 1, 2), date(2024, 12, 31))[:800])
+    read = {"600000.SSE": frame, "AAPL.US": frame}.__getitem__
+
+    def factor(symbol: str, config: BacktestConfig) -> float:
+        doc = execute(Request("ma_cross", (symbol,)), read, config, CostConfig())
+        return float(doc["setup"]["ann_factor"])
+
+    expected = sessions_per_year(frame.index[0].date(), frame.index[-1].date())
+    assert 242 <= expected <= 244
+    assert factor("600000.SSE", BacktestConfig()) == pytest.approx(expected)
+    assert factor("AAPL.US", BacktestConfig()) == 252
+    assert factor("600000.SSE", BacktestConfig(trading_days=250)) == 250

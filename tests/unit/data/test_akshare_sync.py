@@ -202,7 +202,7 @@ def test_an_interrupted_sync_resumes_without_duplicates(store: Store) -> None:
     assert resumed.exit_code == EXIT_OK
     for symbol in universe:
         bars = store.read_bars(symbol, "1d")
-        assert bars.index.is_unique and len(bars) == 2840
+        assert bars.index.is_unique and len(bars) == 2644
 
 
 def test_minute_bars_in_akshare_format(monkeypatch: pytest.MonkeyPatch, store: Store) -> None:

@@ -96,11 +96,11 @@ def test_demo_then_status_check_and_an_incremental_sync(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, tmp_path, "demo")
-    assert code == 0 and "1d: 20 symbols, 56800 rows stored" in out
+    assert code == 0 and "1d: 20 symbols, 52880 rows stored" in out
     code, out, _ = run(capsys, tmp_path, "status")
-    assert code == 0 and "600519.SSE" in out and "2,840" in out
+    assert code == 0 and "600519.SSE" in out and "2,644" in out
     code, out, _ = run(capsys, tmp_path, "check", "600519.SSE")
-    assert code == 0 and "600519.SSE 1d: 2,840 bars, ok" in out
+    assert code == 0 and "600519.SSE 1d: 2,644 bars, ok" in out
     code, out, _ = run(
         capsys,
         tmp_path,
