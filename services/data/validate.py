@@ -235,7 +235,7 @@ def _limit_moves(
     # The exchange rounds the limit price to the fen: allow that rounding.
     beyond = np.abs(close - prev) > prev * pct + 0.011
     exempt = np.arange(len(frame)) + already < LISTING_EXEMPT_BARS
-    action = np.array([d.date() in factor_dates for d in _dates(frame.index)], dtype=bool)
+    action = _after_actions(frame, previous, factor_dates)
     mask: np.ndarray = ok & beyond & ~np.isnan(prev) & ~exempt & ~action
     move = (close / prev - 1) * 100
     limit = f"±{pct * 100:.0f}%"
@@ -250,6 +250,30 @@ def _limit_moves(
         dtype=object,
     )
     return mask, why
+
+
+def _after_actions(
+    frame: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    factor_dates: set[date] | frozenset[date],
+) -> np.ndarray:
+    """Bars that are the first the stock traded on or after an ex-date (one inside a
+    suspension is carried by the bar it resumes on), or on an ex-date's day itself."""
+    days = [d.date() for d in _dates(frame.index)]
+    if not factor_dates or not days:
+        return np.zeros(len(days), dtype=bool)
+    actions = sorted(factor_dates)
+    before = None
+    if previous is not None and len(previous):
+        before = _dates(previous.index)[-1].date()
+    out = np.zeros(len(days), dtype=bool)
+    for i, day in enumerate(days):
+        latest = bisect_right(actions, day) - 1  # the last ex-date on or before this bar
+        prior = days[i - 1] if i else before
+        out[i] = latest >= 0 and (
+            actions[latest] == day or prior is None or actions[latest] > prior
+        )
+    return out
 
 
 def _gaps(

@@ -84,6 +84,23 @@ def test_limit_up_day_chinext_20pct_and_an_ex_dividend_drop_are_not_flagged() ->
     assert rules(validate(bars(st), "600000.SSE", "1d", name="ST某某")) == ["limit_move"]
 
 
+def test_an_ex_date_inside_a_suspension_exempts_the_bar_it_resumes_on() -> None:
+    """Suspended over its ex-date: the first bar it trades on carries the drop, and only
+    that bar (the exemption matched the ex-date's own day and the resumption was
+    quarantined as a limit move)."""
+    days = DAYS[[0, 1, 2, 3, 4, 5, 8, 9]]  # no bars on DAYS[6] (the ex-date) and DAYS[7]
+    closes = [100, 100, 100, 100, 100, 100, 85.0, 70.0]  # resumes 15 % lower, then -17.6 %
+    report = validate(bars(closes, days), "600519.SSE", "1d", factor_dates={DAYS[6].date()})
+    assert rules(report) == ["limit_move"]  # the day after the resumption, not the resumption
+    assert list(report.quarantined.index) == [DAYS[9]]
+    stored = bars([100.0] * 6, DAYS[:6])  # the same, arriving in an incremental sync
+    new = bars([85.0], pd.DatetimeIndex([DAYS[8]]))
+    report = validate(
+        new, "600519.SSE", "1d", previous=stored, factor_dates={DAYS[6].date()}, bars_before=6
+    )
+    assert rules(report) == []
+
+
 def test_new_listings_trade_without_limits_for_five_bars() -> None:
     ipo = [10, 14.4, 20, 25, 30]  # first days of a new listing
     assert rules(validate(bars(ipo), "688981.SSE", "1d")) == []
