@@ -28,6 +28,7 @@ import pandas as pd
 from services.accounting.costs import CostConfig
 from services.backtest.rules import FLAGS, BacktestConfig
 from services.backtest.spec import Curve, Request, RunDoc
+from services.config import load_settings, resolve_config_path
 from services.ops.datadir import check_usable, resolve_data_dir
 from services.store import Store
 
@@ -71,12 +72,19 @@ class Research:
         store: str = "",
         backtest: BacktestConfig | None = None,
         costs: CostConfig | None = None,
+        config: str | Path | None = None,
     ) -> None:
+        """The data directory's store and settings: its config file (``config``, else
+        $QUANTDESK_CONFIG, else ``<data dir>/config.toml``) read as ``quantdesk backtest``
+        reads it -- costs, [backtest], the store's URI -- unless given here."""
         self.data_dir = resolve_data_dir(str(data_dir) if data_dir else None)
         check_usable(self.data_dir)
-        self.config = backtest or BacktestConfig()
-        self.costs = costs or CostConfig()
-        self.store = Store.of(self.data_dir, store)
+        self.settings = load_settings(
+            resolve_config_path(str(config) if config else None, self.data_dir)
+        )
+        self.config = backtest or self.settings.backtest
+        self.costs = costs or self.settings.costs
+        self.store = Store.of(self.data_dir, store or self.settings.store.uri)
         self.store.open()
 
     # -- data -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Shared pieces of the typed, frozen config models that services define.
 
 Each service owns its config dataclass (``SimConfig`` in simulator.py, ...);
-``console/config.py`` composes them and loads config.toml. A model validates
+``services/config.py`` composes them and loads config.toml (console/config.py adds the
+console's own sections). A model validates
 its ranges in ``__post_init__`` with :func:`require`, so a bad value is
 reported with the key that holds it.
 """
