@@ -25,3 +25,15 @@ def test_the_systemd_unit_runs_quantdesk_headless() -> None:
     assert unit["Install"]["WantedBy"] == "default.target"
     readme = (UNIT.parents[1] / "README.md").read_text(encoding="utf-8")
     assert "deploy/quantdesk.service" in readme
+
+
+def test_ci_installs_with_the_venv_first_on_path() -> None:
+    """vnpy_ctp's meson build runs ``python3 -c 'import pybind11'`` with whatever python3 is
+    first on PATH: an older one there (3.7) stopped the install before any test. Every
+    install in .ci/run runs with the venv's bin first."""
+    script = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text().splitlines()
+    path_at = next(
+        i for i, line in enumerate(script) if line.startswith('export PATH="$PWD/.venv/bin:')
+    )
+    installs = [i for i, s in enumerate(script) if "pip install" in s and not s.startswith("#")]
+    assert installs and all(i > path_at for i in installs)
