@@ -222,6 +222,15 @@ def build_services(
         held = [p for p in portfolio.view().positions if p.vt_symbol == vt_symbol]
         return held[0].avg_price if held else 0.0
 
+    def working_buys(vt_symbol: str) -> int:
+        """Shares of the symbol's working buys not yet filled: bought, as far as a new
+        entry is concerned (an approved buy still resting must not be proposed again)."""
+        return sum(
+            i.qty - traded
+            for _, i, traded in orders.working()
+            if i.vt_symbol == vt_symbol and i.side == "buy"
+        )
+
     live = LiveRunner(
         strategies or [],
         position,
@@ -230,6 +239,7 @@ def build_services(
         entry,
         equity=lambda: portfolio.view().equity,
         lot=lambda s: universe.get(s).lot if s in universe else 100,
+        working_buys=working_buys,
     )
     queue.on_settled = live.settled
     live.on_changed = lambda running, why: bus.publish(

@@ -153,6 +153,7 @@ class LiveRunner:
         entry_price: Callable[[str], float] = lambda vt_symbol: 0.0,
         equity: Callable[[], float] = lambda: 0.0,
         lot: Callable[[str], int] = lambda vt_symbol: 100,
+        working_buys: Callable[[str], int] = lambda vt_symbol: 0,
     ) -> None:
         for spec in specs:
             spec.check()
@@ -171,6 +172,7 @@ class LiveRunner:
         self.entry_price = entry_price  # average cost of the position, for the stops
         self.equity = equity  # for percent sizing
         self.lot = lot
+        self.working_buys = working_buys  # shares of working buys: an entry under way
         self._peaks: dict[tuple[str, str], float] = {}  # highest high since entry
         self._bars: dict[tuple[str, str], _Window] = {}
         self._pending: set[tuple[str, str, str]] = set()  # (strategy, symbol, side) awaiting
@@ -292,18 +294,21 @@ class LiveRunner:
         strategy = get(spec.strategy)
         signals = strategy.run(window.frame(), spec.params)
         qty, sellable = self.position(vt_symbol)
+        buying = self.working_buys(vt_symbol)  # an approved buy still working counts as held
         at = window.times[-1]
         side, why = "", ""
         stop = self._stop_hit(spec, vt_symbol, window, qty)
         entry, exit_ = bool(signals.entries.iloc[-1]), bool(signals.exits.iloc[-1])
         if stop and sellable > 0:
             side, size, why = "sell", sellable, stop
-        elif entry and qty == 0:
+        elif entry and qty == 0 and buying == 0:
             side, size = "buy", self._entry_size(spec, vt_symbol)
         elif exit_ and sellable > 0:
             side, size = "sell", sellable
         skip = ""
-        if entry and qty != 0 and not side:
+        if entry and qty == 0 and buying and not side:
+            skip = f"a buy of {buying} shares is still working (approved, not yet filled)"
+        elif entry and qty != 0 and not side:
             skip = self._held_words(spec.id, vt_symbol, qty)
         elif exit_ and sellable <= 0 and not side:
             skip = self._nothing_to_sell_words(spec.id, vt_symbol, qty)

@@ -221,3 +221,37 @@ def test_percent_sizing_buys_a_fraction_of_equity_in_whole_lots() -> None:
         StrategySpec("q", "ma_cross", ("X.US",), sizing="percent", size=5).check()
     with pytest.raises(ValueError, match="sizing must be shares or percent"):
         StrategySpec("q", "ma_cross", ("X.US",), sizing="lots").check()
+
+
+def test_an_approved_buy_still_working_is_not_proposed_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The runner looked only at the filled position: with the first (approved) buy still
+    resting, the next entry signal proposed a second one, and approving both doubled the
+    entry. A working buy counts as held; the skip says why."""
+    from tests.conftest import make_services
+
+    spec = StrategySpec("t", "ma_cross", ("600519.SSE",), {"fast": 2, "slow": 3}, freq="1m")
+    services = make_services(tmp_path, strategies=[spec])
+    services.start()
+    try:
+        assert services.bus.wait_idle()
+        tick = services.market.get("600519.SSE")
+        assert tick is not None
+        at = datetime(2026, 11, 23, 9, 31)
+        closes = [100, 100, 100, 90, 80, 95, 110, 90, 80, 95, 110]  # up, down, up again
+        seen = 0
+        for n, close in enumerate(closes):
+            bar = {"open": close, "high": close, "low": close, "close": close, "volume": 100.0}
+            services.live.on_bar("600519.SSE", "1m", bar, at + timedelta(minutes=n))
+            items = services.review.items()
+            if len(items) > seen and items[-1].proposal.intent.side == "buy" and seen == 0:
+                seen = len(items)  # the first buy: approved at a price that rests
+                rest = round(tick.bid_price_1 * 0.99, 2)
+                result = services.review.approve(items[-1].proposal.intent.intent_id, price=rest)
+                assert result.accepted and len(services.orders.working_ids()) == 1
+        assert seen == 1
+        buys = [i for i in services.review.items() if i.proposal.intent.side == "buy"]
+        assert buys == []  # the second crossing proposed nothing
+        skipped = [why for (s, sym, _), why in services.live.skipped.items() if s == "t"]
+        assert any("a buy of 100 shares is still working" in why for why in skipped)
+    finally:
+        services.stop()
