@@ -14,10 +14,10 @@ from services.trading.control import RearmRefused
 from services.trading.flatten import outcome
 
 if TYPE_CHECKING:
-    from console.app import QuantdeskApp
+    from console.app_base import DeskApp
 
 
-def show_reconciled(app: QuantdeskApp, result: Reconciled) -> None:
+def show_reconciled(app: DeskApp, result: Reconciled) -> None:
     """A reconciliation's outcome: a toast, or its differences to acknowledge."""
     whose = f"Account {result.account}: " if app.accounts.several else ""
     if result.error:
@@ -44,7 +44,7 @@ def show_reconciled(app: QuantdeskApp, result: Reconciled) -> None:
     )
 
 
-def rearm(app: QuantdeskApp) -> None:
+def rearm(app: DeskApp) -> None:
     """Leave HALTED once the trader typed the word."""
     if app.services.control.state is TradingState.ACTIVE:
         app.notify("Trading is already ACTIVE")
@@ -66,7 +66,7 @@ def rearm(app: QuantdeskApp) -> None:
     app.push_screen(rearm_prompt(), done)
 
 
-def flatten(app: QuantdeskApp) -> None:
+def flatten(app: DeskApp) -> None:
     """One closing order per position, previewed, sent on confirmation (REDUCING)."""
     if app.services.control.state is not TradingState.HALTED:
         app.notify(f"Flatten follows a halt: press {app.key('kill')} first", severity="warning")

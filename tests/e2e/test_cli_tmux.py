@@ -109,3 +109,27 @@ def test_quotes_move_kill_switch_halts_and_nothing_leaks_to_the_terminal(
     assert '"HALTED"' in state
     log = (tmp / "data" / "logs" / "quantdesk.log").read_text()
     assert "ERROR" not in log and "Traceback" not in log
+
+
+def ticket_fields(screen: str) -> tuple[str, str] | None:
+    qty = re.search(r"Quantity\s+(\S*)", screen)
+    price = re.search(r"Price {2,}(\S*)", screen)
+    return (qty.group(1), price.group(1)) if qty and price else None
+
+
+def test_keys_sent_in_one_burst_apply_in_typing_order(session: tuple[str, Path]) -> None:
+    """Textual 8.2.8 (its issue #6605) ran Backspace, End, Left and Tab -- bindings --
+    after printable keys that arrived with them; tmux sends a whole send-keys in one
+    write, as a fast typist or a macro does."""
+    name, _ = session
+    wait_for(name, lambda s: "ACTIVE" in s and "万" in s)
+    # open the ticket and edit both fields before it has even drawn
+    tmux(name, "send-keys", "-t", name, "b", "End", *["BSpace"] * 3, "3", "0", "0", "Tab")
+    tmux(name, "send-keys", "-t", name, "9", "9", "9", "Left", "Left", "BSpace", "8")
+    wait_for(name, lambda s: ticket_fields(s) == ("300", "899"), timeout=10)
+    tmux(name, "send-keys", "-t", name, "Escape")
+    wait_for(name, lambda s: "Quantity" not in s)
+    # the issue's own example: "5123", then four Backspaces and "100" in one burst
+    tmux(name, "send-keys", "-t", name, "s", "5", "1", "2", "3", "End", *["BSpace"] * 4)
+    tmux(name, "send-keys", "-t", name, "1", "0", "0", "Tab", "9", "BSpace", "7")
+    wait_for(name, lambda s: ticket_fields(s) == ("100", "7"), timeout=10)
