@@ -32,7 +32,6 @@ from services.backtest.spec import (
     parse_axis,
     parse_pair,
     parse_words,
-    prices_line,
 )
 from services.backtest.spec import format_value as fmt
 from services.events import BacktestUpdate
@@ -292,12 +291,17 @@ class BacktestScreen(Screen[None]):
         self.query_one(MetricsTable).show(doc)
         self.query_one(EquityChart).doc = doc
         self.query_one(TradesTable).show(doc)
-        self.query_one(HeatmapTable).show(doc)
+        heatmap = self.query_one(HeatmapTable)
+        heatmap.display = doc.get("heatmap") is not None  # none: the trades take its width
+        heatmap.show(doc)
         params = " ".join(f"{k}={v:g}" for k, v in doc["params"].items())
-        title = f"{doc['strategy']} {doc['symbol']} {doc['start']} → {doc['end']} {params}"
         table = self.query_one(MetricsTable)
-        table.border_title = Text(f"Run {doc.get('run_id', '')}: {title}")
-        table.border_subtitle = Text(prices_line(doc, short=True) if doc.get("adjusted") else "")
+        table.border_title = Text(f"Run {doc.get('run_id', '')}: {doc['strategy']} {params}")
+        # the dates fit the pane's border whole; how prices were taken is on the chart
+        span = f"{doc['start']} → {doc['end']}"
+        table.border_subtitle = Text(
+            f"{span} · OOS {doc['oos']['start']}" if "oos" in doc else span
+        )
 
     def refresh_runs(self) -> None:
         try:

@@ -148,4 +148,3 @@ async def drained(nodes: list[MessagePump], timeout: float = RELEASE_AFTER) -> N
     if waiting:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout)
-

@@ -18,15 +18,17 @@ from textual.widget import Widget
 
 from panes.format import right
 from panes.keys import bindings
-from panes.table import Col, KeyedTable
-from services.backtest.spec import RunDoc
+from panes.table import Col, KeyedTable, fit
+from services.backtest.spec import RunDoc, prices_line
 from services.backtest.spec import format_value as fmt
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 
 
 class MetricsTable(KeyedTable):
-    """One row per metric; a second value column for out-of-sample when there is one."""
+    """One row per metric; a second value column for out-of-sample when there is one
+    (its start is in the pane's subtitle). Both value columns fit the pane's 44 cells
+    of content, so no value is ever cut by the pane's edge."""
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
@@ -36,15 +38,20 @@ class MetricsTable(KeyedTable):
         self.clear(columns=True)
         if doc is None:
             return
-        self.add_column("Metric", key="metric", width=18)
-        self.add_column("In sample" if "oos" in doc else "Value", key="value", width=11)
-        if "oos" in doc:
-            self.add_column(f"OOS {doc['oos']['start']}", key="oos", width=16)
+        oos = doc.get("oos")
+        self.add_column("Metric", key="metric", width=METRIC_NAME)
+        self.add_column(right("In sample" if oos else "Value"), key="value", width=METRIC_VALUE)
+        if oos:
+            self.add_column(right("OOS"), key="oos", width=METRIC_VALUE)
         for name, value in doc["metrics"].items():
-            cells = [name, Text(fmt(name, value), justify="right")]
-            if "oos" in doc:
-                cells.append(Text(fmt(name, doc["oos"]["metrics"][name]), justify="right"))
+            cells = [name, fit(Text(fmt(name, value), justify="right"), METRIC_VALUE)]
+            if oos:
+                other = oos["metrics"][name]
+                cells.append(fit(Text(fmt(name, other), justify="right"), METRIC_VALUE))
             self.add_row(*cells, key=name)
+
+
+METRIC_NAME, METRIC_VALUE = 17, 10  # "annual_volatility"; "-1,234.56%"
 
 
 def area(values: Sequence[float], width: int, height: int) -> list[str]:
@@ -79,10 +86,13 @@ class EquityChart(Widget):
         eq_rows = max(2, (height - 2) * 2 // 3)
         dd_rows = max(1, height - 2 - eq_rows)
         text = Text()
+        if doc.get("adjusted"):  # how prices were taken, what dividends paid
+            text.append(prices_line(doc, short=True) + "\n", style="dim")
+            eq_rows = max(2, eq_rows - 1)
         text.append(f"equity {equity[0]:,.0f} → {equity[-1]:,.0f}\n", style="bold")
         for line in area(equity, width, eq_rows):
             text.append(line + "\n", style="green")
-        text.append(f"drawdown (max {min(drawdown):.1%}; a dip is a drawdown)\n", style="bold")
+        text.append(f"drawdown, max {min(drawdown):.1%}\n", style="bold")
         for line in area(drawdown, width, dd_rows):
             text.append(line + "\n", style="red")
         return text
@@ -141,47 +151,64 @@ class HeatmapTable(KeyedTable):
     """A two-parameter sweep's metric, one cell per combination, coloured by rank.
 
     A wide grid does not fit: the subtitle says how many columns show and that the
-    cursor scrolls to the rest."""
+    cursor scrolls to the rest. The row labels stay put and are widened so that whole
+    cells fill the rest of the pane: a value is never half-shown at its edge."""
 
-    CELL = 7
+    CELL = 8  # a value right-aligned in 8 with no padding: "-12.34%" keeps a space before it
+    LABEL = 6  # the least width of the row labels' column
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
         self.border_title = "Heatmap"
         self.cursor_type = "cell"
+        self.cell_padding = 0
+        self.fixed_columns = 1
         self.heat_columns = 0
+        self.doc: RunDoc | None = None
+        self._laid_out_at = -1
 
     def on_resize(self, event: events.Resize) -> None:
-        self._say_shown()
+        if self.doc is not None and self.content_size.width != self._laid_out_at:
+            self.show(self.doc)
 
-    def _say_shown(self) -> None:
-        if not self.heat_columns:
-            self.set_status("")
-            return
-        room = max(0, self.content_size.width - 1 - (6 + 2 * self.cell_padding))
-        shown = min(self.heat_columns, room // (self.CELL + 2 * self.cell_padding))
-        self.set_status(
-            ""
-            if shown >= self.heat_columns
-            else f"{shown} of {self.heat_columns} columns shown: → scrolls to the rest"
-        )
+    def fitting(self) -> tuple[int, int]:
+        """(the row labels' width, how many value columns show) in this pane's width."""
+        pad = 2 * self.cell_padding
+        width, height = self.content_size
+        cells = max(1, (width - self.LABEL - pad) // (self.CELL + pad))
+        wide = self.heat_columns > cells  # a horizontal scrollbar takes a row
+        rows = len(self.doc["heatmap"]["rows"]["values"]) if self.doc else 0
+        if rows + 1 + (self.styles.scrollbar_size_horizontal if wide else 0) > height:
+            width -= self.styles.scrollbar_size_vertical  # the rows scroll too
+        cells = max(1, (width - self.LABEL - pad) // (self.CELL + pad))
+        shown = min(self.heat_columns, cells)
+        room = width
+        label = max(self.LABEL, room - pad - shown * (self.CELL + pad))
+        return label, shown
 
     def show(self, doc: RunDoc | None) -> None:
+        self.doc = doc
         self.clear(columns=True)
         heat = None if doc is None else doc.get("heatmap")
         if heat is None:
+            self.heat_columns = 0
+            self.set_status("")
             self.border_title = "Heatmap (a two-parameter --grid)"
             return
         rows, cols = heat["rows"], heat["columns"]
         self.border_title = f"{heat['metric']}: {rows['name']} ↓ × {cols['name']} →"
         self.heat_columns = len(cols["values"])
-        self._say_shown()
-        self.add_column(rows["name"], key="_row", width=6)
+        label, shown = self.fitting()
+        self._laid_out_at = self.content_size.width
+        self.set_status(
+            "" if shown >= self.heat_columns else f"{shown} of {self.heat_columns} shown, → scrolls"
+        )
+        self.add_column(f" {rows['name']}", key="_row", width=label)
         for c in cols["values"]:
-            self.add_column(f"{c:g}", key=f"{c:g}", width=self.CELL)
+            self.add_column(right(f"{c:g}"), key=f"{c:g}", width=self.CELL)
         flat = sorted(v for row in heat["values"] for v in row if v is not None)
         for r, row in zip(rows["values"], heat["values"], strict=True):
-            cells: list[str | Text] = [f"{r:g}"]
+            cells: list[object] = [f" {r:g}"]
             for v in row:
                 if v is None:
                     cells.append(Text("–", justify="right", style="dim"))
@@ -190,7 +217,8 @@ class HeatmapTable(KeyedTable):
                 style = "on dark_red" if q < 0.25 else "on grey30" if q < 0.75 else "on dark_green"
                 if v == flat[-1]:
                     style = "bold on green"
-                cells.append(Text(f"{v:.2f}", justify="right", style=style))
+                value = Text(fmt(heat["metric"], v), justify="right", style=style)
+                cells.append(fit(value, self.CELL))
             self.add_row(*cells, key=f"{r:g}")
 
 
@@ -208,39 +236,43 @@ class RunsTable(KeyedTable):
         a: int
         b: int
 
+    COLUMNS = (
+        Col("mark", "", 1),
+        Col("id", right("id"), 4),
+        Col("saved", "saved", 16, priority=2),
+        Col("strategy", "strategy", 9, priority=1),
+        Col("symbol", "symbol", 11),
+        Col("params", "params", 10, fill=True),
+        Col("sharpe", right("sharpe"), 7),
+        Col("return", right("return"), 8),
+    )
+
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
         self.border_title = "Saved runs (space marks two, c compares, enter opens)"
         self.marked: list[int] = []
 
-    def on_mount(self) -> None:
-        self.add_column("", key="mark", width=1)
-        for name, width in (
-            ("id", 4),
-            ("saved", 16),
-            ("strategy", 9),
-            ("symbol", 11),
-            ("params", 22),
-            ("sharpe", 7),
-            ("return", 8),
-        ):
-            self.add_column(name, key=name, width=width)
-
     def show_runs(self, runs: Sequence[Any]) -> None:
-        self.clear()
+        keep = self.selected_key
+        self.clear_rows()  # newest first: a new run goes on top
         for r in runs:
-            params = " ".join(f"{k}={v:g}" for k, v in r.params.items())
-            self.add_row(
-                "●" if r.id in self.marked else "",
+            self.put(
                 str(r.id),
-                r.created.replace("T", " ")[:16],
-                r.strategy,
-                r.symbol,
-                params,
-                Text(fmt("sharpe", r.metrics.get("sharpe")), justify="right"),
-                Text(fmt("total_return", r.metrics.get("total_return")), justify="right"),
-                key=str(r.id),
+                {
+                    "mark": "●" if r.id in self.marked else "",
+                    "id": Text(str(r.id), justify="right"),
+                    "saved": r.created.replace("T", " ")[:16],
+                    "strategy": r.strategy,
+                    "symbol": r.symbol,
+                    "params": " ".join(f"{k}={v:g}" for k, v in r.params.items()),
+                    "sharpe": Text(fmt("sharpe", r.metrics.get("sharpe")), justify="right"),
+                    "return": Text(
+                        fmt("total_return", r.metrics.get("total_return")), justify="right"
+                    ),
+                },
             )
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
 
     def action_mark_run(self) -> None:
         key = self.selected_key
@@ -251,8 +283,9 @@ class RunsTable(KeyedTable):
             self.marked.remove(run_id)
         else:
             self.marked = [*self.marked[-1:], run_id]
-        for row in self.rows:
-            self.update_cell(row, "mark", "●" if int(str(row.value)) in self.marked else "")
+        for row in list(self.rows):
+            key = str(row.value)
+            self.put(key, {"mark": "●" if int(key) in self.marked else ""})
 
     def action_compare_runs(self) -> None:
         if len(self.marked) == 2:

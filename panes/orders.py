@@ -52,7 +52,7 @@ class Orders(KeyedTable):
         Col("qty", right("Qty"), 6),
         Col("filled", right("Filled"), 6, priority=1),
         Col("status", "Status", 9),
-        Col("note", "Note", 12, fill=True),
+        Col("note", "Note", 12, fill=True, priority=3),  # the width left after the rest
     )
 
     @property

@@ -17,17 +17,20 @@ from textual.message import Message
 
 from panes.format import palette
 from panes.keys import bindings
-from panes.table import Col, KeyedTable
+from panes.table import Col, KeyedTable, compact
+
+RISK_WIDTH = 14
 
 
 class ReviewTable(KeyedTable):
     BINDINGS = bindings("review")
     ROW_HEIGHT = 2
-    # the reason takes the width that is left; the order and the verdict stay whole
+    # the reason is always shown and takes the width that is left; the verdict is two
+    # short lines (risk_cell), so all three fit a 120-column terminal
     COLUMNS = (
         Col("order", "Order", 20),
         Col("why", "Why", 14, fill=True),
-        Col("risk", "Risk", 20, priority=1),
+        Col("risk", "Risk", RISK_WIDTH, priority=1),
     )
 
     @dataclass
@@ -57,13 +60,7 @@ class ReviewTable(KeyedTable):
         for item in items:
             p, intent = item.proposal, item.proposal.intent
             side_style = palette.up if intent.side == "buy" else palette.down
-            if item.stale:
-                risk = Text("STALE\n" + item.stale.removeprefix("stale: "), style="bold yellow")
-            elif item.verdict:
-                v = item.verdict[0]
-                risk = Text(f"✗ {v.rule}\n{v.value} (limit {v.limit})", style="bold red")
-            else:
-                risk = Text("✓ passes every check", style="green")
+            risk = risk_cell(item.stale, item.verdict, self.width_of("risk") or RISK_WIDTH)
             order = Text()
             order.append(f"{intent.side.upper()} {intent.qty:,} ", style=f"bold {side_style}")
             order.append(intent.vt_symbol)
@@ -105,3 +102,29 @@ class ReviewTable(KeyedTable):
 
     def action_reject_all(self) -> None:
         self._all("reject")
+
+
+def risk_cell(stale: str, verdict: Sequence[Any], width: int) -> Text:
+    """The verdict in two lines of ``width`` cells: a rule's name may be cut (with an
+    ellipsis), its value and limit never are -- units go first, then digits become
+    k/M, as in every table."""
+    if stale:
+        reason = stale.removeprefix("stale: ")
+        return Text(f"STALE\n{compact(reason, width)}", style="bold yellow")
+    if not verdict:
+        return Text("✓ passes\nevery check", style="green")
+    v = verdict[0]
+    head = compact(f"✗ {v.rule}", width)
+    value, limit = v.value, v.limit
+    bare = (value.split(" ")[0], limit.split(" ")[0])  # "1,200 shares" -> "1,200"
+    half = (width - 1) // 2
+    for tail in (
+        f"{value} (limit {limit})",
+        f"{value} > {limit}",
+        f"{bare[0]} > {bare[1]}",
+        f"{bare[0]}>{bare[1]}",
+        f"{compact(bare[0], half)}>{compact(bare[1], width - 1 - half)}",
+    ):
+        if len(tail) <= width:
+            break
+    return Text(f"{head}\n{tail}", style="bold red")

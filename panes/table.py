@@ -33,7 +33,8 @@ class Col:
     label: str | Text
     width: int  # for a ``fill`` column: the least width worth showing
     priority: int = 0
-    fill: bool = False  # takes the width left over (a note), cut with an ellipsis
+    fill: bool = False  # takes the width left over (a note), cut with an ellipsis; at
+    # priority 0 its least width is held before any other column is placed
 
 
 def compact(text: str, width: int) -> str:
@@ -75,6 +76,24 @@ def fit(cell: object, width: int) -> object:
     if isinstance(cell, str):
         return Text(cell if "\n" in cell else compact(cell, width))
     return cell
+
+
+def subtitle(status: str, hidden: list[str], room: int) -> str:
+    """A pane's subtitle: its status, then the columns it hid -- as many names as fit in
+    ``room`` cells, the rest counted ("hidden: Name, Bid +3"), or only the count; never
+    a bare "hidden: …" (a border cuts a long subtitle to an ellipsis). ``room`` 0: any."""
+    if not hidden:
+        return status
+    notes = [f"hidden: {', '.join(hidden)}"]
+    notes += [
+        f"hidden: {', '.join(hidden[:k])} +{len(hidden) - k}" for k in range(len(hidden) - 1, 0, -1)
+    ]
+    notes += [f"{len(hidden)} columns hidden", f"{len(hidden)} hidden"]
+    for note in notes:
+        text = f"{status} · {note}" if status else note
+        if not room or cell_len(text) <= room:
+            return text
+    return status or notes[-1]
 
 
 def same(a: object, b: object) -> bool:
@@ -119,6 +138,7 @@ class KeyedTable(DataTable[object]):
     def on_resize(self, event: events.Resize) -> None:
         if self.COLUMNS:
             self._reshape()
+        self._subtitle()  # the same columns may need fewer words in a narrower border
 
     def columns_for(self, width: int) -> tuple[Col, ...]:
         """The columns shown in ``width`` cells of content, in their declared order."""
@@ -127,7 +147,10 @@ class KeyedTable(DataTable[object]):
         room = width - 1  # the vertical scrollbar
         pad = 2 * self.cell_padding
         chosen: set[str] = set()
-        used = 0
+        # a priority-0 fill column (the review queue's reason) is always shown: its least
+        # width is held back before the other columns are placed
+        held = sum(c.width + pad for c in self.COLUMNS if c.fill and c.priority == 0)
+        used = held
         fixed = [c for c in self.COLUMNS if not c.fill]
         for priority in sorted({c.priority for c in fixed}):
             group = [c for c in fixed if c.priority == priority]
@@ -136,6 +159,7 @@ class KeyedTable(DataTable[object]):
                 continue  # a later, smaller group may still fit
             chosen.update(c.key for c in group)
             used += need
+        used -= held
         out = []
         for c in self.COLUMNS:
             if c.fill:
@@ -168,15 +192,12 @@ class KeyedTable(DataTable[object]):
         return tuple(c for c in self.COLUMNS if c.key not in shown)
 
     def _subtitle(self) -> None:
-        hidden = self.hidden
-        note = ""
-        if hidden:
-            names = ", ".join(
-                c.label.plain.strip() if isinstance(c.label, Text) else c.label.strip()
-                for c in hidden
-            )
-            note = f"hidden: {names}"
-        text = " · ".join(p for p in (self.status, note) if p)
+        names = [
+            c.label.plain.strip() if isinstance(c.label, Text) else c.label.strip()
+            for c in self.hidden
+        ]
+        room = self.size.width - 6 if self.is_mounted and self.size.width else 0
+        text = subtitle(self.status, names, room)
         if text != self._shown_subtitle:  # setting it repaints the whole table
             self._shown_subtitle = text
             self.border_subtitle = Text(text)  # plain: it quotes orders' notes

@@ -12,7 +12,7 @@ from textual.widgets import Input, ProgressBar, Static
 
 from console.app import QuantdeskApp
 from console.backtests import BacktestScreen, CompareScreen
-from panes.backtests import HeatmapTable, MetricsTable, RunsTable, TradesTable
+from panes.backtests import EquityChart, HeatmapTable, MetricsTable, RunsTable, TradesTable
 from panes.watchlist import Watchlist
 from services.events import BacktestUpdate
 from tests.ui.conftest import settle
@@ -74,9 +74,8 @@ async def test_a_sweep_runs_in_the_worker_while_quotes_keep_moving(app: Quantdes
         assert screen.query_one(MetricsTable).row_count == 11
         # the demo's 600519 is an A-share: point in time, and the table says what it paid
         paid = len(doc["dividends"])
-        assert paid and str(screen.query_one(MetricsTable).border_subtitle).startswith(
-            f"pit · {paid} dividends, "
-        )
+        chart = screen.query_one(EquityChart).render().plain
+        assert paid and chart.startswith(f"pit · {paid} dividends, ")
         assert screen.query_one(TradesTable).row_count == len(doc["trades"]) > 0
         assert screen.query_one(HeatmapTable).row_count == len(doc["heatmap"]["rows"]["values"])
         runs = screen.query_one(RunsTable)

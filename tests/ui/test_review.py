@@ -46,7 +46,7 @@ async def test_approve_reject_edit_and_approve_all_by_keys(app: QuantdeskApp) ->
         await settle(pilot)
         table = app.query_one(ReviewTable)
         assert table.row_count == 4 and "MA(5) crossed above" in cell(table, "p1", "why")
-        assert "passes every check" in cell(table, "p1", "risk")
+        assert cell(table, "p1", "risk") == "✓ passes\nevery check"
         assert "lot_size" in cell(table, "p4", "risk")  # the verdict before approval
         await pilot.press("6")
         assert table.has_focus
