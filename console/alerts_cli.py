@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from console.config import Config
+from services.clock import cst
 
 EXIT_USAGE = 2
 
@@ -73,7 +74,7 @@ def _test(config: Config, name: str | None) -> int:
         print(f"quantdesk: {exc}", file=sys.stderr)
         return EXIT_USAGE
     failed = 0
-    at = f"{datetime.now():%Y-%m-%d %H:%M:%S}"
+    at = cst(datetime.now(), "%Y-%m-%d %H:%M:%S")
     for channel in channels:
         print(f"{channel.name} ({channel.target}): sending…", end=" ", flush=True)
         why = channel.send(
@@ -112,8 +113,9 @@ def _list(data_dir: Path, failed_only: bool, n: int) -> int:
             if row.state == "pending" and row.attempts
             else ""
         )
+        when = cst(row.alert.at, "%m-%d %H:%M:%S")
         print(
-            f"{row.alert.at:%m-%d %H:%M:%S} {row.channel:<10} {how:<14} {row.alert.severity:<8} "
+            f"{when} {row.channel:<10} {how:<14} {row.alert.severity:<8} "
             f"{row.alert.kind:<8} {row.alert.title}{tries}{waiting}"
         )
     if not rows:

@@ -31,7 +31,7 @@ from console.config import Config
 from console.key_order import OrderedKeys
 from console.main_screen import MainScreen
 from panes.accounts import AccountsBar
-from panes.format import palette
+from panes.format import cst, palette
 from panes.header import StatusHeader
 from panes.jobs import Jobs
 from panes.keymap import effective
@@ -123,7 +123,7 @@ class QuantdeskApp(OrderedKeys, BridgeHandlers, GlobalActions):
             if control.state is TradingState.HALTED:
                 whose = f"Account {desk.id}: trading" if self.accounts.several else "Trading"
                 self.notify(
-                    f"{whose} is HALTED since {control.since:%Y-%m-%d %H:%M:%S} "
+                    f"{whose} is HALTED since {cst(control.since, '%Y-%m-%d %H:%M:%S')} "
                     f"({control.reason}). {self.key('rearm')} to re-arm.",
                     severity="error",
                     timeout=10,

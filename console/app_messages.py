@@ -29,6 +29,7 @@ from console.bridge import (
     StrategiesUpdated,
     TradeFilled,
 )
+from panes.format import cst
 from panes.jobs import Jobs
 from panes.log import LogPane
 from panes.orders import Orders
@@ -169,6 +170,6 @@ def link_line(change: ConnectionChanged) -> tuple[str, bool]:
     """The broker connection for the header: words, and whether it is a warning."""
     if change.state == "CONNECTED":
         return "broker ●", False
-    since = f" since {change.since:%H:%M:%S}" if change.state == "RECONNECTING" else ""
+    since = f" since {cst(change.since)}" if change.state == "RECONNECTING" else ""
     why = f": {change.message[:40]}" if change.state == "DOWN" and change.message else ""
     return f"broker {change.state}{since}{why}", True

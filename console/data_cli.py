@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from console.config import Config
+from services.clock import cst
 from services.data.bars import FREQS
 from services.data.csvdates import check_spacing
 from services.data.csvio import ImportError_, parse_mapping, read_csv
@@ -360,7 +361,7 @@ def _check(args: argparse.Namespace, store: Store) -> int:
                 else "ok"
             )
         )
-    out.print(f"checked {len(symbols)} symbols at {datetime.now():%Y-%m-%d %H:%M}")
+    out.print(f"checked {len(symbols)} symbols at {cst(datetime.now(), '%Y-%m-%d %H:%M')}")
     return EXIT_QUARANTINED if found else EXIT_OK
 
 

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from console.dialogs import ConfirmScreen, TextPromptScreen
 from panes.footer import KeyFooter
+from panes.format import cst
 from panes.keys import bindings
 from panes.risk import ExecutionTable, LimitsTable, RejectionsTable
 from services.settings import ConfigValueError
@@ -48,7 +49,7 @@ class RiskScreen(Screen[None]):
             Text.assemble(
                 "Trading ",
                 (control.state.name, style),
-                f"{reason} since {control.since:%H:%M:%S}",  # the reason as typed: no markup
+                f"{reason} since {cst(control.since)}",  # the reason as typed: no markup
             )
         )
         self.query_one(LimitsTable).show(self.monitor.usage())

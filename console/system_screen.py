@@ -11,6 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from panes.footer import KeyFooter
+from panes.format import cst
 from panes.keys import bindings
 from services.alerts.model import ChannelState
 from services.alerts.service import AlertService
@@ -63,7 +64,7 @@ def render(
     state and whether it works (None: off)."""
     cfg = monitor.config
     table = Table(
-        title=f"System monitor · {h.at:%H:%M:%S} · every {cfg.interval_s:g} s",
+        title=f"System monitor · read {cst(h.at)} · every {cfg.interval_s:g} s",
         title_justify="left",
         expand=True,
     )

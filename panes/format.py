@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from rich.text import Text
+
+from services.clock import EXCHANGE_LABEL, EXCHANGE_TZ, cst, exchange_time
+
+__all__ = ["EXCHANGE_LABEL", "EXCHANGE_TZ", "cst", "exchange_time"]
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -23,16 +24,6 @@ class Palette:
 
 
 palette = Palette
-
-
-EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
-EXCHANGE_LABEL = "CST"  # China Standard Time: the SSE's and SZSE's clock
-
-
-def exchange_time(at: datetime) -> datetime:
-    """``at`` on the exchange's clock (Asia/Shanghai), whatever the server's zone is: a
-    naive time is the server's local time (log records), an aware one is converted."""
-    return at.astimezone(EXCHANGE_TZ)
 
 
 def count(n: int, noun: str, plural: str = "") -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.message import Message
 
+from panes.format import EXCHANGE_LABEL, exchange_time
 from panes.keys import bindings
 from panes.table import KeyedTable
 from services.trading.risk import UNITS, limit_text, with_unit
@@ -75,7 +76,7 @@ class LimitsTable(KeyedTable):
 class RejectionsTable(KeyedTable):
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)
-        self.border_title = "Recent rejections"
+        self.border_title = f"Recent rejections ({EXCHANGE_LABEL})"
 
     def on_mount(self) -> None:
         for label, width in (
@@ -96,7 +97,13 @@ class RejectionsTable(KeyedTable):
             order = f"{i.side.upper()} {i.qty:,} {i.vt_symbol}"
             for v in rejected.violations:
                 self.add_row(
-                    f"{at:%H:%M:%S}", order, v.rule, v.value, v.limit, v.message, key=str(n)
+                    f"{exchange_time(at):%H:%M:%S}",
+                    order,
+                    v.rule,
+                    v.value,
+                    v.limit,
+                    v.message,
+                    key=str(n),
                 )
                 n += 1
 

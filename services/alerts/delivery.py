@@ -27,6 +27,7 @@ from services.alerts.channels import Channel
 from services.alerts.config import AlertsConfig
 from services.alerts.model import Alert, ChannelState, Severity, rank
 from services.alerts.outbox import Outbox
+from services.clock import cst
 
 log = logging.getLogger("quantdesk.alerts")
 
@@ -81,7 +82,7 @@ def digest(items: list[Item]) -> tuple[str, str, Severity]:
         + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
         + ")"
     )
-    lines = [f"{i.alert.at:%H:%M:%S} {i.alert.title}" for i in items[:DIGEST_LINES]]
+    lines = [f"{cst(i.alert.at)} {i.alert.title}" for i in items[:DIGEST_LINES]]
     if len(items) > DIGEST_LINES:
         lines.append(f"… and {len(items) - DIGEST_LINES} more: quantdesk alerts list")
     return title, "\n".join(lines), worst

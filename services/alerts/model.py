@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from services.clock import cst
 from services.ops.redact import redact
 
 Severity = Literal["info", "warning", "critical"]
@@ -89,6 +90,6 @@ class ChannelState:
         )
         if not self.error:
             return f"ok · {waiting}{counts}"
-        since = f" since {self.failing_since:%H:%M:%S}" if self.failing_since else ""
+        since = f" since {cst(self.failing_since)}" if self.failing_since else ""
         retry = f" · retry in {self.retry_in_s:.0f} s" if self.retry_in_s > 0 else ""
         return f"FAILING{since} · {waiting}{counts}{retry}: {self.error}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from services.clock import cst
 from services.trading.desk import Desk
 
 MAX_LINES = 40  # a phone's screen, and far below Telegram's 4096 characters
@@ -38,7 +39,7 @@ def _cap(lines: list[str]) -> str:
 
 def status(s: Observed) -> str:
     several = len(s.desks) > 1
-    lines = [f"quantdesk {s.mode} · {datetime.now():%Y-%m-%d %H:%M:%S}"]
+    lines = [f"quantdesk {s.mode} · {cst(datetime.now(), '%Y-%m-%d %H:%M:%S')}"]
     links = getattr(s.health, "gateways", {}) if s.health is not None else {}
     for desk in s.desks:
         control, view = desk.control, desk.portfolio.view()

@@ -23,6 +23,7 @@ from services.alerts.config import AlertsConfig
 from services.alerts.delivery import ChannelWorker, Item, Waiter
 from services.alerts.model import Alert, ChannelState
 from services.alerts.outbox import FILE, Outbox
+from services.clock import cst
 
 log = logging.getLogger("quantdesk.alerts")
 
@@ -91,7 +92,7 @@ class Deduper:
                 last = window.last
                 repeat = replace(
                     last,
-                    title=f"{last.title} (×{window.count} more since {window.first.at:%H:%M:%S})",
+                    title=f"{last.title} (×{window.count} more since {cst(window.first.at)})",
                 )
                 out.append((window, repeat))
         return out

@@ -21,6 +21,7 @@ from vnpy.trader.constant import Status
 
 from services.alerts.config import AlertsConfig
 from services.alerts.model import Alert
+from services.clock import cst
 from services.events import (
     EVENT_CONNECTION,
     EVENT_FEED,
@@ -174,7 +175,7 @@ class AlertRules:
         return self.make(
             "halt",
             f"{who}Trading {change.state.value}",
-            f"{change.reason} (since {change.at:%H:%M:%S})",
+            f"{change.reason} (since {cst(change.at)})",
             f"halt:{change.account}",
             change.account,
         )

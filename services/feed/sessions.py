@@ -23,9 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-EXCHANGE_TZ = ZoneInfo("Asia/Shanghai")
+from services.clock import EXCHANGE_TZ
 
 OPEN_AUCTION = (time(9, 15), time(9, 25))
 PRE_OPEN = (time(9, 25), time(9, 30))

@@ -246,12 +246,13 @@ def test_the_header_says_how_the_broker_is_connected() -> None:
     from datetime import datetime
 
     from console.app import link_line
+    from services.clock import EXCHANGE_TZ
     from services.events import ConnectionChanged
 
-    at = datetime(2026, 11, 25, 10, 31, 2)
+    at = datetime(2026, 11, 25, 10, 31, 2, tzinfo=EXCHANGE_TZ)
     assert link_line(ConnectionChanged("s1", "CONNECTED", at)) == ("broker ●", False)
     assert link_line(ConnectionChanged("s1", "RECONNECTING", at, "lost")) == (
-        "broker RECONNECTING since 10:31:02",
+        "broker RECONNECTING since 10:31:02 CST",
         True,
     )
     assert link_line(ConnectionChanged("s1", "DOWN", at, "login refused: bad password")) == (
