@@ -172,6 +172,8 @@ class QuantdeskApp(OrderedKeys, BridgeHandlers, GlobalActions):
             self.notify(f"First start: demo history written ({prep.seeded})", timeout=8)
         self.services.start(prev_closes=prep.closes)
         self.services.scheduler.start()
+        if self.config.backtest.warm_at_start:  # a cold cache compiles now, not at the first run
+            self.services.backtests.prewarm()
         self.main.query_one(Jobs).update_jobs(self.services.scheduler.states())
 
     @on(Worker.StateChanged)

@@ -206,7 +206,7 @@ def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
     recorded; 0 when every metric and trade is the same, 1 with the differences."""
     from dataclasses import replace
 
-    from services.backtest.cache import enable_numba_cache
+    from services.backtest.cache import enable_numba_cache, ensure_warm
     from services.backtest.request import execute
     from services.backtest.rules import FLAGS, MarketRules
     from services.backtest.runs import code_version, reproduce
@@ -217,7 +217,7 @@ def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
         raise ValueError(
             f"run {run_id} was saved before runs kept their request: it cannot be rerun"
         )
-    enable_numba_cache(data_dir)
+    cache = enable_numba_cache(data_dir)
     setup = saved["setup"]
     request = replace(
         Request.from_doc(saved["request"]),
@@ -230,6 +230,7 @@ def rerun(saved: RunDoc, run_id: int, data_dir: Path, config: Config) -> int:
     store = Store.of(data_dir, config.store.uri)
     store.open()
     frames = {s: request.read_bars(store, s) for s in request.symbols}
+    ensure_warm(cache, lambda what: err.print(f"quantdesk runs rerun: {what}…"))
     again = execute(request, frames.__getitem__, backtest, config.costs, rules=rules)
     now = code_version(request.strategy)
     if now != saved.get("code_version"):
@@ -283,9 +284,9 @@ def request_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
-    from services.backtest.cache import enable_numba_cache
+    from services.backtest.cache import enable_numba_cache, ensure_warm
 
-    enable_numba_cache(data_dir)
+    cache = enable_numba_cache(data_dir)
     from services.backtest import runs
     from services.backtest.request import execute
     from services.backtest.rules import checked_overrides
@@ -312,6 +313,7 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config) -> int:
             if args.save or args.report
             else None
         )
+        ensure_warm(cache, lambda what: err.print(f"quantdesk backtest: {what}…"))
         doc = execute(
             request, frames.__getitem__, config.backtest, config.costs, _progress(args.json)
         )

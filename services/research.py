@@ -17,6 +17,7 @@ Nothing here differs from what ``quantdesk backtest`` runs: the same ``Request``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -149,11 +150,11 @@ class Research:
         return run_id
 
     def _execute(self, strategy: str, symbols: str | Iterable[str], **kwargs: Any) -> RunDoc:
-        from services.backtest.cache import enable_numba_cache
+        from services.backtest.cache import enable_numba_cache, ensure_warm
         from services.backtest.request import execute
         from services.backtest.rules import checked_overrides
 
-        enable_numba_cache(self.data_dir)
+        cache = enable_numba_cache(self.data_dir)
         overrides = {k: kwargs.pop(k) for k in list(kwargs) if k in FLAGS}  # Setup's overrides
         names = (symbols,) if isinstance(symbols, str) else tuple(symbols)
         for key in ("start", "end"):
@@ -162,6 +163,7 @@ class Research:
         request.check()
         checked_overrides(self.config, request.overrides)
         frames = {s: request.read_bars(self.store, s) for s in names}
+        ensure_warm(cache, lambda what: print(f"quantdesk: {what}…", file=sys.stderr))
         return execute(request, frames.__getitem__, self.config, self.costs)
 
     # -- plots ----------------------------------------------------------------------------------

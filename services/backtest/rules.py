@@ -86,6 +86,10 @@ class BacktestConfig:
     """US minimum commission per order, USD."""
     us_sec_fee_rate: float = 0.0000278
     """US SEC fee on sells as a fraction of notional."""
+    warm_at_start: bool = True
+    """The console compiles the backtest engine in the background when it starts with a
+    cold cache (after an install or upgrade), at low priority, so the first backtest
+    starts at once instead of compiling for a minute or more."""
     max_combinations: int = 20_000
     """A larger sweep is refused unless confirmed (--large-grid, or the screen's prompt):
     its signals alone take bars × combinations × 2 bytes."""

@@ -8,10 +8,18 @@ progress and the result to the bus as ``BacktestUpdate`` events. Cancel
 terminates the worker at once, even inside the numba kernel; the next run
 starts a fresh one. The worker is started on first use and kept warm, so
 only the first run pays for importing vectorbt.
+
+Numba compiles the engine's kernels on their first call, for a minute or more on a
+busy machine, and caches them in ``<data dir>/cache/numba``. With a cold cache (a new
+install, an upgrade) the worker compiles them first (services/backtest/cache.py
+``warm``) and the run's status says so; the console asks for that at start
+(:meth:`BacktestRunner.prewarm`), so usually nobody waits. The worker runs at a lower
+CPU priority than trading.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import multiprocessing as mp
@@ -32,6 +40,8 @@ from services.events import EVENT_BACKTEST, BacktestUpdate
 from services.store import Store, StoreError
 
 log = logging.getLogger("quantdesk.backtest")
+WARM = "warm"  # the worker's inbox: compile the engine now (a cold cache)
+WORKER_NICENESS = 10
 
 
 class BacktestRunner:
@@ -83,6 +93,18 @@ class BacktestRunner:
             target=self._run, args=(job, request), name=f"backtest-{job}", daemon=True
         ).start()
         return job
+
+    def prewarm(self) -> bool:
+        """Compile the engine in the worker now, in the background, if its cache is cold;
+        True when a warm-up was started."""
+        from services.backtest.cache import cache_dir_for, is_warm
+
+        if is_warm(cache_dir_for(self.data_dir)):
+            return False
+        self._ensure_worker()
+        self._inbox.put(WARM)
+        log.info("backtest engine: compiling in the background (cold cache)")
+        return True
 
     def cancel(self) -> bool:
         """Stop the running backtest now; False when none is running."""
@@ -174,10 +196,12 @@ class BacktestRunner:
                 raise ValueError(rest[0])
 
     def _ensure_worker(self) -> None:
+        from services.backtest.cache import cache_dir_for
+
         with self._lock:
             if self._proc is not None and self._proc.is_alive():
                 return
-            cache = self.data_dir / "cache" / "numba"
+            cache = cache_dir_for(self.data_dir)
             logs = self.data_dir / "logs" / "backtest-worker.log"
             logs.parent.mkdir(parents=True, exist_ok=True)
             # Queues start multiprocessing's resource tracker, and both it and spawn pass
@@ -228,15 +252,27 @@ def worker_main(inbox: Any, outbox: Any, cache_dir: str, log_path: str) -> None:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
     os.environ.setdefault("NUMBA_CACHE_DIR", cache_dir)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)  # trading comes first on a busy machine
+    from services.backtest.cache import ensure_warm
     from services.backtest.request import execute
 
+    cache = Path(os.environ["NUMBA_CACHE_DIR"])
     while True:
-        job, request, frames, config, costs = inbox.get()
+        item = inbox.get()
+        if item == WARM:
+            try:
+                ensure_warm(cache, lambda _what: None)
+            except Exception:  # the first run compiles instead (and reports what fails)
+                traceback.print_exc()
+            continue
+        job, request, frames, config, costs = item
 
         def progress(done: int, total: int, what: str, job: int = job) -> None:
             outbox.put(("progress", job, done, total, what))
 
         try:
+            ensure_warm(cache, lambda what: progress(0, 0, what))
             doc = execute(request, frames.__getitem__, config, costs, progress)
             outbox.put(("done", job, doc))
         except ValueError as exc:

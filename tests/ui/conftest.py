@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from console.app import QuantdeskApp
 from console.config import Config
 from services.alerts.wiring import Alerting
+from services.backtest.rules import BacktestConfig
 from services.bus import BusStats
 from services.ops.scheduler import JobsConfig
 from services.ops.watchlist import WatchlistStore
@@ -28,8 +29,9 @@ from tests.conftest import make_services
 
 _TEMPLATE: list[Path] = []
 NO_JOBS = Config(
-    jobs=JobsConfig(daily_sync="", backup="", daily_summary="")
-)  # next-run times depend on today's date
+    jobs=JobsConfig(daily_sync="", backup="", daily_summary=""),  # times depend on today
+    backtest=BacktestConfig(warm_at_start=False),  # test_warm.py tests the warm-up
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
