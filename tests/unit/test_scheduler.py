@@ -154,3 +154,32 @@ def test_a_job_that_never_ran_shows_no_last_run_after_a_restart(bus: Bus, tmp_pa
         (state,) = scheduler.states()
         assert state.last_run is None and state.last_state == ""
     assert journal.get_state("job:sync") is None and journal.get_state("job-since:sync")
+
+
+def test_the_demo_schedules_a_daily_sync_that_succeeds(tmp_path: Path) -> None:
+    """The demo's store is synthetic and real bars never mix into it: with [data] as
+    shipped (source akshare) its daily sync came from AkShare and failed every weekday
+    ("remove the demo bars first", or no network). The demo syncs from the demo source."""
+    from services.accounting.costs import CostConfig
+    from services.data.sync import DataConfig
+    from services.runtime import AccountConfig, build_services
+    from services.venues.simulator import SimConfig
+
+    services = build_services(
+        tmp_path,
+        sim=SimConfig(),
+        costs=CostConfig(),
+        account=AccountConfig(),
+        paced=False,
+        data=DataConfig(),  # as shipped: akshare
+        jobs=JobsConfig(backup="", daily_summary=""),
+    )
+    try:
+        assert DataConfig().source == "akshare"
+        prep = services.prepare_market()
+        assert prep.seeded and not prep.error, prep
+        state, detail = services.daily_sync(lambda n, total, what: None)
+        assert state == "ok", detail
+        assert "20 symbols" in detail
+    finally:
+        services.stop()
