@@ -254,6 +254,15 @@ def _main(argv: list[str] | None) -> int:
     elif args.account:
         print("quantdesk: --account is for --mode live", file=sys.stderr)
         return EXIT_USAGE
+    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        what = "output" if not sys.stdout.isatty() else "input"
+        print(
+            f"quantdesk: the console needs a terminal, and its {what} is not one (a pipe or "
+            "a file): run it in a terminal (over ssh: ssh -t). Without a screen: quantdesk "
+            "--headless; the account as text: quantdesk state",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     return run_console(
         data_dir,
         config,
@@ -286,7 +295,7 @@ def _live_accounts(
     chosen = [specs[a] for a in wanted]
     if len({s.quotes for s in chosen}) > 1:
         return [], "accounts traded together share one quote source: set the same quotes"
-    if headless or not sys.stdin.isatty():
+    if headless or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return [], "live trading is confirmed at a terminal: run it interactively"
     for spec in chosen:
         where = (

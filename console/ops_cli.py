@@ -87,6 +87,8 @@ def run(args: argparse.Namespace, data_dir: Path, config: Config, mode: str) -> 
     path = journal_path(data_dir, mode, account)
     if args.command == "halt":
         return _halt(data_dir, path, args.reason, mode)
+    if not path.exists() and args.command == "state":  # nothing traded: the truth is empty
+        return _state(None, data_dir, config, args.json, mode)
     if not path.exists():
         print(
             f"quantdesk: no {mode} journal in {data_dir}: nothing has traded in {mode} mode "
@@ -220,12 +222,15 @@ def _journal_says_halted(path: Path) -> bool:
     return saved is not None and saved[0] == "HALTED"
 
 
-def _state(journal: Any, data_dir: Path, config: Config, as_json: bool, mode: str) -> int:
+def _state(journal: Any | None, data_dir: Path, config: Config, as_json: bool, mode: str) -> int:
+    """The account as its journal rebuilds it; with no journal (nothing has traded in
+    ``mode`` here yet), the empty ACTIVE account a first start opens."""
     from services.ops.control_server import ControlChannelError, request
     from services.ops.datadir import holder
-    from services.records.recovery import rebuild
+    from services.records.recovery import Rebuilt, rebuild
 
-    doc = rebuild(journal, config.account.initial_cash).as_dict()
+    cash = config.account.initial_cash
+    doc = (rebuild(journal, cash) if journal is not None else Rebuilt.fresh(cash)).as_dict()
 
     try:
         running_mode = request(data_dir, "mode")
@@ -253,6 +258,8 @@ def _state(journal: Any, data_dir: Path, config: Config, as_json: bool, mode: st
         + (f" ({doc['state_reason']})" if doc["state_reason"] else "")
     )
     print(f"running: {'yes' if doc['running'] else 'no'}; cash {doc['cash']:,.2f}")
+    if journal is None:
+        print(f"no {mode} journal in {data_dir} yet: nothing has traded in {mode} mode here")
     for p in doc["positions"]:
         print(
             f"  {p['vt_symbol']:<12} {p['qty']:>8,} (sellable {p['sellable']:,}) "

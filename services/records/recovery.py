@@ -56,6 +56,11 @@ class Rebuilt:
     trade_ids: set[str] = field(default_factory=set)  # booked: a broker repeating one is known
     unreadable: int = 0  # entries that could not be read: the account is HALTED for them
 
+    @classmethod
+    def fresh(cls, initial_cash: float) -> Rebuilt:
+        """An account nothing has traded in yet: ACTIVE, its initial cash, no positions."""
+        return cls(Book(initial_cash), [], "ACTIVE", "", 0, 0, 0, 0)
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (``quantdesk state --json``)."""
         positions = [

@@ -93,7 +93,8 @@ def test_modes_on_the_command_line_say_what_is_wrong(tmp_path: Path) -> None:
         (("--mode", "replay", str(bad), "--speed", "-1"), "--speed must be 0-1000"),
         (("--mode", "live"), "live mode trades the accounts you name: --account ID (none in"),
         (("--mode", "dreams"), "invalid choice: 'dreams'"),
-        (("state", "--mode", "paper"), "no paper journal in"),
+        ((), "the console needs a terminal, and its output is not one (a pipe or a file)"),
+        (("--mode", "paper"), "the console needs a terminal"),
     ]
     for args, words in cases:
         result = cli(data, *args)
@@ -111,3 +112,26 @@ def test_halt_of_another_modes_account_with_nothing_running(tmp_path: Path) -> N
     assert state.returncode == 0 and state.stdout.startswith("paper: trading HALTED (feed checks")
     code, err = run_into_head(data, "journal", "export", "--mode", "paper")
     assert code in (0, 141) and "Traceback" not in err
+
+
+def test_state_of_an_account_nothing_traded_in_is_an_empty_active_one(tmp_path: Path) -> None:
+    """A fresh data directory: the account a first start would open (exit 0), not an
+    error; nothing is written for asking."""
+    import json
+
+    data = tmp_path / "d"
+    shown = cli(data, "state", "--mode", "paper")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [
+        "paper: trading ACTIVE",
+        "running: no; cash 1,000,000.00",
+        f"no paper journal in {data} yet: nothing has traded in paper mode here",
+    ]
+    doc = json.loads(cli(data, "state", "--json").stdout)
+    assert (doc["state"], doc["cash"], doc["positions"], doc["journal_entries"]) == (
+        "ACTIVE",
+        1_000_000.0,
+        [],
+        0,
+    )
+    assert not list(data.rglob("*.sqlite3"))
