@@ -29,6 +29,7 @@ from console.bridge import (
     StrategiesUpdated,
     TradeFilled,
 )
+from console.ticket import TicketScreen
 from panes.format import cst
 from panes.jobs import Jobs
 from panes.log import LogPane
@@ -59,6 +60,8 @@ class BridgeHandlers(DeskApp):
                 self.on_frame(message.ticks)
             if main.query_one(ReviewTable).row_count:
                 main.refresh_review()  # verdicts and staleness move with the market
+            if isinstance(self.screen, TicketScreen):
+                self.screen.offer_quote()  # opened before its symbol's first quote
         except NoMatches:  # a frame that arrives while the screen is being torn down
             pass
         finally:

@@ -281,6 +281,7 @@ class MainScreen(Screen[None]):
                 orders.refused,
                 clock=orders.clock,
                 venue=self.header.mode,
+                quote=orders.market.touch,
             ),
             self._ticket_closed,
         )

@@ -39,6 +39,7 @@ Checker = Callable[[OrderIntent], list[Violation]]
 Refused = Callable[[OrderIntent, list[Violation]], None]
 Estimator = Callable[[OrderIntent], tuple[float, float]]
 Resolver = Callable[[str], Instrument | None]
+Quote = Callable[[str, str], float | None]  # (vt_symbol, side) -> the touch price, or None
 
 
 class TicketScreen(ModalScreen[OrderIntent | None]):
@@ -55,8 +56,12 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
         refused: Refused | None = None,
         clock: Callable[[], datetime] = datetime.now,
         venue: str = "",
+        quote: Quote | None = None,
     ) -> None:
         super().__init__()
+        self.quote = quote  # a ticket opened before the first quote takes its price from it
+        self._auto_price = defaults.price is None  # until the trader types a price
+        self._filled_price = ""
         self.clock = clock  # the market's clock (a replay's own): stamps the intent
         self.venue = venue  # where the order goes: "LIVE s1", "PAPER", ...
         self.defaults = defaults
@@ -97,7 +102,12 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
             yield Static("", id="err-qty", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Label("Price", classes="label")
-                yield Input("" if d.price is None else f"{d.price:g}", id="price", compact=True)
+                yield Input(
+                    "" if d.price is None else f"{d.price:g}",
+                    id="price",
+                    placeholder="no quote yet: the first one fills it, or type a price",
+                    compact=True,
+                )
             yield Static("", id="err-price", classes="error", markup=False)
             yield Static("", id="summary")
             with Horizontal(id="buttons"):
@@ -136,7 +146,11 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
             try:
                 price = float(price_text)
             except ValueError:
-                errors["price"] = f"Price must be a number, got {price_text!r}."
+                errors["price"] = (
+                    f"No quote for {vt_symbol} yet: type a limit price (or wait for the quote)."
+                    if not price_text
+                    else f"Price must be a number, got {price_text!r}."
+                )
         intent = OrderIntent(
             uuid.uuid4().hex[:12],
             vt_symbol,
@@ -208,6 +222,26 @@ class TicketScreen(ModalScreen[OrderIntent | None]):
     def action_toggle_kind(self) -> None:
         target = "#kind-market" if self.kind == "limit" else "#kind-limit"
         self.query_one(target, RadioButton).value = True
+
+    def offer_quote(self) -> None:
+        """A frame of quotes arrived: a limit ticket still without a price (opened before
+        its symbol's first quote) takes the touch price, unless the trader typed one."""
+        field = self.query_one("#price", Input)
+        if not self._auto_price or self.quote is None or self.pending is not None:
+            return
+        if self.kind != "limit" or field.value.strip():
+            return
+        text = self.query_one("#symbol", Input).value
+        inst = self.resolve(text)
+        price = self.quote(inst.vt_symbol if inst else text.strip(), self.side)
+        if price:
+            self._filled_price = f"{price:g}"
+            field.value = self._filled_price
+
+    @on(Input.Changed, "#price")
+    def _price_edited(self, event: Input.Changed) -> None:
+        if event.value != self._filled_price:
+            self._auto_price = False  # the trader's price stays theirs
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
