@@ -19,12 +19,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from services.bus import Bus
 from services.records.journal import Journal
 from services.records.reconcile import reconcile
 from services.records.recovery import rebuild
 from services.venues.scripted import ScriptedGateway
 from tests.unit.venues.conftest import Broker, start_broker
+
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 CASH = 1e8

@@ -21,6 +21,8 @@ from services.ops import control_server
 from services.ops.control_server import address, trusted
 from tests.e2e.test_ops import env
 
+pytestmark = pytest.mark.e2e
+
 NOBODY = 65534
 as_root = pytest.mark.skipif(os.getuid() != 0, reason="switching to another uid needs root")
 

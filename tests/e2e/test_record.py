@@ -12,9 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from services.feed.source import read_recording
 from tests.unit.feed.conftest import quote
 from tests.unit.feed.sina_server import SinaServer
+
+pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 

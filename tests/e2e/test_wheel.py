@@ -23,6 +23,8 @@ import pytest
 
 from tests.real_data import REAL
 
+pytestmark = pytest.mark.e2e
+
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("console", "panes", "services", "strategies")
 

@@ -1,4 +1,5 @@
-"""The systemd unit in deploy/ runs a command quantdesk accepts, as documented."""
+"""The systemd unit in deploy/ runs a command quantdesk accepts, as documented; CI's
+install and the test lanes are what the README says."""
 
 from __future__ import annotations
 
@@ -37,3 +38,37 @@ def test_ci_installs_with_the_venv_first_on_path() -> None:
     )
     installs = [i for i, s in enumerate(script) if "pip install" in s and not s.startswith("#")]
     assert installs and all(i > path_at for i in installs)
+
+
+def test_the_fast_lane_leaves_out_every_end_to_end_test() -> None:
+    """``pytest -m "not e2e"`` (the README's fast lane) collects nothing from tests/e2e,
+    and everything else: each e2e file is marked (tests/e2e/conftest.py marks one that
+    forgets)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+
+    def collected(*args: str) -> str:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--collect-only",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=repo,
+        )
+        return done.stdout
+
+    fast = collected("-m", "not e2e", "tests/e2e")
+    assert "no tests collected" in fast and "deselected" in fast, fast
+    slow = collected("-m", "e2e", "tests/e2e").splitlines()
+    files = {line.split("::")[0] for line in slow if "::" in line}
+    assert files == {str(p.relative_to(repo)) for p in (repo / "tests" / "e2e").glob("test_*.py")}
