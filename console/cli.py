@@ -254,15 +254,6 @@ def _main(argv: list[str] | None) -> int:
     elif args.account:
         print("quantdesk: --account is for --mode live", file=sys.stderr)
         return EXIT_USAGE
-    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        what = "output" if not sys.stdout.isatty() else "input"
-        print(
-            f"quantdesk: the console needs a terminal, and its {what} is not one (a pipe or "
-            "a file): run it in a terminal (over ssh: ssh -t). Without a screen: quantdesk "
-            "--headless; the account as text: quantdesk state",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     return run_console(
         data_dir,
         config,
@@ -357,6 +348,19 @@ def _unreadable_recording(path: Path) -> str:
     return ""
 
 
+def needs_terminal() -> str:
+    """Why the console cannot start here ("" when it can): it draws on a terminal and
+    reads keys from one; into a pipe (``quantdesk | head``) it would wait there."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return ""
+    what = "output" if not sys.stdout.isatty() else "input"
+    return (
+        f"the console needs a terminal, and its {what} is not one (a pipe or a file): run "
+        "it in a terminal (over ssh: ssh -t). Without a screen: quantdesk --headless; the "
+        "account as text: quantdesk state"
+    )
+
+
 def run_console(
     data_dir: Path,
     config: Config,
@@ -389,6 +393,11 @@ def run_console(
             "export` read a read-only copy",
             file=sys.stderr,
         )
+        return EXIT_USAGE
+    problem = "" if headless else needs_terminal()
+    if problem:  # after the lock: a second start hears first that one already runs
+        lock.release()
+        print(f"quantdesk: {problem}", file=sys.stderr)
         return EXIT_USAGE
     alerting, problem = _open_alerting(config, data_dir)
     if problem:

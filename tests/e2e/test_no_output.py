@@ -49,6 +49,7 @@ async def drive(pilot):
 
 run = QuantdeskApp.run
 QuantdeskApp.run = lambda self, **kw: run(self, headless=True, auto_pilot=drive, size=(160, 48))
+cli.needs_terminal = lambda: ""  # headless Textual draws nowhere: no terminal needed
 sys.exit(cli.main(sys.argv[1:]))
 """
 
