@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import math
 import typing
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -47,14 +48,23 @@ def parse_alerts(table: Any, source: str) -> AlertsConfig:
         raise ConfigError(f"{source}: [alerts] {exc.key}: {exc.detail}") from None
 
 
-def parse_accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
+def array_of_tables(
+    entries: Any, source: str, name: str
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Each table of ``[[name]]`` with its number and where it is, for messages; anything
+    else there is a ConfigError."""
     if not isinstance(entries, list):
-        raise ConfigError(f"{source}: accounts must be [[accounts]] tables")
-    out: list[AccountSpec] = []
+        raise ConfigError(f"{source}: {name} must be [[{name}]] tables")
     for n, entry in enumerate(entries, 1):
-        where = f"{source}: [[accounts]] #{n}"
+        where = f"{source}: [[{name}]] #{n}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: must be a table")
+        yield n, where, entry
+
+
+def parse_accounts(entries: Any, source: str) -> tuple[AccountSpec, ...]:
+    out: list[AccountSpec] = []
+    for n, where, entry in array_of_tables(entries, source, "accounts"):
         reject_unknown(
             entry,
             {"id", "gateway", "settings", "secrets", "quotes", "risk"},
@@ -108,13 +118,8 @@ STRATEGY_KEYS = {
 
 
 def parse_strategies(entries: Any, source: str) -> tuple[StrategySpec, ...]:
-    if not isinstance(entries, list):
-        raise ConfigError(f"{source}: strategies must be [[strategies]] tables")
     out: list[StrategySpec] = []
-    for n, entry in enumerate(entries, 1):
-        where = f"{source}: [[strategies]] #{n}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be a table")
+    for n, where, entry in array_of_tables(entries, source, "strategies"):
         reject_unknown(entry, set(STRATEGY_KEYS), source, f"[strategies] #{n}")
         for key in ("id", "strategy", "symbols"):
             if key not in entry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,20 @@ def shared_numba_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 
     os.environ.setdefault("NUMBA_CACHE_DIR", str(tmp_path_factory.mktemp("numba")))
     yield
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with the demo history, made once a session (``quantdesk data
+    demo``); a test copies it (:func:`copy_data_dir`) rather than writing its own."""
+    from console.cli import main
+
+    data = tmp_path_factory.mktemp("demo") / "data"
+    assert main(["data", "demo", "--data-dir", str(data)]) == 0
+    return data
+
+
+def copy_data_dir(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` without its locks (LMDB's and quantdesk's)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", "lock.mdb"))
+    return target

@@ -28,7 +28,7 @@ from services.ops.restore import restore_backup
 from services.ops.scheduler import JobsConfig
 from services.runtime import AccountConfig, build_services
 from services.venues.simulator import SimConfig
-from tests.conftest import make_services
+from tests.conftest import copy_data_dir, make_services
 
 SHOW = [sys.executable, "-m", "console.cli", "data", "show", "600519.SSE", "--format", "csv"]
 
@@ -39,18 +39,9 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory with the demo history (once for the module; tests copy it)."""
-    data = tmp_path_factory.mktemp("demo") / "data"
-    assert main(["data", "demo", "--data-dir", str(data)]) == 0
-    return data
-
-
 @pytest.fixture
 def data_dir(tmp_path: Path, demo_store: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(demo_store, data, ignore=shutil.ignore_patterns("*.lock", "lock.mdb"))
+    data = copy_data_dir(demo_store, tmp_path / "data")
     (data / "watchlist.json").write_text('["600519.SSE", "000001.SZSE"]', encoding="utf-8")
     (data / "config.toml").write_text("[risk]\nmax_order_qty = 5000\n", encoding="utf-8")
     return data

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -19,19 +18,12 @@ from services.ops.backup import take_backup
 from services.ops.datadir import RESTORE_MARK
 from services.ops.manifest import BackupError, list_backups, verify
 from services.ops.restore import restore_backup
-
-
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("demo") / "data"
-    assert main(["data", "demo", "--data-dir", str(data)]) == 0
-    return data
+from tests.conftest import copy_data_dir
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, demo_store: Path) -> Path:
-    data = tmp_path / "data"
-    shutil.copytree(demo_store, data, ignore=shutil.ignore_patterns("*.lock", "lock.mdb"))
+    data = copy_data_dir(demo_store, tmp_path / "data")
     (data / "watchlist.json").write_text('["600519.SSE"]', encoding="utf-8")
     return data
 
