@@ -201,7 +201,7 @@ class HeatmapTable(KeyedTable):
         label, shown = self.fitting()
         self._laid_out_at = self.content_size.width
         self.set_status(
-            "" if shown >= self.heat_columns else f"{shown} of {self.heat_columns} shown, → scrolls"
+            "" if shown >= self.heat_columns else f"{shown} of {self.heat_columns}, → scrolls"
         )
         self.add_column(f" {rows['name']}", key="_row", width=label)
         for c in cols["values"]:
